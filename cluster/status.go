@@ -1,0 +1,56 @@
+package cluster
+
+import (
+	"errors"
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// Errors callers branch on with errors.Is.
+var (
+	// ErrNotLeader: the operation needs the leader; Status().LeaderAPIAddr says
+	// where it is, when known.
+	ErrNotLeader = errors.New("not the leader")
+	// ErrNoLeader: no leader is known right now (election in progress or no quorum).
+	ErrNoLeader = errors.New("no leader")
+	// ErrUnknownMember: the named node is not in the Raft configuration.
+	ErrUnknownMember = errors.New("unknown member")
+	// ErrInvalidTiming: the Raft timings are unsafe for VIP ownership.
+	ErrInvalidTiming = errors.New("unsafe timing")
+)
+
+// Member is one server in the Raft configuration, with what the FSM knows of it.
+type Member struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	APIAddr  string `json:"api_addr,omitempty"`
+	Suffrage string `json:"suffrage"` // "voter", "nonvoter", "staging"
+	Leader   bool   `json:"leader"`
+}
+
+// Status is a point-in-time view of one node, for the API and the CLI.
+type Status struct {
+	ID    string `json:"id"`
+	State string `json:"state"` // raft.RaftState: "Leader", "Follower", "Candidate", "Shutdown"
+	Term  uint64 `json:"term"`
+
+	LeaderID       string `json:"leader_id,omitempty"`
+	LeaderRaftAddr string `json:"leader_raft_addr,omitempty"`
+	LeaderAPIAddr  string `json:"leader_api_addr,omitempty"`
+
+	// Holder is true on the one node that must hold the VIPs: leader with a
+	// committed claim in the current term (fsm.State.HeldBy).
+	Holder bool `json:"holder"`
+
+	Members []Member  `json:"members"`
+	VIPs    []fsm.VIP `json:"vips"`
+	Owner   fsm.Owner `json:"owner"`
+
+	AppliedIndex uint64 `json:"applied_index"`
+	CommitIndex  uint64 `json:"commit_index"`
+	LastIndex    uint64 `json:"last_index"`
+	// LastContact is when this node last heard from the leader (zero on the
+	// leader itself, and before any contact).
+	LastContact time.Time `json:"last_contact,omitzero"`
+}

@@ -1,0 +1,148 @@
+package fsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+)
+
+// Version is the encoding version written by this build. Every command starts
+// with it so that a future format can be told apart from this one in old logs.
+const Version byte = 1
+
+// Type names a command.
+type Type byte
+
+// Command types. Values are stored in the Raft log: never renumber them.
+const (
+	TypeClaim        Type = 1
+	TypeAddVIP       Type = 2
+	TypeRemoveVIP    Type = 3
+	TypeSeedVIPs     Type = 4
+	TypeSetMember    Type = 5
+	TypeRemoveMember Type = 6
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeClaim:
+		return "claim"
+	case TypeAddVIP:
+		return "add-vip"
+	case TypeRemoveVIP:
+		return "remove-vip"
+	case TypeSeedVIPs:
+		return "seed-vips"
+	case TypeSetMember:
+		return "set-member"
+	case TypeRemoveMember:
+		return "remove-member"
+	}
+	return fmt.Sprintf("type(%d)", byte(t))
+}
+
+// Command is one change to State. Exactly one of the payload fields matters,
+// chosen by Type.
+type Command struct {
+	Type Type `json:"-"`
+	// Claim: the node claiming ownership and the term it claims in.
+	Node string `json:"node,omitempty"`
+	Term uint64 `json:"term,omitempty"`
+	// AddVIP.
+	VIP *VIP `json:"vip,omitempty"`
+	// RemoveVIP.
+	Addr netip.Addr `json:"addr,omitzero"`
+	// SeedVIPs.
+	VIPs []VIP `json:"vips,omitempty"`
+	// SetMember and RemoveMember use Node as the member ID.
+	APIAddr string `json:"api_addr,omitempty"`
+}
+
+// Claim returns the command by which a leader takes ownership in its term.
+func Claim(node string, term uint64) Command {
+	return Command{Type: TypeClaim, Node: node, Term: term}
+}
+
+// AddVIP returns the command that adds v, or replaces the VIP with its address.
+func AddVIP(v VIP) Command { return Command{Type: TypeAddVIP, VIP: &v} }
+
+// RemoveVIP returns the command that removes the VIP with address a.
+func RemoveVIP(a netip.Addr) Command { return Command{Type: TypeRemoveVIP, Addr: a} }
+
+// SeedVIPs returns the command that sets the initial VIP set, once per cluster.
+func SeedVIPs(vs []VIP) Command { return Command{Type: TypeSeedVIPs, VIPs: vs} }
+
+// SetMember returns the command that records a member's API address.
+func SetMember(id, apiAddr string) Command {
+	return Command{Type: TypeSetMember, Node: id, APIAddr: apiAddr}
+}
+
+// RemoveMember returns the command that forgets a member.
+func RemoveMember(id string) Command { return Command{Type: TypeRemoveMember, Node: id} }
+
+// Encode returns the log form: version byte, type byte, JSON payload.
+func (c Command) Encode() ([]byte, error) {
+	if _, err := c.validate(); err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", c.Type, err)
+	}
+	return append([]byte{Version, byte(c.Type)}, body...), nil
+}
+
+// Decode parses the log form written by Encode. It never panics on bad input.
+func Decode(b []byte) (Command, error) {
+	if len(b) < 2 {
+		return Command{}, fmt.Errorf("%w: %d bytes, want at least 2", ErrMalformed, len(b))
+	}
+	if b[0] != Version {
+		return Command{}, fmt.Errorf("%w: %d (this build reads %d)", ErrUnsupportedVersion, b[0], Version)
+	}
+	var c Command
+	if err := json.Unmarshal(b[2:], &c); err != nil {
+		return Command{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	c.Type = Type(b[1])
+	if _, err := c.validate(); err != nil {
+		return Command{}, err
+	}
+	return c, nil
+}
+
+// validate checks the payload needed by c.Type. It returns the type for brevity.
+func (c Command) validate() (Type, error) {
+	switch c.Type {
+	case TypeClaim:
+		if c.Node == "" || c.Term == 0 {
+			return c.Type, fmt.Errorf("%w: claim needs a node and a term > 0", ErrMalformed)
+		}
+	case TypeAddVIP:
+		if c.VIP == nil {
+			return c.Type, fmt.Errorf("%w: add-vip without a VIP", ErrMalformed)
+		}
+		return c.Type, ValidateVIP(*c.VIP)
+	case TypeRemoveVIP:
+		if !c.Addr.IsValid() {
+			return c.Type, fmt.Errorf("%w: remove-vip without an address", ErrMalformed)
+		}
+	case TypeSeedVIPs:
+		for _, v := range c.VIPs {
+			if err := ValidateVIP(v); err != nil {
+				return c.Type, err
+			}
+		}
+	case TypeSetMember:
+		if c.Node == "" || c.APIAddr == "" {
+			return c.Type, fmt.Errorf("%w: set-member needs an id and an API address", ErrMalformed)
+		}
+	case TypeRemoveMember:
+		if c.Node == "" {
+			return c.Type, fmt.Errorf("%w: remove-member needs an id", ErrMalformed)
+		}
+	default:
+		return c.Type, fmt.Errorf("%w: %s", ErrUnknownCommand, c.Type)
+	}
+	return c.Type, nil
+}

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs what the network-namespace lab needs (iproute2 for `ip netns`,
+# nftables for the partition fault) from Debian's packages, when missing.
+set -eu
+missing=""
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+command -v nft >/dev/null 2>&1 || missing="$missing nftables"
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "the lab needs:$missing (install them as root: apt-get install$missing)" >&2
+	exit 1
+fi
+echo "installing$missing from the distribution packages"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq $missing >/dev/null
