@@ -1,0 +1,99 @@
+package api
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/raftvip/raftvip/cluster"
+)
+
+// maxRelay bounds the leader's answer a follower relays; API answers to writes
+// are a few hundred bytes.
+const maxRelay = 1 << 20
+
+// notLeader handles a write the local node refused with cluster.ErrNotLeader:
+// forward it to the leader once, or say where the leader is.
+func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, err error) {
+	st := s.cluster.Status()
+	if st.LeaderID != "" && st.LeaderID == st.ID {
+		// Our own view still names us, though the node just refused: leadership
+		// is being handed over (Leave of the leader does that). Forwarding to
+		// ourselves would only trip the loop guard.
+		st.LeaderID, st.LeaderAPIAddr = "", ""
+	}
+	if st.LeaderAPIAddr == "" {
+		msg := "no leader"
+		if st.LeaderID != "" {
+			// A leader whose SetMember has not reached this node yet.
+			msg = fmt.Sprintf("no leader to forward to: the API address of leader %s is not known yet", st.LeaderID)
+		}
+		s.failWith(w, r, http.StatusServiceUnavailable, errorBody{Error: msg, LeaderID: st.LeaderID}, err)
+		return
+	}
+	if from := r.Header.Get(forwardedHeader); from != "" {
+		// Loop guard: the node that forwarded this believed we were the leader.
+		// Leadership moved in between; tell the caller where it is now instead
+		// of forwarding again, and the client retries there once.
+		s.failWith(w, r, http.StatusMisdirectedRequest, errorBody{
+			Error:         fmt.Sprintf("not the leader (request forwarded by %s): leader is %s at %s", from, st.LeaderID, st.LeaderAPIAddr),
+			LeaderID:      st.LeaderID,
+			LeaderAPIAddr: st.LeaderAPIAddr,
+		}, err)
+		return
+	}
+	s.forward(ctx, w, r, body, st)
+}
+
+// forward sends the write to the leader with the caller's token and relays the
+// leader's answer, status and body, as it is: the leader has already mapped and
+// logged its own errors.
+func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, st cluster.Status) {
+	target := baseURL(st.LeaderAPIAddr) + r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, target, bytes.NewReader(body))
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("forward to leader %s: %w", st.LeaderAPIAddr, err))
+		return
+	}
+	req.Header.Set("Authorization", r.Header.Get("Authorization"))
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	// The header must be non-empty for the leader's loop guard to see it.
+	req.Header.Set(forwardedHeader, cmp.Or(st.ID, "unknown"))
+
+	resp, err := s.client.Do(req)
+	if err != nil {
+		code := http.StatusBadGateway
+		if errors.Is(err, context.DeadlineExceeded) {
+			code = http.StatusGatewayTimeout
+		}
+		s.failWith(w, r, code, errorBody{
+			Error:         oneLine(fmt.Sprintf("forward to leader %s at %s: %v", st.LeaderID, st.LeaderAPIAddr, err)),
+			LeaderID:      st.LeaderID,
+			LeaderAPIAddr: st.LeaderAPIAddr,
+		}, fmt.Errorf("forward to leader %s: %w", st.LeaderAPIAddr, err))
+		return
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxRelay))
+	if err != nil {
+		s.failWith(w, r, http.StatusBadGateway, errorBody{Error: oneLine(fmt.Sprintf("read answer of leader %s: %v", st.LeaderAPIAddr, err))},
+			fmt.Errorf("read answer of leader %s: %w", st.LeaderAPIAddr, err))
+		return
+	}
+	for _, h := range []string{"Content-Type", "Cache-Control", "WWW-Authenticate", "Allow"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(answer)
+}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// leaderServer runs a leader and records the X-Raftvip-Forwarded header of
+// every request it receives.
+type leaderServer struct {
+	fake *fakeCluster
+	ts   *httptest.Server
+	mu   sync.Mutex
+	from []string
+}
+
+func startLeader(t *testing.T) *leaderServer {
+	t.Helper()
+	l := &leaderServer{fake: newLeader("n1")}
+	s, err := NewServer(ServerConfig{Cluster: l.fake, Token: []byte(testToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	l.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		l.from = append(l.from, r.Header.Get(forwardedHeader))
+		l.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(l.ts.Close)
+	return l
+}
+
+func (l *leaderServer) addr() string { return strings.TrimPrefix(l.ts.URL, "http://") }
+
+func (l *leaderServer) forwardedBy() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.from...)
+}
+
+func TestFollowerForwardsWrites(t *testing.T) {
+	for _, w := range append(writes(), writeCase{"remove vip as escaped CIDR", "DELETE", "/v1/vips/192.0.2.100%2F24", "",
+		"remove-vip 192.0.2.100"}) {
+		t.Run(w.name, func(t *testing.T) {
+			l := startLeader(t)
+			f := newFollower("n2", "n1", l.addr())
+			_, ts := serve(t, f, nil)
+			a := call(t, ts.URL, w.method, w.path, testToken, w.body)
+			if a.code != 200 {
+				t.Fatalf("answer %d %q, want 200", a.code, a.errMsg())
+			}
+			if diff := cmp.Diff([]string{w.call}, l.fake.Calls()); diff != "" {
+				t.Errorf("leader calls (-want +got):\n%s", diff)
+			}
+			// The follower tried once itself, was refused, and forwarded.
+			if diff := cmp.Diff([]string{w.call}, f.Calls()); diff != "" {
+				t.Errorf("follower calls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]string{"n2"}, l.forwardedBy()); diff != "" {
+				t.Errorf("%s headers seen by the leader (-want +got):\n%s", forwardedHeader, diff)
+			}
+		})
+	}
+}
+
+func TestForwardRelaysLeaderAnswer(t *testing.T) {
+	l := startLeader(t)
+	l.fake.err = fmt.Errorf("remove-vip: %w: 192.0.2.100", fsm.ErrNoSuchVIP)
+	_, ts := serve(t, newFollower("n2", "n1", l.addr()), nil)
+	a := call(t, ts.URL, "DELETE", "/v1/vips/192.0.2.100", testToken, "")
+	if a.code != 404 || a.errMsg() != "remove-vip: no such VIP: 192.0.2.100" {
+		t.Errorf("got %d %q, want the leader's 404", a.code, a.errMsg())
+	}
+}
+
+func TestForwardNeedsTokenFirst(t *testing.T) {
+	l := startLeader(t)
+	f := newFollower("n2", "n1", l.addr())
+	_, ts := serve(t, f, nil)
+	a := call(t, ts.URL, "POST", "/v1/leave", "wrong", `{"id":"n3"}`)
+	if a.code != 401 {
+		t.Errorf("got %d %q, want 401", a.code, a.errMsg())
+	}
+	if got := append(f.Calls(), l.forwardedBy()...); len(got) != 0 {
+		t.Errorf("a refused write reached the cluster or the leader: %q", got)
+	}
+}
+
+func TestForwardLoopGuard(t *testing.T) {
+	l := startLeader(t)
+	f := newFollower("n2", "n1", l.addr())
+	_, ts := serve(t, f, nil)
+	a := call(t, ts.URL, "POST", "/v1/leave", testToken, `{"id":"n3"}`, forwardedHeader+": n3")
+	if a.code != http.StatusMisdirectedRequest {
+		t.Errorf("status %d %q, want 421", a.code, a.errMsg())
+	}
+	if got := a.body["leader_api_addr"]; got != l.addr() {
+		t.Errorf("leader_api_addr = %v, want %s", got, l.addr())
+	}
+	if !strings.Contains(a.errMsg(), "forwarded by n3") {
+		t.Errorf("error %q does not say who forwarded it", a.errMsg())
+	}
+	if got := l.forwardedBy(); len(got) != 0 {
+		t.Errorf("a forwarded write was forwarded again: %q", got)
+	}
+}
+
+func TestForwardWithoutLeader(t *testing.T) {
+	handingOver := newFollower("n1", "n1", "192.0.2.11:8080") // our own stale view names us
+	tests := []struct {
+		name      string
+		fake      *fakeCluster
+		wantCode  int
+		wantInMsg string
+	}{
+		{"no leader", newFollower("n2", "", ""), 503, "no leader"},
+		{"leader API address unknown", newFollower("n2", "n1", ""), 503, "API address of leader n1"},
+		{"leadership moving away from us", handingOver, 503, "no leader"},
+		// A dead leader: nothing listens on port 1 of the loopback address.
+		{"leader unreachable", newFollower("n2", "n1", "127.0.0.1:1"), 502, "forward to leader n1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ts := serve(t, tt.fake, nil)
+			a := call(t, ts.URL, "POST", "/v1/transfer", testToken, `{}`)
+			if a.code != tt.wantCode || !strings.Contains(a.errMsg(), tt.wantInMsg) {
+				t.Errorf("got %d %q, want %d with %q", a.code, a.errMsg(), tt.wantCode, tt.wantInMsg)
+			}
+		})
+	}
+}

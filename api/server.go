@@ -1,0 +1,244 @@
+// Package api is raftvip's HTTP API: the server every node runs and the Go
+// client the CLI uses. Reads are answered from the local node's view and need no
+// token; writes need the cluster token and are forwarded to the leader by
+// followers. Paths are a documented interface (README.md): keep them stable.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// Cluster is what the server needs from the node; cluster.Node implements it.
+// Every method but Status needs the leader and otherwise returns an error
+// matching cluster.ErrNotLeader.
+type Cluster interface {
+	Status() cluster.Status
+	Apply(ctx context.Context, c fsm.Command) error
+	// Join adds a voter; it is idempotent.
+	Join(ctx context.Context, id, raftAddr, apiAddr string) error
+	// Leave removes a member, or returns cluster.ErrUnknownMember.
+	Leave(ctx context.Context, id string) error
+	// Transfer hands leadership to id, or to any up-to-date follower if id is "".
+	Transfer(ctx context.Context, id string) error
+}
+
+// ServerConfig is what NewServer needs.
+type ServerConfig struct {
+	// Cluster is the local node.
+	Cluster Cluster
+	// Token is the cluster token writes must present as a Bearer token.
+	Token []byte
+	// Logger receives one line per 5xx answer; nil discards.
+	Logger *slog.Logger
+	// Client forwards writes to the leader; nil means a client with a timeout.
+	Client *http.Client
+}
+
+// Server answers the HTTP API for one node.
+type Server struct {
+	cluster   Cluster
+	tokenHash [sha256.Size]byte
+	log       *slog.Logger
+	client    *http.Client
+	mux       *http.ServeMux
+	stopped   atomic.Bool
+}
+
+// Limits of the HTTP server and of the work a request may cause.
+const (
+	maxBody = 64 << 10
+	// writeBudget bounds one write, forwarding included, so that the server
+	// answers 504 itself before NewHTTPServer's 30 s WriteTimeout cuts the
+	// connection without any answer.
+	writeBudget = 25 * time.Second
+)
+
+// NewServer returns a server for cfg. It starts nothing.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Cluster == nil {
+		return nil, errors.New("api: no cluster")
+	}
+	if len(cfg.Token) == 0 {
+		// An empty token would make every write look authorised.
+		return nil, errors.New("api: empty token")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	hc := cfg.Client
+	if hc == nil {
+		hc = &http.Client{
+			Timeout: writeBudget,
+			// The leader never redirects; following one would resend the token
+			// to wherever it points.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	s := &Server{
+		cluster:   cfg.Cluster,
+		tokenHash: sha256.Sum256(cfg.Token),
+		log:       log.With("component", "api"),
+		client:    hc,
+	}
+	s.mux = s.routes()
+	return s, nil
+}
+
+// Handler returns the server's own mux (never http.DefaultServeMux).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// StopWrites makes every later write answer 503 "shutting down", while reads go
+// on. The agent calls it first in its ordered shutdown: a change accepted now
+// could not be served by a node about to drop its VIPs.
+func (s *Server) StopWrites() { s.stopped.Store(true) }
+
+// NewHTTPServer returns an http.Server for h with timeouts, so that slow or idle
+// clients cannot hold connections open (the zero http.Server has none).
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+type route struct {
+	method, path string
+	h            http.HandlerFunc
+}
+
+// routes builds the mux. Each path also gets a pattern without a method, which
+// the mux picks only when no method matches, so that 405 and 404 answers are
+// JSON like every other error rather than the mux's plain text.
+func (s *Server) routes() *http.ServeMux {
+	rs := []route{
+		{http.MethodGet, "/healthz", s.healthz},
+		{http.MethodGet, "/v1/leader", s.leader},
+		{http.MethodGet, "/v1/status", s.status},
+		{http.MethodGet, "/v1/members", s.members},
+		{http.MethodGet, "/v1/vips", s.vips},
+		{http.MethodPost, "/v1/join", s.write(s.join)},
+		{http.MethodPost, "/v1/leave", s.write(s.leave)},
+		{http.MethodPost, "/v1/transfer", s.write(s.transfer)},
+		{http.MethodPost, "/v1/vips", s.write(s.addVIP)},
+		{http.MethodDelete, "/v1/vips/{addr}", s.write(s.removeVIP)},
+		// A CIDR given unescaped ("/v1/vips/192.0.2.101/24") spans two segments.
+		{http.MethodDelete, "/v1/vips/{addr}/{bits}", s.write(s.removeVIP)},
+	}
+	mux := http.NewServeMux()
+	allowed := map[string][]string{}
+	for _, rt := range rs {
+		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+		if rt.method == http.MethodGet {
+			allowed[rt.path] = append(allowed[rt.path], http.MethodHead) // the mux serves HEAD for GET
+		}
+	}
+	for path, methods := range allowed {
+		mux.HandleFunc(path, s.methodNotAllowed(methods))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, withStatus(http.StatusNotFound, fmt.Errorf("no such endpoint %s", r.URL.Path)))
+	})
+	return mux
+}
+
+func (s *Server) methodNotAllowed(methods []string) http.HandlerFunc {
+	slices.Sort(methods)
+	allow := strings.Join(methods, ", ")
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		s.fail(w, r, withStatus(http.StatusMethodNotAllowed,
+			fmt.Errorf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)))
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// LeaderInfo is the body of GET /v1/leader, on every node.
+type LeaderInfo struct {
+	// Node is the answering node's ID.
+	Node string `json:"node"`
+	// Role is its Raft state in lower case: "leader", "follower", "candidate"...
+	Role string `json:"role"`
+	// Holder is true on the one node that holds the VIPs.
+	Holder        bool   `json:"holder"`
+	LeaderID      string `json:"leader_id"`
+	LeaderAPIAddr string `json:"leader_api_addr"`
+	Term          uint64 `json:"term"`
+}
+
+// leader answers 200 only on the VIP holder, so that a load balancer health
+// check sends traffic to the node that answers for the VIPs. A leader whose
+// claim has not committed yet answers 503: it does not hold them yet.
+func (s *Server) leader(w http.ResponseWriter, _ *http.Request) {
+	st := s.cluster.Status()
+	info := LeaderInfo{
+		Node:          st.ID,
+		Role:          strings.ToLower(st.State),
+		Holder:        st.Holder,
+		LeaderID:      st.LeaderID,
+		LeaderAPIAddr: st.LeaderAPIAddr,
+		Term:          st.Term,
+	}
+	code := http.StatusServiceUnavailable
+	if st.Holder {
+		code = http.StatusOK
+	}
+	writeJSON(w, code, info)
+}
+
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	st := s.cluster.Status()
+	st.Members = nonNil(st.Members)
+	st.VIPs = nonNil(st.VIPs)
+	writeJSON(w, http.StatusOK, st)
+}
+
+// membersBody is the body of GET /v1/members.
+type membersBody struct {
+	Members []cluster.Member `json:"members"`
+}
+
+func (s *Server) members(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, membersBody{Members: nonNil(s.cluster.Status().Members)})
+}
+
+// vipsBody is the body of GET /v1/vips.
+type vipsBody struct {
+	VIPs  []fsm.VIP `json:"vips"`
+	Owner fsm.Owner `json:"owner"`
+}
+
+func (s *Server) vips(w http.ResponseWriter, _ *http.Request) {
+	st := s.cluster.Status()
+	writeJSON(w, http.StatusOK, vipsBody{VIPs: nonNil(st.VIPs), Owner: st.Owner})
+}
+
+// nonNil makes an empty list encode as [] rather than null, which scripts
+// iterating over it expect.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,269 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// forwardedHeader marks a write a follower passed to the leader, with the
+// follower's ID; a node receiving it never forwards again (loop guard).
+const forwardedHeader = "X-Raftvip-Forwarded"
+
+// maxIDLen bounds node IDs: they appear in logs, headers and Raft's configuration.
+const maxIDLen = 64
+
+// Decoder problems of our own, named in the 400 answer by jsonProblem.
+var (
+	errEmptyBody    = errors.New("empty body")
+	errTrailingData = errors.New("data after the JSON object")
+)
+
+// action is a parsed write, ready to run against the cluster.
+type action func(ctx context.Context) error
+
+// parser validates one write request and returns what to do. It only reads;
+// nothing happens to the cluster until the action runs.
+type parser func(r *http.Request, body []byte) (action, error)
+
+// write wraps a parser with what every write shares, in the order that
+// guarantees a refused request changes nothing: shutdown check, authorisation,
+// body, validation, then the action and, on a follower, forwarding.
+func (s *Server) write(parse parser) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.stopped.Load() {
+			s.fail(w, r, errShuttingDown)
+			return
+		}
+		if err := s.authorize(r); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		body, err := readBody(w, r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		act, err := parse(r, body)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), writeBudget)
+		defer cancel()
+		err = act(ctx)
+		switch {
+		case errors.Is(err, cluster.ErrNotLeader):
+			s.notLeader(ctx, w, r, body, err)
+		case err != nil:
+			s.fail(w, r, err)
+		default:
+			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		}
+	}
+}
+
+// authorize checks the Bearer token. Both sides are hashed first, so the
+// constant-time compare runs on equal lengths and leaks neither the token's
+// content nor its length.
+func (s *Server) authorize(r *http.Request) error {
+	h := r.Header.Get("Authorization")
+	const scheme = "Bearer "
+	if len(h) <= len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return withStatus(http.StatusUnauthorized, errors.New("missing bearer token: writes need Authorization: Bearer <cluster token>"))
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(h[len(scheme):])))
+	if subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) != 1 {
+		return withStatus(http.StatusUnauthorized, errors.New("invalid token"))
+	}
+	return nil
+}
+
+// readBody reads the whole body, at most maxBody bytes. It is kept as bytes
+// because a follower sends the same body on to the leader.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, withStatus(http.StatusRequestEntityTooLarge,
+			fmt.Errorf("request body larger than %d bytes", tooBig.Limit))
+	}
+	if err != nil {
+		return nil, badRequest("read request body: %w", err)
+	}
+	return b, nil
+}
+
+// decode parses body as exactly one JSON object with only known fields.
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badRequest("%s", jsonProblem(errEmptyBody))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		// Anything after the object, even a stray bracket, is a second value
+		// the client meant something by; refuse rather than ignore it.
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errTrailingData
+		}
+	}
+	if err != nil {
+		return badRequest("%s", jsonProblem(err))
+	}
+	return nil
+}
+
+// JoinRequest is the body of POST /v1/join: the node to add as a voter.
+type JoinRequest struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	APIAddr  string `json:"api_addr"`
+}
+
+// idRequest is the body of POST /v1/leave and POST /v1/transfer.
+type idRequest struct {
+	ID string `json:"id"`
+}
+
+// vipRequest is the body of POST /v1/vips. The prefix is a string, not a
+// netip.Prefix, so that a bad one is reported by fsm.ParseVIP in its own words.
+type vipRequest struct {
+	Prefix    string `json:"prefix"`
+	Interface string `json:"interface"`
+	Label     string `json:"label"`
+}
+
+func (s *Server) join(_ *http.Request, body []byte) (action, error) {
+	var req JoinRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(checkID("id", req.ID), checkHostPort("raft_addr", req.RaftAddr),
+		checkHostPort("api_addr", req.APIAddr)); err != nil {
+		return nil, badRequest("%s", oneLine(strings.ReplaceAll(err.Error(), "\n", "; ")))
+	}
+	return func(ctx context.Context) error {
+		return s.cluster.Join(ctx, req.ID, req.RaftAddr, req.APIAddr)
+	}, nil
+}
+
+func (s *Server) leave(_ *http.Request, body []byte) (action, error) {
+	var req idRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if err := checkID("id", req.ID); err != nil {
+		return nil, withStatus(http.StatusBadRequest, err)
+	}
+	return func(ctx context.Context) error { return s.cluster.Leave(ctx, req.ID) }, nil
+}
+
+func (s *Server) transfer(_ *http.Request, body []byte) (action, error) {
+	var req idRequest
+	// An empty body means "any follower", so `curl -X POST .../v1/transfer` works.
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := decode(body, &req); err != nil {
+			return nil, err
+		}
+	}
+	if req.ID != "" {
+		if err := checkID("id", req.ID); err != nil {
+			return nil, withStatus(http.StatusBadRequest, err)
+		}
+	}
+	return func(ctx context.Context) error { return s.cluster.Transfer(ctx, req.ID) }, nil
+}
+
+func (s *Server) addVIP(_ *http.Request, body []byte) (action, error) {
+	var req vipRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Prefix == "" {
+		return nil, badRequest("prefix is required (e.g. 192.0.2.101/24)")
+	}
+	v, err := fsm.ParseVIP(req.Prefix)
+	if err == nil {
+		v.Interface, v.Label = req.Interface, req.Label
+		err = fsm.ValidateVIP(v)
+	}
+	if err != nil {
+		return nil, withStatus(http.StatusBadRequest, err)
+	}
+	return func(ctx context.Context) error { return s.cluster.Apply(ctx, fsm.AddVIP(v)) }, nil
+}
+
+// removeVIP takes an address, or a CIDR whose address it uses, because
+// operators copy VIPs from `vip ls`, which prints them with their prefix length.
+func (s *Server) removeVIP(r *http.Request, _ []byte) (action, error) {
+	raw := r.PathValue("addr")
+	if bits := r.PathValue("bits"); bits != "" {
+		raw += "/" + bits
+	}
+	a, err := parseAddrOrCIDR(raw)
+	if err != nil {
+		return nil, withStatus(http.StatusBadRequest, err)
+	}
+	return func(ctx context.Context) error { return s.cluster.Apply(ctx, fsm.RemoveVIP(a)) }, nil
+}
+
+func parseAddrOrCIDR(s string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, nil
+	}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Addr(), nil
+	}
+	return netip.Addr{}, fmt.Errorf("%q is not an IP address or CIDR", s)
+}
+
+// checkID accepts IDs that are safe in logs, headers and file names.
+func checkID(field, id string) error {
+	if id == "" {
+		return fmt.Errorf("%s is required", field)
+	}
+	if len(id) > maxIDLen {
+		return fmt.Errorf("%s is %d characters long, at most %d allowed", field, len(id), maxIDLen)
+	}
+	for _, c := range id {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return fmt.Errorf("%s %q contains %q: use letters, digits, '.', '_' and '-'", field, id, c)
+		}
+	}
+	return nil
+}
+
+// checkHostPort requires an address other nodes can dial: a host and a numeric
+// port in 1-65535.
+func checkHostPort(field, addr string) error {
+	if addr == "" {
+		return fmt.Errorf("%s is required (host:port)", field)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q is not host:port", field, addr)
+	}
+	if host == "" {
+		return fmt.Errorf("%s %q has no host", field, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%s %q: port must be a number from 1 to 65535", field, addr)
+	}
+	return nil
+}

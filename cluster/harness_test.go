@@ -1,0 +1,246 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// testTiming is fast enough for tests and still passes Validate:
+// 25 ms lease + 12.5 ms margin <= 50 ms heartbeat.
+func testTiming() Timing {
+	return Timing{Heartbeat: 50 * time.Millisecond, Election: 50 * time.Millisecond, LeaderLease: 25 * time.Millisecond}
+}
+
+// waitLimit bounds every poll; generous because CI machines stall.
+const waitLimit = 15 * time.Second
+
+// syncBuffer collects a test's logs; they are printed only if it fails.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testLogger returns a logger whose output is shown only when t fails. The
+// cleanup is registered first, so it runs after every node has shut down.
+func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
+	t.Helper()
+	buf := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo})), buf
+}
+
+// waitFor polls cond every millisecond until it holds or waitLimit passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", waitLimit, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func vip(s string) fsm.VIP { return fsm.VIP{Prefix: netip.MustParsePrefix(s)} }
+
+// testNode is a Node on an in-memory transport, with Run going.
+type testNode struct {
+	*Node
+	id    string
+	addr  raft.ServerAddress
+	trans *raft.InmemTransport
+	stop  func()
+}
+
+type testCluster struct {
+	t     *testing.T
+	log   *slog.Logger
+	logs  *syncBuffer
+	nodes []*testNode
+}
+
+func newTestCluster(t *testing.T) *testCluster {
+	log, buf := testLogger(t)
+	return &testCluster{t: t, log: log, logs: buf}
+}
+
+// start opens node id in memory on a fresh in-memory transport connected to
+// every other node, and runs it until the test ends.
+func (c *testCluster) start(id string, mod func(*Config)) *testNode {
+	c.t.Helper()
+	addr, trans := raft.NewInmemTransport("")
+	cfg := Config{ID: id, APIAddr: "api-" + id, Timing: testTiming(), Logger: c.log.With("node", id),
+		Transport: trans, InMemory: true}
+	if mod != nil {
+		mod(&cfg)
+	}
+	n, err := Open(cfg)
+	if err != nil {
+		c.t.Fatalf("open %s: %v", id, err)
+	}
+	tn := &testNode{Node: n, id: id, addr: addr, trans: trans}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := n.Run(ctx); err != nil {
+			c.t.Errorf("run %s: %v", id, err)
+		}
+	}()
+	tn.stop = sync.OnceFunc(func() {
+		if err := n.Shutdown(context.Background()); err != nil {
+			c.t.Errorf("shutdown %s: %v", id, err)
+		}
+		cancel()
+		<-done
+	})
+	c.t.Cleanup(tn.stop)
+	for _, o := range c.nodes {
+		o.trans.Connect(addr, trans)
+		trans.Connect(o.addr, o.trans)
+	}
+	c.nodes = append(c.nodes, tn)
+	return tn
+}
+
+// newCluster bootstraps n1 and joins the others through it.
+func newCluster(t *testing.T, size int) *testCluster {
+	t.Helper()
+	c := newTestCluster(t)
+	first := c.start("n1", nil)
+	if err := first.Bootstrap(); err != nil {
+		t.Fatalf("bootstrap: %v", err)
+	}
+	waitFor(t, "n1 to hold the VIPs", func() bool { return first.Status().Holder })
+	for i := 2; i <= size; i++ {
+		n := c.start(fmt.Sprintf("n%d", i), nil)
+		if err := first.Join(context.Background(), n.id, string(n.addr), "api-"+n.id); err != nil {
+			t.Fatalf("join %s: %v", n.id, err)
+		}
+	}
+	waitFor(t, "every node to see every member and the owner", func() bool {
+		for _, n := range c.nodes {
+			st := n.Status()
+			if len(st.Members) != size || st.Owner.Node == "" || len(n.fsm.State().Members) != size {
+				return false
+			}
+		}
+		return true
+	})
+	return c
+}
+
+// holders returns the IDs of the nodes that hold the VIPs right now.
+func (c *testCluster) holders() []string {
+	var out []string
+	for _, n := range c.nodes {
+		st, leader, term := n.View()
+		if st.HeldBy(n.id, leader, term) {
+			out = append(out, n.id)
+		}
+	}
+	return out
+}
+
+// holder waits until exactly one node holds the VIPs and returns it.
+func (c *testCluster) holder() *testNode {
+	c.t.Helper()
+	var h []string
+	waitFor(c.t, "exactly one holder", func() bool {
+		h = c.holders()
+		return len(h) == 1
+	})
+	return c.node(h[0])
+}
+
+func (c *testCluster) node(id string) *testNode {
+	for _, n := range c.nodes {
+		if n.id == id {
+			return n
+		}
+	}
+	c.t.Fatalf("no node %s", id)
+	return nil
+}
+
+// isolate cuts n off from every other node, both ways.
+func (c *testCluster) isolate(n *testNode) {
+	n.trans.DisconnectAll()
+	for _, o := range c.nodes {
+		if o != n {
+			o.trans.Disconnect(n.addr)
+		}
+	}
+}
+
+// heal reconnects n to every other node.
+func (c *testCluster) heal(n *testNode) {
+	for _, o := range c.nodes {
+		if o != n {
+			o.trans.Connect(n.addr, n.trans)
+			n.trans.Connect(o.addr, o.trans)
+		}
+	}
+}
+
+// recorder samples every node's View about every millisecond, recording who
+// holds the VIPs in each pass, until stopped.
+type recorder struct {
+	stop chan struct{}
+	done chan struct{}
+	rows [][]string
+}
+
+func (c *testCluster) record() *recorder {
+	r := &recorder{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for {
+			r.rows = append(r.rows, c.holders())
+			select {
+			case <-r.stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return r
+}
+
+// finish stops the recorder and fails t if any pass saw two holders.
+func (r *recorder) finish(t *testing.T) [][]string {
+	t.Helper()
+	close(r.stop)
+	<-r.done
+	for i, row := range r.rows {
+		if len(row) > 1 {
+			t.Fatalf("sample %d of %d: %v hold the VIPs at once", i, len(r.rows), row)
+		}
+	}
+	return r.rows
+}

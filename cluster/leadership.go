@@ -1,0 +1,226 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// watch is Run's memory between passes: what it last saw, and the
+// establishment running for the current leadership term, if any.
+type watch struct {
+	state       raft.RaftState
+	term        uint64
+	leaderID    raft.ServerID
+	est         *establishment
+	seedChecked bool
+}
+
+// establishment is one run of establish for one leadership term.
+type establishment struct {
+	term   uint64
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (e *establishment) stop() {
+	if e != nil {
+		e.cancel()
+		<-e.done
+	}
+}
+
+// Run follows Raft leadership until ctx is done, then returns nil. Each pass
+// re-reads raft's state rather than trusting the event that woke it: raft drops
+// observations when nobody listens and LeaderCh keeps only the latest
+// transition, so events only say "look again", and a ticker looks anyway.
+// When this node is leader in a term it has not claimed yet, Run starts
+// establish for that term; losing leadership or ctx cancels it.
+func (n *Node) Run(ctx context.Context) error {
+	tick := time.NewTicker(max(n.cfg.Timing.Heartbeat/2, time.Millisecond))
+	defer tick.Stop()
+	var w watch
+	defer func() { w.est.stop() }()
+	poked := true
+	for {
+		n.step(ctx, &w, poked)
+		poked = false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-n.observed:
+			poked = true
+		case <-n.applied:
+			// OnChange already ran on the FSM goroutine; look again for the
+			// seed check only.
+		case <-tick.C:
+		}
+	}
+}
+
+// step is one pass of Run.
+func (n *Node) step(ctx context.Context, w *watch, poked bool) {
+	state := n.raft.State()
+	term := n.raft.CurrentTerm()
+	_, leaderID := n.raft.LeaderWithID()
+	if state != w.state || leaderID != w.leaderID {
+		n.log.Info("raft state", "state", state, "term", term, "leader", leaderID)
+	}
+	if poked || state != w.state || term != w.term || leaderID != w.leaderID {
+		n.changed()
+	}
+	w.state, w.term, w.leaderID = state, term, leaderID
+
+	if state != raft.Leader {
+		w.est.stop()
+		w.est = nil
+	} else if w.est == nil || w.est.term != term {
+		w.est.stop()
+		ectx, cancel := context.WithCancel(ctx)
+		w.est = &establishment{term: term, cancel: cancel, done: make(chan struct{})}
+		go func(e *establishment) {
+			defer close(e.done)
+			n.establish(ectx, e.term)
+		}(w.est)
+	}
+	if !w.seedChecked {
+		w.seedChecked = n.checkSeeds()
+	}
+}
+
+// establish makes this leader the VIP owner for term: a barrier so the FSM has
+// applied everything earlier leaders committed, then the claim, which proves a
+// majority in this term once committed (DESIGN.md "Leadership → VIP"). If that
+// fails while it is still leader, it hands leadership to a node that may do
+// better, as Consul and Nomad do, and retries if even that fails.
+func (n *Node) establish(ctx context.Context, term uint64) {
+	for {
+		err := n.claim(ctx, term)
+		if err == nil {
+			n.afterClaim(ctx)
+			return
+		}
+		if ctx.Err() != nil || errors.Is(err, ErrNotLeader) || n.lostLeadership(term) {
+			n.log.Info("leadership lost before the claim committed", "term", term, "err", err)
+			return
+		}
+		n.log.Error("cannot establish leadership; handing it over", "term", term, "err", err)
+		err = await(ctx, n.raft.LeadershipTransfer())
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		n.log.Warn("leadership transfer failed; claiming again", "term", term, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.cfg.Timing.Heartbeat):
+		}
+	}
+}
+
+func (n *Node) lostLeadership(term uint64) bool {
+	return n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term
+}
+
+// claim runs the barrier and commits fsm.Claim for term.
+func (n *Node) claim(ctx context.Context, term uint64) error {
+	if err := await(ctx, n.raft.Barrier(n.timeout(ctx))); err != nil {
+		return wrapRaft("barrier", err)
+	}
+	if err := n.Apply(ctx, fsm.Claim(n.cfg.ID, term)); err != nil {
+		return err
+	}
+	n.log.Info("claimed the VIPs", "term", term)
+	return nil
+}
+
+// afterClaim records this node's API address and seeds the VIP set. It runs
+// after the claim so that these writes never delay the VIPs' move.
+func (n *Node) afterClaim(ctx context.Context) {
+	st := n.fsm.State()
+	if n.cfg.APIAddr != "" && st.Members[n.cfg.ID].APIAddr != n.cfg.APIAddr {
+		if err := n.Apply(ctx, fsm.SetMember(n.cfg.ID, n.cfg.APIAddr)); err != nil {
+			n.log.Warn("cannot record this node's API address", "api_addr", n.cfg.APIAddr, "err", err)
+		}
+	}
+	if len(n.cfg.SeedVIPs) > 0 && !st.Seeded {
+		if err := n.Apply(ctx, fsm.SeedVIPs(n.cfg.SeedVIPs)); err != nil {
+			n.log.Warn("cannot seed the VIP set", "vips", n.cfg.SeedVIPs, "err", err)
+		} else {
+			n.log.Info("seeded the cluster's VIP set", "vips", n.cfg.SeedVIPs)
+		}
+	}
+}
+
+// checkSeeds warns once if this node's -vip flags differ from the cluster's
+// VIP set. It waits until the FSM is seeded and has applied the local log and
+// what the leader reported committed, so that a half-replayed state does not
+// raise a false alarm. It reports whether the check is done.
+func (n *Node) checkSeeds() bool {
+	if len(n.cfg.SeedVIPs) == 0 {
+		return true
+	}
+	st := n.fsm.State()
+	applied := n.raft.AppliedIndex()
+	if !st.Seeded || applied < n.openIndex || applied < n.raft.CommitIndex() {
+		return false
+	}
+	if !sameVIPs(n.cfg.SeedVIPs, st.VIPs) {
+		n.log.Warn("-vip flags differ from the cluster's VIP set; the cluster's set wins; "+
+			"change it with `raftvip vip add/rm`", "flags", n.cfg.SeedVIPs, "cluster", st.VIPs)
+	}
+	return true
+}
+
+func sameVIPs(a, b []fsm.VIP) bool {
+	order := func(x, y fsm.VIP) int {
+		return cmp.Or(x.Prefix.Addr().Compare(y.Prefix.Addr()), x.Prefix.Bits()-y.Prefix.Bits(),
+			strings.Compare(x.Interface, y.Interface), strings.Compare(x.Label, y.Label))
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, order)
+	slices.SortFunc(b, order)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// handOver transfers leadership to id ("" lets raft pick the most up-to-date
+// follower). From the moment it starts, View reports this node as not leader,
+// so the reconciler drops the VIPs before another node can claim them
+// (DESIGN.md: drop first, then transfer). With grace it also waits the timing
+// margin for that drop, because the caller has not dropped them itself.
+func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress, grace bool) error {
+	n.handOverMu.Lock()
+	defer n.handOverMu.Unlock()
+	term := n.raft.CurrentTerm()
+	n.resignTerm.Store(term)
+	n.changed()
+	if grace {
+		t := time.NewTimer(n.cfg.Timing.margin())
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	var f raft.Future
+	if id == "" {
+		f = n.raft.LeadershipTransfer()
+	} else {
+		f = n.raft.LeadershipTransferToServer(raft.ServerID(id), addr)
+	}
+	err := await(ctx, f)
+	if err != nil {
+		// Still leader in this term: take the VIPs back.
+		n.resignTerm.CompareAndSwap(term, 0)
+		n.changed()
+		return wrapRaft("leadership transfer", err)
+	}
+	n.log.Info("leadership handed over", "term", term, "to", cmp.Or(id, "(most up-to-date follower)"))
+	return nil
+}

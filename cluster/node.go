@@ -1,0 +1,343 @@
+// Package cluster runs hashicorp/raft for raftvip: transport, boltdb stores,
+// snapshots, bootstrap, membership, and the step from Raft leadership to VIP
+// ownership (a committed fsm.Claim). It exposes one small type, Node.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// tcpMaxPool and tcpTimeout are the TCP transport's connection pool size per
+// peer and I/O timeout, as in hashicorp's own examples and Consul.
+const (
+	tcpMaxPool = 3
+	tcpTimeout = 10 * time.Second
+)
+
+// Config is what Open needs to start a node.
+type Config struct {
+	// ID is this node's Raft server ID; stable across restarts.
+	ID string
+	// RaftBind is the listen address of the Raft TCP transport (host:port).
+	RaftBind string
+	// RaftAdvertise is the address peers dial; empty means RaftBind. It must be
+	// a concrete address, not 0.0.0.0 or ::.
+	RaftAdvertise string
+	// APIAddr is this node's HTTP API address, recorded in the FSM (SetMember)
+	// so that followers can point clients at the leader's API.
+	APIAddr string
+	// DataDir holds raft.db and the snapshots. Unused with InMemory.
+	DataDir string
+	// Timing are the Raft timeouts; Open refuses unsafe ones (Timing.Validate).
+	Timing Timing
+	// SeedVIPs is applied once (fsm.SeedVIPs) by a leader of a cluster that
+	// has not been seeded yet. Afterwards the cluster's own set wins.
+	SeedVIPs []fsm.VIP
+	// Logger receives the node's and raft's logs; nil discards them.
+	Logger *slog.Logger
+	// OnChange is called on every Raft state or leader change and after every
+	// FSM apply or restore. It must not block: it is meant as a poke.
+	OnChange func()
+	// Transport replaces the TCP transport (tests use raft.NewInmemTransport).
+	// If it has a Close method (raft.WithClose), Shutdown calls it.
+	Transport raft.Transport
+	// InMemory keeps the log, stable and snapshot stores in memory (tests).
+	InMemory bool
+}
+
+// Node is one raftvip cluster member.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	fsm      *fsm.FSM
+	raft     *raft.Raft
+	stores   stores
+	trans    raft.Transport
+	hasState bool
+	// openIndex is the last log index on disk at Open: the seed warning waits
+	// until the local log has been applied up to it.
+	openIndex uint64
+
+	observer *raft.Observer
+	// observed receives raft's observations. raft sends without blocking and
+	// the channel holds one, so a burst of observations collapses into one
+	// poke; each is only a hint to re-read the state.
+	observed chan raft.Observation
+	// applied is poked after every FSM apply or restore (1-buffered).
+	applied chan struct{}
+	// resignTerm is the term this node is handing leadership away in; View
+	// reports it as not leader in that term, so the VIPs drop before the
+	// transfer starts. Zero when no handover is under way.
+	resignTerm atomic.Uint64
+	// handOverMu serializes handovers: a second one must not clear resignTerm
+	// while the first is still under way.
+	handOverMu sync.Mutex
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// Open validates cfg, opens the data dir and the stores, and starts Raft. It
+// starts no goroutine of its own (Run does). On error nothing stays open and
+// nothing in the data dir has been changed or removed.
+func Open(cfg Config) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "cluster")
+	hlog := NewHCLogger(log.Handler(), "raft")
+	n := &Node{
+		cfg:      cfg,
+		log:      log,
+		fsm:      fsm.New(),
+		observed: make(chan raft.Observation, 1),
+		applied:  make(chan struct{}, 1),
+	}
+	st, err := openStores(cfg, hlog)
+	if err != nil {
+		return nil, err
+	}
+	n.stores = st
+	if n.hasState, err = raft.HasExistingState(st.logs, st.stable, st.snaps); err != nil {
+		return nil, errors.Join(fmt.Errorf("read raft state in %s: %w", cfg.DataDir, err), n.closeStores())
+	}
+	if n.trans, err = openTransport(cfg, hlog); err != nil {
+		return nil, errors.Join(err, n.closeStores())
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.HeartbeatTimeout = cfg.Timing.Heartbeat
+	rc.ElectionTimeout = cfg.Timing.Election
+	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLease
+	rc.Logger = hlog
+	rep := &replica{f: n.fsm, log: log, changed: n.fsmChanged}
+	if n.raft, err = raft.NewRaft(rc, rep, st.logs, st.stable, st.snaps, n.trans); err != nil {
+		return nil, errors.Join(fmt.Errorf("start raft: %w", err), n.closeTransport(), n.closeStores())
+	}
+	n.openIndex = n.raft.LastIndex()
+	n.observer = raft.NewObserver(n.observed, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.RaftState, raft.LeaderObservation:
+			return true
+		}
+		return false
+	})
+	n.raft.RegisterObserver(n.observer)
+	log.Info("raft started", "id", cfg.ID, "addr", n.trans.LocalAddr(), "data_dir", cfg.DataDir,
+		"has_state", n.hasState, "heartbeat", cfg.Timing.Heartbeat, "election", cfg.Timing.Election,
+		"leader_lease", cfg.Timing.LeaderLease)
+	return n, nil
+}
+
+func (c Config) validate() error {
+	if c.ID == "" {
+		return errors.New("cluster config: node ID is empty")
+	}
+	if err := c.Timing.Validate(); err != nil {
+		return fmt.Errorf("cluster config: %w", err)
+	}
+	if !c.InMemory && c.DataDir == "" {
+		return errors.New("cluster config: data dir is empty")
+	}
+	if c.Transport == nil && c.RaftBind == "" {
+		return errors.New("cluster config: raft bind address is empty")
+	}
+	return nil
+}
+
+// openTransport returns cfg.Transport, or a TCP transport on cfg.RaftBind that
+// advertises cfg.RaftAdvertise.
+func openTransport(cfg Config, hlog hclog.Logger) (raft.Transport, error) {
+	if cfg.Transport != nil {
+		return cfg.Transport, nil
+	}
+	adv := cfg.RaftAdvertise
+	if adv == "" {
+		adv = cfg.RaftBind
+	}
+	addr, err := net.ResolveTCPAddr("tcp", adv)
+	if err != nil {
+		return nil, fmt.Errorf("raft advertise address %q: %w", adv, err)
+	}
+	if addr.IP == nil || addr.IP.IsUnspecified() {
+		// Peers would dial 0.0.0.0, i.e. themselves.
+		return nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
+	}
+	t, err := raft.NewTCPTransportWithLogger(cfg.RaftBind, addr, tcpMaxPool, tcpTimeout, hlog.Named("transport"))
+	if err != nil {
+		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
+	}
+	return t, nil
+}
+
+// HasState reports whether the data dir held Raft state when the node was
+// opened (raft.HasExistingState). Such a node needs neither bootstrap nor join.
+func (n *Node) HasState() bool { return n.hasState }
+
+// Bootstrap makes this node a one-member cluster, which then elects it. With
+// existing state it does nothing: the configuration on disk wins.
+func (n *Node) Bootstrap() error {
+	if n.hasState {
+		n.log.Info("bootstrap skipped: the data dir already holds cluster state")
+		return nil
+	}
+	conf := raft.Configuration{Servers: []raft.Server{{
+		Suffrage: raft.Voter, ID: raft.ServerID(n.cfg.ID), Address: n.trans.LocalAddr(),
+	}}}
+	err := n.raft.BootstrapCluster(conf).Error()
+	if errors.Is(err, raft.ErrCantBootstrap) {
+		n.log.Info("bootstrap skipped: raft already has state")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bootstrap %s: %w", n.cfg.ID, err)
+	}
+	n.log.Info("bootstrapped a new cluster", "id", n.cfg.ID, "addr", n.trans.LocalAddr())
+	return nil
+}
+
+// View returns what the reconciler decides on: the FSM state, whether this
+// node is the Raft leader, and the current term (see fsm.State.HeldBy). The
+// leader state is read before the term, so a sample can only err towards not
+// holding. A leader handing over reports false from the moment it decides to.
+func (n *Node) View() (st fsm.State, leader bool, term uint64) {
+	_, st, leader, term = n.view()
+	return st, leader, term
+}
+
+// view is View plus the raft state it was derived from, read once, so that
+// Status never shows a holder that is not Leader.
+func (n *Node) view() (state raft.RaftState, st fsm.State, leader bool, term uint64) {
+	state = n.raft.State()
+	term = n.raft.CurrentTerm()
+	leader = state == raft.Leader && n.resignTerm.Load() != term
+	return state, n.fsm.State(), leader, term
+}
+
+// Shutdown hands leadership over if this node leads (bounded by ctx; a failed
+// transfer is logged, not returned), stops Raft and closes the stores and the
+// transport. The caller drops the VIPs first (DESIGN.md: drop, then transfer).
+// It is idempotent and returns the first call's result.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.shutdownOnce.Do(func() { n.shutdownErr = n.shutdown(ctx) })
+	return n.shutdownErr
+}
+
+func (n *Node) shutdown(ctx context.Context) error {
+	if n.raft.State() == raft.Leader {
+		if err := n.handOver(ctx, "", "", false); err != nil {
+			n.log.Warn("leadership transfer before shutdown failed; the others elect a leader after the heartbeat timeout",
+				"err", err)
+		}
+	}
+	n.raft.DeregisterObserver(n.observer)
+	var errs []error
+	if err := n.raft.Shutdown().Error(); err != nil {
+		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+	}
+	errs = append(errs, n.closeStores(), n.closeTransport())
+	n.log.Info("raft stopped")
+	return errors.Join(errs...)
+}
+
+func (n *Node) closeTransport() error {
+	if c, ok := n.trans.(raft.WithClose); ok {
+		if err := c.Close(); err != nil {
+			return fmt.Errorf("close raft transport: %w", err)
+		}
+	}
+	return nil
+}
+
+func (n *Node) closeStores() error {
+	if n.stores.bolt == nil {
+		return nil
+	}
+	if err := n.stores.bolt.Close(); err != nil {
+		return fmt.Errorf("close raft store in %s: %w", n.cfg.DataDir, err)
+	}
+	return nil
+}
+
+// fsmChanged runs after every FSM apply or restore, on raft's FSM goroutine:
+// both pokes are non-blocking.
+func (n *Node) fsmChanged() {
+	select {
+	case n.applied <- struct{}{}:
+	default:
+	}
+	n.changed()
+}
+
+func (n *Node) changed() {
+	if n.cfg.OnChange != nil {
+		n.cfg.OnChange()
+	}
+}
+
+// Status returns a point-in-time view of this node for the API and the CLI.
+func (n *Node) Status() Status {
+	state, st, leader, term := n.view()
+	leaderAddr, leaderID := n.raft.LeaderWithID()
+	s := Status{
+		ID:             n.cfg.ID,
+		State:          state.String(),
+		Term:           term,
+		LeaderID:       string(leaderID),
+		LeaderRaftAddr: string(leaderAddr),
+		LeaderAPIAddr:  st.Members[string(leaderID)].APIAddr,
+		Holder:         st.HeldBy(n.cfg.ID, leader, term),
+		Members:        []Member{},
+		VIPs:           st.VIPs,
+		Owner:          st.Owner,
+		AppliedIndex:   n.raft.AppliedIndex(),
+		CommitIndex:    n.raft.CommitIndex(),
+		LastIndex:      n.raft.LastIndex(),
+	}
+	if s.VIPs == nil {
+		s.VIPs = []fsm.VIP{}
+	}
+	if state != raft.Leader {
+		s.LastContact = n.raft.LastContact()
+	}
+	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
+		for _, sv := range cf.Configuration().Servers {
+			s.Members = append(s.Members, Member{
+				ID:       string(sv.ID),
+				RaftAddr: string(sv.Address),
+				APIAddr:  st.Members[string(sv.ID)].APIAddr,
+				Suffrage: suffrage(sv.Suffrage),
+				Leader:   sv.ID == leaderID,
+			})
+		}
+	}
+	return s
+}
+
+// suffrage names raft's suffrage the way Member documents it.
+func suffrage(s raft.ServerSuffrage) string {
+	switch s {
+	case raft.Voter:
+		return "voter"
+	case raft.Nonvoter:
+		return "nonvoter"
+	case raft.Staging:
+		return "staging"
+	}
+	return s.String()
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/raftvip/raftvip/api"
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/netops"
+)
+
+// shutdownBudget bounds the whole ordered teardown, so a wedged peer cannot keep
+// a stopping node (and systemd) waiting.
+const shutdownBudget = 10 * time.Second
+
+func runAgent(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := parseAgentConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log, _, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	a, err := newAgent(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return a.run(ctx, stop)
+}
+
+// agent holds what runAgent wires together, so that start-up and the ordered
+// teardown can each be read on their own.
+type agent struct {
+	cfg   Config
+	log   *slog.Logger
+	token []byte
+	nl    *netlink.Handle
+	ann   *netops.LinkAnnouncer
+	rec   *netops.Reconciler
+	node  *cluster.Node
+	srv   *api.Server
+	http  *http.Server
+	ln    net.Listener
+}
+
+// newAgent checks everything that can be checked before touching state, then
+// opens the data dir and removes leftover VIPs. On error it releases what it
+// opened and leaves the data dir as it was.
+func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (a *agent, err error) {
+	a = &agent{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if a.token, err = readToken(cfg.TokenFile); err != nil {
+		return nil, err
+	}
+	seeds, _ := cfg.SeedVIPs()
+	timing, _ := cfg.RaftTiming()
+	if a.nl, err = netlink.NewHandle(); err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	binder := netops.NewNetlink(a.nl, log)
+	if err := checkLinks(ctx, binder, cfg.Interface, seeds); err != nil {
+		return nil, err
+	}
+	// Listen before opening Raft so that a busy or wrong -http-addr is reported
+	// before anything in the data dir is opened.
+	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("-http-addr: %w", err)
+	}
+	a.ann = netops.NewAnnouncer(log)
+	a.rec, err = netops.NewReconciler(netops.Config{
+		Node:      cfg.ID,
+		Binder:    binder,
+		Announcer: a.ann,
+		View:      a.view,
+		Lease:     time.Duration(cfg.VIPLease),
+		Schedule: netops.Schedule{Burst: cfg.GARPCount, BurstGap: time.Duration(cfg.GARPInterval),
+			Repeat: time.Duration(cfg.GARPRepeat), Refresh: time.Duration(cfg.GARPRefresh)},
+		Logger: log,
+		Extra:  localize(seeds, cfg.Interface),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.node, err = cluster.Open(cluster.Config{
+		ID: cfg.ID, RaftBind: cfg.RaftAddr, RaftAdvertise: cfg.RaftAdvertise, APIAddr: cfg.HTTPAddr,
+		DataDir: cfg.DataDir, Timing: timing, SeedVIPs: seeds, Logger: log, OnChange: a.rec.Poke,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A crashed or killed predecessor may have left VIPs in the kernel; they must
+	// go before this node takes part in any election (DESIGN.md, safety).
+	known := localize(append(a.node.KnownVIPs(), seeds...), cfg.Interface)
+	if removed, err := netops.RemoveLeftovers(ctx, binder, linkNames(), known, log); err != nil {
+		return nil, fmt.Errorf("remove leftover VIPs: %w", err)
+	} else if len(removed) > 0 {
+		log.Warn("removed VIPs left configured by an earlier run", "vips", removed)
+	}
+	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log}); err != nil {
+		return nil, err
+	}
+	a.http = api.NewHTTPServer(cfg.HTTPAddr, a.srv.Handler())
+	return a, nil
+}
+
+// view is the reconciler's window on the node. -interface is local to this
+// node, so it is applied here rather than stored in the replicated set.
+func (a *agent) view() netops.View {
+	st, leader, term := a.node.View()
+	st.VIPs = localize(st.VIPs, a.cfg.Interface)
+	return netops.View{State: st, Leader: leader, Term: term}
+}
+
+func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
+	log := a.log
+	if a.cfg.Bootstrap {
+		if err := a.node.Bootstrap(); err != nil {
+			a.close()
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	recCtx, cancelRec := context.WithCancel(context.Background())
+	runDone, recDone, httpDone := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	go func() { runDone <- a.node.Run(runCtx) }()
+	go func() { recDone <- a.rec.Run(recCtx) }()
+	go func() { httpDone <- a.http.Serve(a.ln) }()
+	log.Info("raftvip agent started", "id", a.cfg.ID, "raft", a.cfg.RaftAddr, "http", a.cfg.HTTPAddr,
+		"data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
+
+	var fatal error
+	if len(a.cfg.Join) > 0 {
+		if a.node.HasState() {
+			log.Info("data dir holds cluster state: resuming membership, -join not needed", "join", a.cfg.Join)
+		} else if err := a.join(ctx); err != nil && ctx.Err() == nil {
+			fatal = err
+		}
+	}
+	if fatal == nil {
+		select {
+		case <-ctx.Done():
+		case err := <-httpDone:
+			fatal = fmt.Errorf("http server: %w", err)
+		case err := <-runDone:
+			fatal = fmt.Errorf("cluster: %w", err)
+			runDone <- err
+		}
+	}
+	// From here a second SIGINT/SIGTERM gets the default action: exit at once.
+	stop()
+	a.shutdown(cancelRec, recDone, cancelRun, runDone)
+	return fatal
+}
+
+// shutdown runs the teardown in the order DESIGN.md requires: drop the VIPs
+// before handing leadership over, so that a short outage is possible but two
+// holders are not.
+func (a *agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, cancelRun context.CancelFunc, runDone <-chan error) {
+	log := a.log
+	log.Info("shutting down")
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	// 1. No new writes: a VIP added now could not be served by this node anyway.
+	a.srv.StopWrites()
+	// 2. Drop the VIPs. The reconciler unbinds everything it manages on return.
+	cancelRec()
+	if err := waitDone(ctx, recDone); err != nil {
+		log.Error("reconciler did not stop cleanly", "err", err)
+	}
+	// 3-5. Transfer leadership if leader, shut Raft down, close the stores.
+	if err := a.node.Shutdown(ctx); err != nil {
+		log.Error("raft shutdown", "err", err)
+	}
+	cancelRun()
+	_ = waitDone(ctx, runDone)
+	if err := a.http.Shutdown(ctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	a.close()
+	log.Info("stopped")
+}
+
+// close releases what newAgent opened. Safe on a partly built agent.
+func (a *agent) close() {
+	if a.node != nil {
+		// Idempotent: after an ordered shutdown this is a no-op; after a failed
+		// start it closes the stores and keeps the data.
+		_ = a.node.Shutdown(context.Background())
+	}
+	if a.ann != nil {
+		_ = a.ann.Close()
+	}
+	if a.ln != nil {
+		_ = a.ln.Close()
+	}
+	if a.nl != nil {
+		a.nl.Close()
+	}
+}
+
+func waitDone(ctx context.Context, done <-chan error) error {
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// join asks the listed members, in turn, to add this node, until one accepts or
+// -join-timeout passes. Followers forward the request to the leader.
+func (a *agent) join(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.cfg.JoinTimeout))
+	defer cancel()
+	req := api.JoinRequest{ID: a.cfg.ID, RaftAddr: advertised(a.cfg), APIAddr: a.cfg.HTTPAddr}
+	backoff := 200 * time.Millisecond
+	var last error
+	for {
+		for _, addr := range a.cfg.Join {
+			c := api.NewClient(addr, string(a.token), nil)
+			attempt, cancelAttempt := context.WithTimeout(ctx, 5*time.Second)
+			err := c.Join(attempt, req)
+			cancelAttempt()
+			if err == nil {
+				a.log.Info("joined the cluster", "via", addr)
+				return nil
+			}
+			if errors.Is(err, api.ErrUnauthorized) {
+				return fmt.Errorf("join via %s: refused: the token in -token-file does not match the cluster's", addr)
+			}
+			last = fmt.Errorf("join via %s: %w", addr, err)
+			a.log.Warn("join attempt failed, will retry", "addr", addr, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no member accepted the join within %s: %w", time.Duration(a.cfg.JoinTimeout), last)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func advertised(c Config) string {
+	if c.RaftAdvertise != "" {
+		return c.RaftAdvertise
+	}
+	return c.RaftAddr
+}
+
+// checkLinks refuses an unknown -interface, and -vip values that no local
+// interface could carry, before anything is started.
+func checkLinks(ctx context.Context, b netops.Binder, iface string, seeds []fsm.VIP) error {
+	if iface != "" {
+		if _, err := net.InterfaceByName(iface); err != nil {
+			return fmt.Errorf("-interface %q: %w", iface, err)
+		}
+		return nil
+	}
+	for _, v := range seeds {
+		if _, err := b.LinkFor(ctx, v.Prefix.Addr()); err != nil {
+			return fmt.Errorf("-vip %s: %w; set -interface", v.Prefix, err)
+		}
+	}
+	return nil
+}
+
+// localize pins VIPs without an interface of their own to this node's -interface.
+func localize(vs []fsm.VIP, iface string) []fsm.VIP {
+	if iface == "" {
+		return vs
+	}
+	out := make([]fsm.VIP, len(vs))
+	for i, v := range vs {
+		if v.Interface == "" {
+			v.Interface = iface
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func linkNames() []string {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(ifs))
+	for _, i := range ifs {
+		names = append(names, i.Name)
+	}
+	return names
+}

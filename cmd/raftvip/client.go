@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/raftvip/raftvip/api"
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// clientOpts are the flags every client subcommand shares.
+type clientOpts struct {
+	addr      string
+	tokenFile string
+	json      bool
+	timeout   time.Duration
+}
+
+func clientFlags(name string, o *clientOpts, getenv func(string) string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := getenv(envPrefix + "ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	fs.StringVar(&o.addr, "addr", addr, "HTTP address of any cluster node (env RAFTVIP_ADDR)")
+	fs.StringVar(&o.tokenFile, "token-file", getenv(envPrefix+"TOKEN_FILE"), "cluster token file, needed for changes (env RAFTVIP_TOKEN_FILE)")
+	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up after this long")
+	return fs
+}
+
+// parseInterleaved parses flags that may follow positional arguments
+// ("vip add 192.0.2.101/24 -addr ..."), which the flag package alone does not.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError(err)
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var o clientOpts
+	sub := cmd
+	if cmd == "vip" {
+		if len(args) == 0 {
+			return fmt.Errorf("%w: vip needs add, rm or ls", errUsage)
+		}
+		sub, args = "vip "+args[0], args[1:]
+	}
+	fs := clientFlags(sub, &o, getenv, stderr)
+	var join api.JoinRequest
+	if cmd == "join" {
+		fs.StringVar(&join.ID, "id", "", "ID of the node to add")
+		fs.StringVar(&join.RaftAddr, "raft-addr", "", "its Raft address (host:port)")
+		fs.StringVar(&join.APIAddr, "api-addr", "", "its HTTP address (host:port)")
+	}
+	var vip fsm.VIP
+	if sub == "vip add" {
+		fs.StringVar(&vip.Interface, "interface", "", "pin the VIP to this interface name on every node")
+		fs.StringVar(&vip.Label, "label", "", "IPv4 label suffix (shown as <ifname>:<label>)")
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	token, err := clientToken(o.tokenFile)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	c := api.NewClient(o.addr, token, nil)
+	out := printer{w: stdout, json: o.json}
+
+	switch sub {
+	case "status":
+		st, err := c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		return out.status(st)
+	case "members":
+		ms, err := c.Members(ctx)
+		if err != nil {
+			return err
+		}
+		return out.members(ms)
+	case "join":
+		if err := c.Join(ctx, join); err != nil {
+			return err
+		}
+		return out.done(fmt.Sprintf("%s joined", join.ID))
+	case "leave":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: leave needs exactly one node ID", errUsage)
+		}
+		if err := c.Leave(ctx, pos[0]); err != nil {
+			return err
+		}
+		return out.done(fmt.Sprintf("%s left", pos[0]))
+	case "transfer":
+		if len(pos) > 1 {
+			return fmt.Errorf("%w: transfer takes at most one node ID", errUsage)
+		}
+		id := strings.Join(pos, "")
+		if err := c.Transfer(ctx, id); err != nil {
+			return err
+		}
+		return out.done("leadership transferred")
+	case "vip add", "vip rm":
+		if len(pos) != 1 {
+			return fmt.Errorf("%w: %s needs exactly one address", errUsage, sub)
+		}
+		return vipChange(ctx, c, sub, pos[0], vip, out)
+	case "vip ls":
+		vs, err := c.VIPs(ctx)
+		if err != nil {
+			return err
+		}
+		return out.vips(vs)
+	}
+	return fmt.Errorf("%w: unknown command %q", errUsage, sub)
+}
+
+func vipChange(ctx context.Context, c *api.Client, sub, arg string, v fsm.VIP, out printer) error {
+	if sub == "vip add" {
+		parsed, err := fsm.ParseVIP(arg)
+		if err != nil {
+			return err
+		}
+		v.Prefix = parsed.Prefix
+		if err := fsm.ValidateVIP(v); err != nil {
+			return err
+		}
+		if err := c.AddVIP(ctx, v); err != nil {
+			return err
+		}
+		return out.done(fmt.Sprintf("added %s", v.Prefix))
+	}
+	a, err := netip.ParseAddr(arg)
+	if err != nil {
+		p, perr := netip.ParsePrefix(arg)
+		if perr != nil {
+			return fmt.Errorf("%q is not an IP address", arg)
+		}
+		a = p.Addr()
+	}
+	if err := c.RemoveVIP(ctx, a); err != nil {
+		return err
+	}
+	return out.done(fmt.Sprintf("removed %s", a))
+}
+
+func clientToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	tok, err := readToken(path)
+	return string(tok), err
+}
+
+// readToken reads and trims the cluster token; an empty file is an error since
+// it would make every write look authorised with "".
+func readToken(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("token file: %w", err)
+	}
+	tok := []byte(strings.TrimSpace(string(b)))
+	if len(tok) == 0 {
+		return nil, fmt.Errorf("token file %s is empty", path)
+	}
+	return tok, nil
+}
+
+// printer writes human tables by default and JSON with -json.
+type printer struct {
+	w    io.Writer
+	json bool
+}
+
+func (p printer) encode(v any) error {
+	enc := json.NewEncoder(p.w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (p printer) done(msg string) error {
+	if p.json {
+		return p.encode(map[string]any{"ok": true, "message": msg})
+	}
+	_, err := fmt.Fprintln(p.w, msg)
+	return err
+}
+
+func (p printer) status(st cluster.Status) error {
+	if p.json {
+		return p.encode(st)
+	}
+	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
+	holds := "holds nothing"
+	if st.Holder {
+		holds = "holds the VIPs"
+	}
+	fmt.Fprintf(tw, "node\t%s (%s, term %d), %s\n", st.ID, st.State, st.Term, holds)
+	leader := "none"
+	if st.LeaderID != "" {
+		leader = fmt.Sprintf("%s (api %s)", st.LeaderID, orDash(st.LeaderAPIAddr))
+	}
+	fmt.Fprintf(tw, "leader\t%s\n", leader)
+	fmt.Fprintf(tw, "owner\t%s (claimed in term %d)\n", orDash(st.Owner.Node), st.Owner.Term)
+	fmt.Fprintf(tw, "vips\t%s\n", orDash(vipList(st.VIPs)))
+	fmt.Fprintf(tw, "index\tapplied %d, commit %d, last %d\n", st.AppliedIndex, st.CommitIndex, st.LastIndex)
+	if !st.LastContact.IsZero() {
+		fmt.Fprintf(tw, "last contact\t%s ago\n", time.Since(st.LastContact).Round(time.Millisecond))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(p.w)
+	return p.members(st.Members)
+}
+
+func (p printer) members(ms []cluster.Member) error {
+	if p.json {
+		return p.encode(map[string]any{"members": ms})
+	}
+	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tLEADER")
+	for _, m := range ms {
+		l := ""
+		if m.Leader {
+			l = "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage, l)
+	}
+	return tw.Flush()
+}
+
+func (p printer) vips(vs []fsm.VIP) error {
+	if p.json {
+		return p.encode(map[string]any{"vips": vs})
+	}
+	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VIP\tINTERFACE\tLABEL")
+	for _, v := range vs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Prefix, orDash(v.Interface), orDash(v.Label))
+	}
+	return tw.Flush()
+}
+
+func vipList(vs []fsm.VIP) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = v.Prefix.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

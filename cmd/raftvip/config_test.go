@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "raftvip.yaml", `
+id: from-file
+raft-addr: 192.0.2.11:7000
+data-dir: /file/dir
+vip: [192.0.2.100/24, 192.0.2.101/24]
+join: "192.0.2.12:8080,192.0.2.13:8080"
+heartbeat: 300ms
+timing: wan
+`)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(c *Config)
+	}{
+		{"file over defaults", []string{"-config", file}, nil, func(c *Config) {}},
+		{"env over file", []string{"-config", file}, map[string]string{"RAFTVIP_DATA_DIR": "/env/dir", "RAFTVIP_VIP": "192.0.2.150/24"},
+			func(c *Config) { c.DataDir = "/env/dir"; c.VIPs = listFlag{"192.0.2.150/24"} }},
+		{"flag over env and file", []string{"-config", file, "-data-dir", "/flag/dir", "-vip", "192.0.2.200/24", "-vip", "192.0.2.201/24"},
+			map[string]string{"RAFTVIP_DATA_DIR": "/env/dir"},
+			func(c *Config) { c.DataDir = "/flag/dir"; c.VIPs = listFlag{"192.0.2.200/24", "192.0.2.201/24"} }},
+		{"config path from env", nil, map[string]string{"RAFTVIP_CONFIG": file}, func(c *Config) {}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseAgentConfig(tt.args, env(tt.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := defaultConfig()
+			want.ID, want.RaftAddr, want.HTTPAddr, want.DataDir = "from-file", "192.0.2.11:7000", "192.0.2.11:8080", "/file/dir"
+			want.VIPs = listFlag{"192.0.2.100/24", "192.0.2.101/24"}
+			want.Join = listFlag{"192.0.2.12:8080", "192.0.2.13:8080"}
+			want.Heartbeat, want.Timing = duration(300*time.Millisecond), "wan"
+			tt.want(&want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func validBase() []string {
+	return []string{"-id", "n1", "-raft-addr", "192.0.2.11:7000", "-data-dir", "/tmp/x", "-token-file", "/etc/token"}
+}
+
+func TestValidateNamesTheProblem(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string // substring of the error
+	}{
+		{[]string{"-vip", "192.0.2.300/24"}, `"192.0.2.300/24"`},
+		{[]string{"-vip", "192.0.2.0/24"}, "network address"},
+		{[]string{"-id", "bad id"}, `-id "bad id"`},
+		{[]string{"-raft-addr", "nonsense"}, `-raft-addr "nonsense"`},
+		{[]string{"-raft-addr", "0.0.0.0:7000"}, "-raft-advertise"},
+		{[]string{"-token-file", ""}, "-token-file is required"},
+		{[]string{"-bootstrap", "-join", "192.0.2.12:8080"}, "exclude each other"},
+		{[]string{"-join", "192.0.2.12"}, `-join "192.0.2.12"`},
+		{[]string{"-timing", "turbo"}, "turbo"},
+		{[]string{"-heartbeat", "100ms", "-leader-lease", "100ms"}, "100ms"},
+		{[]string{"-vip-lease", "1500ms"}, "-vip-lease 1.5s"},
+		{[]string{"-log-format", "xml"}, `-log-format "xml"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			cfg, err := parseAgentConfig(append(validBase(), tt.args...), env(nil), io.Discard)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	cfg, err := parseAgentConfig(validBase(), env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, args := range [][]string{{"-no-such-flag"}, {"-heartbeat", "soon"}, {"stray"}} {
+		if _, err := parseAgentConfig(args, env(nil), io.Discard); !errors.Is(err, errUsage) {
+			t.Errorf("parse(%q) = %v, want a usage error", args, err)
+		}
+	}
+	if _, err := parseAgentConfig([]string{"-h"}, env(nil), io.Discard); !errors.Is(err, errHelp) {
+		t.Errorf("-h = %v, want errHelp", err)
+	}
+	bad := writeFile(t, "bad.yaml", "raft-adr: 192.0.2.11:7000\n")
+	_, err := parseAgentConfig([]string{"-config", bad}, env(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "raft-adr") {
+		t.Errorf("unknown key in the config file = %v, want an error naming it", err)
+	}
+	_, err = parseAgentConfig([]string{"-config", "/nonexistent/raftvip.yaml"}, env(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/raftvip.yaml") {
+		t.Errorf("missing config file = %v, want an error naming it", err)
+	}
+	if _, err := parseAgentConfig(nil, env(map[string]string{"RAFTVIP_HEARTBEAT": "later"}), io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "RAFTVIP_HEARTBEAT") {
+		t.Errorf("bad env value = %v, want an error naming the variable", err)
+	}
+}
+
+func TestReadToken(t *testing.T) {
+	if tok, err := readToken(writeFile(t, "tok", "  s3cret\n")); err != nil || string(tok) != "s3cret" {
+		t.Errorf("readToken = %q, %v", tok, err)
+	}
+	if _, err := readToken(writeFile(t, "empty", "\n")); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty token file = %v, want an error", err)
+	}
+	if _, err := readToken("/nonexistent/token"); err == nil || !strings.Contains(err.Error(), "/nonexistent/token") {
+		t.Errorf("missing token file = %v, want an error naming it", err)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{nil, 2},
+		{[]string{"frobnicate"}, 2},
+		{[]string{"version"}, 0},
+		{[]string{"agent", "-h"}, 0},
+		{[]string{"agent", "-id", "n1"}, 1},
+		{[]string{"vip"}, 2},
+		{[]string{"vip", "add", "not-a-cidr", "-addr", "127.0.0.1:1"}, 1},
+		{[]string{"status", "-addr", "127.0.0.1:1", "-timeout", "200ms"}, 1},
+	}
+	for _, tt := range tests {
+		var out, errb strings.Builder
+		if got := run(t.Context(), tt.args, &out, &errb, env(nil)); got != tt.code {
+			t.Errorf("run(%q) = %d, want %d; stderr: %s", tt.args, got, tt.code, errb.String())
+		}
+		if tt.code == 1 && strings.Count(strings.TrimSpace(errb.String()), "\n") > 0 {
+			t.Errorf("run(%q): error is not one line: %q", tt.args, errb.String())
+		}
+	}
+}
+
+func TestLocalize(t *testing.T) {
+	seeds, err := Config{VIPs: listFlag{"192.0.2.100/24"}}.SeedVIPs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds = append(seeds, seeds[0])
+	seeds[1].Interface = "eth1"
+	got := localize(seeds, "eth0")
+	if got[0].Interface != "eth0" || got[1].Interface != "eth1" {
+		t.Fatalf("localize = %+v: want the node's interface only where the VIP names none", got)
+	}
+	if seeds[0].Interface != "" {
+		t.Fatal("localize modified its input")
+	}
+}

@@ -1,0 +1,278 @@
+// Package lab builds the network-namespace test lab of DESIGN.md: a `lan`
+// namespace holding a bridge, one namespace per node and one for a client, all
+// on 192.0.2.0/24 and 2001:db8::/64. Nothing is configured in the machine's root
+// namespace: every link is created inside a lab namespace. Every name carries a
+// per-run prefix, and Close removes everything the lab made.
+//
+// The lab needs root, iproute2 (`ip`) and nftables (`nft`, for Partition).
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// Addressing of the lab (documentation ranges only).
+const (
+	// ResponderPort is where every node's responder answers with its name.
+	ResponderPort = 8000
+	// Link is the name of the LAN interface in every node and in the client.
+	Link = "eth0"
+
+	bridge     = "br0"
+	clientHost = 50
+	// maxNodes keeps node addresses (192.0.2.11 up) below the client's.
+	maxNodes = clientHost - 11
+)
+
+// ErrClosed is returned by operations on a lab that has been closed.
+var ErrClosed = errors.New("lab closed")
+
+// Options configures New.
+type Options struct {
+	// Nodes is the number of node namespaces (default 3).
+	Nodes int
+	// Prefix starts every namespace name (default "rv<pid%100000>x<3 random
+	// hex digits>", at most 11 characters).
+	// At most 12 characters of [a-z0-9].
+	Prefix string
+	// Dir receives the process logs. Default: a new temporary directory that
+	// Close removes. A Dir given here is left in place.
+	Dir string
+	// Responder is a prebuilt responder binary; by default StartResponders
+	// builds e2e/internal/responder with `go build` into Dir.
+	Responder string
+	// KeepSignals stops the lab from catching SIGINT/SIGTERM/SIGHUP. By default
+	// those signals close every open lab and then end the process with the
+	// same signal, so an interrupted test or demo leaves nothing behind.
+	KeepSignals bool
+	// Logf receives progress lines (default: discarded).
+	Logf func(format string, args ...any)
+}
+
+// Lab is one running lab. Its methods are safe for concurrent use.
+type Lab struct {
+	prefix  string
+	dir     string
+	ownDir  bool
+	logf    func(string, ...any)
+	spawner *spawner
+	nl      *handles
+
+	mu         sync.Mutex // guards everything below, and Close
+	closed     bool
+	nodes      []node // index 0 is node 1
+	client     node
+	procs      []*Proc
+	isolated   map[int]bool // nodes cut off from their peers by Partition
+	responder  string       // built responder binary, "" until StartResponders
+	responding bool
+}
+
+type node struct {
+	ns  string
+	mac net.HardwareAddr
+}
+
+var prefixRE = regexp.MustCompile(`^[a-z0-9]{1,12}$`)
+
+// New builds a lab with opts.Nodes nodes and a client on one bridge. On error
+// it removes whatever it had built.
+func New(ctx context.Context, opts Options) (*Lab, error) {
+	if opts.Nodes == 0 {
+		opts.Nodes = 3
+	}
+	if opts.Nodes < 1 || opts.Nodes > maxNodes {
+		return nil, fmt.Errorf("lab nodes %d: want 1..%d", opts.Nodes, maxNodes)
+	}
+	l := &Lab{
+		logf:     opts.Logf,
+		dir:      opts.Dir,
+		isolated: map[int]bool{},
+	}
+	if l.logf == nil {
+		l.logf = func(string, ...any) {}
+	}
+	var err error
+	if l.prefix, err = pickPrefix(ctx, opts.Prefix); err != nil {
+		return nil, err
+	}
+	if l.dir == "" {
+		if l.dir, err = os.MkdirTemp("", l.prefix+"-"); err != nil {
+			return nil, fmt.Errorf("lab dir: %w", err)
+		}
+		l.ownDir = true
+	}
+	l.responder = opts.Responder
+	l.spawner = newSpawner()
+	l.nl = newHandles()
+	if !opts.KeepSignals {
+		registerSignalCleanup(l)
+	}
+	if err := l.build(ctx, opts.Nodes); err != nil {
+		return nil, errors.Join(err, l.Close())
+	}
+	l.logf("lab %s: %d nodes, client, bridge in %s; logs in %s", l.prefix, opts.Nodes, l.lanNS(), l.dir)
+	return l, nil
+}
+
+func (l *Lab) build(ctx context.Context, nodes int) error {
+	if err := l.buildLAN(ctx); err != nil {
+		return err
+	}
+	c, err := l.addHost(ctx, l.prefix+"c", "pc", clientHost, 0xfe)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	l.client = c
+	for range nodes {
+		if _, err := l.AddNode(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pickPrefix validates the caller's prefix, or makes one from the PID and a
+// random suffix that no existing namespace starts with.
+func pickPrefix(ctx context.Context, want string) (string, error) {
+	existing, err := listNetns(ctx)
+	if err != nil {
+		return "", err
+	}
+	taken := func(p string) bool {
+		for _, ns := range existing {
+			if strings.HasPrefix(ns, p) {
+				return true
+			}
+		}
+		return false
+	}
+	if want != "" {
+		if !prefixRE.MatchString(want) {
+			return "", fmt.Errorf("lab prefix %q: want 1-12 characters of [a-z0-9]", want)
+		}
+		if taken(want) {
+			return "", fmt.Errorf("lab prefix %q: a namespace with it exists", want)
+		}
+		return want, nil
+	}
+	for range 20 {
+		// The "x" ends the PID, so no prefix is the start of another's names.
+		p := fmt.Sprintf("rv%dx%03x", os.Getpid()%100000, rand.N(0x1000))
+		if !taken(p) {
+			return p, nil
+		}
+	}
+	return "", errors.New("lab prefix: no free name after 20 tries")
+}
+
+// Prefix is the per-run prefix of every namespace name.
+func (l *Lab) Prefix() string { return l.prefix }
+
+// Dir is the directory holding the process logs.
+func (l *Lab) Dir() string { return l.dir }
+
+// Nodes is the current number of nodes.
+func (l *Lab) Nodes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.nodes)
+}
+
+// NodeName is the name of node i (1-based), as its responder answers: "n1".
+func NodeName(i int) string { return fmt.Sprintf("n%d", i) }
+
+// NodeNS is the namespace name of node i (1-based).
+func (l *Lab) NodeNS(i int) string { return l.node(i).ns }
+
+// NodeMAC is the hardware address of node i's eth0.
+func (l *Lab) NodeMAC(i int) net.HardwareAddr { return l.node(i).mac }
+
+// NodeIP is node i's IPv4 address, 192.0.2.(10+i).
+func (l *Lab) NodeIP(i int) netip.Addr { return hostIP(10 + i) }
+
+// NodeIP6 is node i's IPv6 address, 2001:db8::(10+i) written in decimal digits
+// (2001:db8::11 for node 1), mirroring the IPv4 address.
+func (l *Lab) NodeIP6(i int) netip.Addr { return hostIP6(10 + i) }
+
+// ClientNS is the client's namespace name.
+func (l *Lab) ClientNS() string { return l.client.ns }
+
+// ClientIP is the client's IPv4 address, 192.0.2.50.
+func (l *Lab) ClientIP() netip.Addr { return hostIP(clientHost) }
+
+// ClientIP6 is the client's IPv6 address, 2001:db8::50.
+func (l *Lab) ClientIP6() netip.Addr { return hostIP6(clientHost) }
+
+// ClientMAC is the hardware address of the client's eth0.
+func (l *Lab) ClientMAC() net.HardwareAddr { return l.client.mac }
+
+// Namespaces lists every namespace of the lab: lan, client, nodes.
+func (l *Lab) Namespaces() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := []string{l.lanNS(), l.client.ns}
+	for _, n := range l.nodes {
+		out = append(out, n.ns)
+	}
+	return out
+}
+
+func (l *Lab) lanNS() string { return l.prefix + "lan" }
+
+// node panics on an index out of range: that is a bug in the calling test.
+func (l *Lab) node(i int) node {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if i < 1 || i > len(l.nodes) {
+		panic(fmt.Sprintf("lab: node %d out of range 1..%d", i, len(l.nodes)))
+	}
+	return l.nodes[i-1]
+}
+
+func hostIP(host int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(host)}) }
+
+func hostIP6(host int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("2001:db8::%d", host)) }
+
+// Close kills the processes the lab started, deletes its namespaces (and with
+// them every link) and its own log directory. It is idempotent, and a second
+// concurrent call returns once the first is done.
+func (l *Lab) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	unregisterSignalCleanup(l)
+	var errs []error
+	for _, p := range l.procs {
+		errs = append(errs, p.kill())
+	}
+	l.spawner.close()
+	l.nl.close()
+	// The node and client namespaces first, so their veth ends go before the
+	// bridge's; deleting a namespace deletes the links in it.
+	ctx := context.Background()
+	for _, n := range l.nodes {
+		errs = append(errs, delNetns(ctx, n.ns))
+	}
+	if l.client.ns != "" {
+		errs = append(errs, delNetns(ctx, l.client.ns))
+	}
+	errs = append(errs, delNetns(ctx, l.lanNS()))
+	if l.ownDir {
+		errs = append(errs, os.RemoveAll(l.dir))
+	}
+	l.logf("lab %s closed", l.prefix)
+	return errors.Join(errs...)
+}

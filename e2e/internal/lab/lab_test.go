@@ -1,0 +1,323 @@
+package lab_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/raftvip/raftvip/e2e/internal/lab"
+	"github.com/raftvip/raftvip/e2e/internal/probe"
+)
+
+// settle bounds every wait for the lab to reach a state; the waits poll, so a
+// healthy lab passes in milliseconds.
+const settle = 10 * time.Second
+
+// askTimeout bounds one TCP exchange in these checks.
+const askTimeout = 300 * time.Millisecond
+
+// reaches waits until, from namespace ns, node `to`'s responder answers with
+// its name.
+func reaches(t *testing.T, l *lab.Lab, ns string, to int) {
+	t.Helper()
+	var last error
+	err := probe.WaitFor(t.Context(), func() bool {
+		var name string
+		name, last = lab.AskFrom(t.Context(), ns, lab.Responder(l.NodeIP(to)), askTimeout)
+		if last == nil && name != lab.NodeName(to) {
+			last = fmt.Errorf("answered by %q", name)
+		}
+		return last == nil
+	}, settle)
+	if err != nil {
+		t.Fatalf("%s cannot reach n%d: %v (last: %v)", ns, to, err, last)
+	}
+}
+
+// cutOff waits until, from namespace ns, node `to` no longer answers.
+func cutOff(t *testing.T, l *lab.Lab, ns string, to int) {
+	t.Helper()
+	err := probe.WaitFor(t.Context(), func() bool {
+		_, err := lab.AskFrom(t.Context(), ns, lab.Responder(l.NodeIP(to)), askTimeout)
+		return err != nil
+	}, settle)
+	if err != nil {
+		t.Fatalf("%s still reaches n%d: %v", ns, to, err)
+	}
+}
+
+func TestLab(t *testing.T) {
+	l := lab.ForTest(t, lab.Options{})
+	ctx := t.Context()
+	if err := l.StartResponders(ctx); err != nil {
+		t.Fatal(err)
+	}
+	client := l.ClientNS()
+
+	t.Run("client reaches every node, IPv4 and IPv6", func(t *testing.T) {
+		for i := 1; i <= 3; i++ {
+			reaches(t, l, client, i)
+		}
+		name, err := lab.AskFrom(ctx, client, lab.Responder(l.NodeIP6(1)), time.Second)
+		if err != nil || name != "n1" {
+			t.Fatalf("client → [%s]:8000 = %q, %v; want n1", l.NodeIP6(1), name, err)
+		}
+	})
+
+	t.Run("host down and up", func(t *testing.T) {
+		if err := l.HostDown(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		cutOff(t, l, client, 1)
+		reaches(t, l, client, 2)
+		if err := l.HostUp(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		reaches(t, l, client, 1)
+	})
+
+	t.Run("partition and heal", func(t *testing.T) {
+		if err := l.Partition(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		cutOff(t, l, l.NodeNS(1), 2)
+		cutOff(t, l, l.NodeNS(2), 1)
+		reaches(t, l, l.NodeNS(2), 3)
+		reaches(t, l, client, 1)
+		// n1 → client: nothing listens there, so a refusal (an RST back) is
+		// the proof that frames pass both ways.
+		_, err := lab.AskFrom(ctx, l.NodeNS(1), lab.Responder(l.ClientIP()), time.Second)
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("n1 → client: %v, want connection refused (reachable, nothing listening)", err)
+		}
+		if err := l.Heal(ctx); err != nil {
+			t.Fatal(err)
+		}
+		reaches(t, l, l.NodeNS(1), 2)
+		reaches(t, l, l.NodeNS(2), 1)
+	})
+
+	t.Run("add node", func(t *testing.T) {
+		i, err := l.AddNode(ctx)
+		if err != nil || i != 4 {
+			t.Fatalf("AddNode = %d, %v; want 4", i, err)
+		}
+		reaches(t, l, client, 4)
+		reaches(t, l, l.NodeNS(4), 1)
+	})
+
+	t.Run("process signals", func(t *testing.T) { testProc(t, l) })
+
+	t.Run("close removes everything", func(t *testing.T) {
+		sleeper, err := l.Start(ctx, 2, []string{"sleep", "300"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs := l.Procs()
+		if err := l.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if left, err := lab.ListNetns(ctx, l.Prefix()); err != nil || len(left) > 0 {
+			t.Errorf("namespaces left with prefix %s: %v (%v)", l.Prefix(), left, err)
+		}
+		for _, p := range procs {
+			if p.Running() {
+				t.Errorf("%s (pid %d) still running after Close", p.Name(), p.PID())
+			}
+		}
+		if err := sleeper.Signal(syscall.SIGTERM); !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("signal after Close: %v, want os.ErrProcessDone", err)
+		}
+		if err := l.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	})
+}
+
+// testProc checks that a started program runs in the node's namespace under
+// its own PID (ip netns exec execs in place) and that signals reach it.
+func testProc(t *testing.T, l *lab.Lab) {
+	p, err := l.Start(t.Context(), 3, []string{"sleep", "300"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := fmt.Sprintf("/proc/%d/", p.PID())
+	err = probe.WaitFor(t.Context(), func() bool {
+		comm, _ := os.ReadFile(proc + "comm")
+		return strings.TrimSpace(string(comm)) == "sleep"
+	}, settle)
+	if err != nil {
+		t.Fatalf("pid %d never became sleep: %v", p.PID(), err)
+	}
+	assertSameNetns(t, proc+"ns/net", "/run/netns/"+l.NodeNS(3))
+
+	procState := func() string {
+		stat, _ := os.ReadFile(proc + "stat")
+		// "pid (comm) S ...": the state follows the closing parenthesis.
+		if _, after, ok := strings.Cut(string(stat), ") "); ok {
+			return after[:1]
+		}
+		return ""
+	}
+	for _, step := range []struct {
+		sig  syscall.Signal
+		want string
+	}{{syscall.SIGSTOP, "T"}, {syscall.SIGCONT, "S"}} {
+		if err := p.Signal(step.sig); err != nil {
+			t.Fatal(err)
+		}
+		if err := probe.WaitFor(t.Context(), func() bool { return procState() == step.want }, settle); err != nil {
+			t.Fatalf("after %v state %q, want %q", step.sig, procState(), step.want)
+		}
+	}
+	if !p.Running() {
+		t.Fatal("Running() = false for a live process")
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var exit interface{ ExitCode() int }
+	if err := p.Wait(settle); !errors.As(err, &exit) || exit.ExitCode() != -1 {
+		t.Fatalf("Wait after SIGTERM = %v, want killed by signal", err)
+	}
+	if p.Running() {
+		t.Fatal("Running() = true after exit")
+	}
+}
+
+func assertSameNetns(t *testing.T, a, b string) {
+	t.Helper()
+	var sa, sb syscall.Stat_t
+	if err := syscall.Stat(a, &sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Stat(b, &sb); err != nil {
+		t.Fatal(err)
+	}
+	if sa.Ino != sb.Ino || sa.Dev != sb.Dev {
+		t.Fatalf("%s is not the namespace %s", a, b)
+	}
+}
+
+// helperEnv makes this test binary, started by TestSignalCleanup, build a lab
+// and wait to be signalled.
+const helperEnv = "RAFTVIP_LAB_SIGNAL_HELPER"
+
+// TestSignalCleanup checks that SIGTERM or SIGINT to a process holding a lab
+// removes the lab before the process ends (which still dies of the signal),
+// and that after a SIGKILL, which allows no cleanup, the lab's processes die
+// with it (Pdeathsig); its namespaces are then left for removeLeftovers.
+func TestSignalCleanup(t *testing.T) {
+	lab.RequireRoot(t)
+	if os.Getenv(helperEnv) == "1" {
+		signalHelper(t)
+		return
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd, prefix, pids := startHelper(t)
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != sig {
+				t.Errorf("helper ended with %v, want killed by %v", err, sig)
+			}
+			for _, pid := range pids {
+				if err := probe.WaitFor(t.Context(), func() bool { return gone(pid) }, settle); err != nil {
+					t.Errorf("lab process %d still alive after %v: %v", pid, sig, err)
+				}
+			}
+			if sig == syscall.SIGKILL {
+				return
+			}
+			if left, err := lab.ListNetns(t.Context(), prefix); err != nil || len(left) > 0 {
+				t.Errorf("namespaces left after %v: %v (%v)", sig, left, err)
+			}
+		})
+	}
+}
+
+// startHelper runs this test binary as a helper that builds a lab, and returns
+// the lab's prefix and process IDs once it is up.
+func startHelper(t *testing.T) (*exec.Cmd, string, []int) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSignalCleanup$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 3 || f[0] != "lab" {
+			continue
+		}
+		t.Cleanup(func() { removeLeftovers(t, f[1], f[2]) })
+		go io.Copy(io.Discard, out) // until the helper exits
+		var pids []int
+		for _, s := range f[3:] {
+			pid, _ := strconv.Atoi(s)
+			pids = append(pids, pid)
+		}
+		return cmd, f[1], pids
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	t.Fatalf("helper printed no lab line: %v", sc.Err())
+	return nil, "", nil
+}
+
+// gone reports whether pid has exited (absent, or a zombie not reaped yet).
+func gone(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, after, _ := strings.Cut(string(stat), ") ")
+	return strings.HasPrefix(after, "Z") || strings.HasPrefix(after, "X")
+}
+
+func signalHelper(t *testing.T) {
+	l, err := lab.New(t.Context(), lab.Options{Nodes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StartResponders(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	line := []string{"lab", l.Prefix(), l.Dir()}
+	for _, p := range l.Procs() {
+		line = append(line, strconv.Itoa(p.PID()))
+	}
+	fmt.Println(strings.Join(line, " "))
+	<-t.Context().Done() // never: the signal ends the process
+}
+
+// removeLeftovers deletes the namespaces and the log directory a lab left
+// behind (after SIGKILL, or a failed cleanup), so no run leaks into the machine.
+func removeLeftovers(t *testing.T, prefix, dir string) {
+	if err := os.RemoveAll(dir); err != nil {
+		t.Log(err)
+	}
+	left, _ := lab.ListNetns(context.Background(), prefix)
+	for _, ns := range left {
+		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
+			t.Logf("ip netns del %s: %v: %s", ns, err, out)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+// Package netops is everything in raftvip that touches the kernel: interface
+// addresses through netlink (with finite lifetimes), gratuitous ARP and
+// unsolicited neighbour advertisements, and the Reconciler that makes the
+// kernel match the replicated state.
+//
+// Kernel access sits behind two small interfaces, Binder and Announcer, so that
+// the decision logic (Desired, Diff, the announcement schedule) is tested
+// without root against the recording fake in netopstest.
+package netops
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// Errors callers branch on with errors.Is.
+var (
+	// ErrNoLink reports a link name that does not exist, or an address that no
+	// configured subnet on any link contains.
+	ErrNoLink = errors.New("no such link")
+	// ErrNoIPv4 reports a link without an IPv4 address, which gratuitous ARP needs.
+	ErrNoIPv4 = errors.New("no IPv4 address on link")
+	// ErrBadConfig reports an invalid Config passed to NewReconciler.
+	ErrBadConfig = errors.New("invalid reconciler config")
+)
+
+// maxLabel is IFNAMSIZ-1: the kernel refuses longer IPv4 address labels.
+const maxLabel = 15
+
+// Binder is the reconciler's only access to interface addresses.
+type Binder interface {
+	// List returns the addresses configured on link.
+	List(ctx context.Context, link string) ([]netip.Prefix, error)
+	// Bind adds a to link, or refreshes it, with a valid lifetime of validFor.
+	// It must be idempotent (AddrReplace, not AddrAdd).
+	Bind(ctx context.Context, link string, a Addr, validFor time.Duration) error
+	// Unbind removes p from link. An absent address is not an error.
+	Unbind(ctx context.Context, link string, p netip.Prefix) error
+	// LinkFor returns the link whose configured subnet contains ip, ignoring
+	// VIPs. It returns an error wrapping ErrNoLink if there is none.
+	LinkFor(ctx context.Context, ip netip.Addr) (string, error)
+}
+
+// AddrLister is optionally implemented by a Binder that can also report the
+// labels of addresses. RemoveLeftovers uses it to find VIPs by their label.
+type AddrLister interface {
+	Addrs(ctx context.Context, link string) ([]Addr, error)
+}
+
+// Addr is an address as bound in the kernel.
+type Addr struct {
+	Prefix netip.Prefix
+	// Label is the full kernel label for IPv4 ("eth0:vip"); empty for IPv6,
+	// which has no labels.
+	Label string
+}
+
+// Announcer tells the LAN that an address now answers at the MAC of a link:
+// gratuitous ARP for IPv4, an unsolicited neighbour advertisement for IPv6.
+type Announcer interface {
+	Announce(ctx context.Context, link string, ip netip.Addr) error
+	// Release closes what Announce opened for link, once nothing is held there.
+	Release(link string) error
+}
+
+// View is what the reconciler reads from the cluster on every pass.
+type View struct {
+	State  fsm.State
+	Leader bool
+	Term   uint64
+}
+
+// ResolvedVIP is a VIP together with the link it is bound on, on this node.
+type ResolvedVIP struct {
+	VIP  fsm.VIP
+	Link string
+}
+
+// Addr returns the kernel form of v: its prefix and, for IPv4, its label.
+func (v ResolvedVIP) Addr() Addr {
+	return Addr{Prefix: v.VIP.Prefix, Label: labelFor(v.Link, v.VIP)}
+}
+
+// labelFor returns the IPv4 label "<link>:<label>" cut to what the kernel
+// accepts, or "" for IPv6, where the kernel has no labels.
+func labelFor(link string, v fsm.VIP) string {
+	if !v.Prefix.Addr().Is4() {
+		return ""
+	}
+	return vipLabel(link, v.Label)
+}
+
+func vipLabel(link, label string) string {
+	if label == "" {
+		label = fsm.DefaultLabel
+	}
+	l := link + ":" + label
+	if len(l) > maxLabel {
+		l = l[:maxLabel]
+	}
+	return l
+}
+
+// isVIPLabel reports whether an IPv4 label on link is one this package sets for
+// any of vips (or the default), so that leftovers are found even when the VIP
+// set that bound them is unknown.
+func isVIPLabel(link, label string, vips []fsm.VIP) bool {
+	if label == "" {
+		return false
+	}
+	if label == vipLabel(link, "") {
+		return true
+	}
+	for _, v := range vips {
+		if v.Label != "" && label == vipLabel(link, v.Label) {
+			return true
+		}
+	}
+	return false
+}

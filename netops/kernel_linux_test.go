@@ -1,0 +1,318 @@
+//go:build linux
+
+package netops
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/ndp"
+	"github.com/mdlayher/packet"
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/netops/nstest"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+)
+
+// captureFor bounds how long a test waits for a frame on the peer.
+const captureFor = 5 * time.Second
+
+// kernelAddr returns the kernel's record of p on link, failing if absent.
+func kernelAddr(t *testing.T, ns *nstest.NS, link string, p netip.Prefix) netlink.Addr {
+	t.Helper()
+	l, err := ns.Handle.LinkByName(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nas, err := ns.Handle.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		t.Fatal(err)
+	}
+	for _, na := range nas {
+		if got, ok := prefixOf(na.IPNet); ok && got == p {
+			return na
+		}
+	}
+	t.Fatalf("%s not on %s: %v", p, link, nas)
+	return netlink.Addr{}
+}
+
+func TestKernelBindListUnbind(t *testing.T) {
+	ns := nstest.New(t)
+	ctx := context.Background()
+	b := NewNetlink(ns.Handle, nil)
+	vip := Addr{Prefix: netip.MustParsePrefix("192.0.2.100/24"), Label: nstest.Link + ":vip"}
+
+	if err := b.Bind(ctx, nstest.Link, vip, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := b.List(ctx, nstest.Link)
+	if err != nil || !slices.Contains(ps, vip.Prefix) || !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
+		t.Fatalf("List = %v, %v; want the VIP and the primary", ps, err)
+	}
+	na := kernelAddr(t, ns, nstest.Link, vip.Prefix)
+	if na.ValidLft <= 0 || na.ValidLft > 10 || na.Label != vip.Label {
+		t.Fatalf("kernel has valid_lft %d label %q, want 1..10 and %q", na.ValidLft, na.Label, vip.Label)
+	}
+	// Binding again is how the lease is renewed: the lifetime is replaced.
+	if err := b.Bind(ctx, nstest.Link, vip, 30*time.Second); err != nil {
+		t.Fatalf("second Bind = %v, want nil (idempotent)", err)
+	}
+	if na := kernelAddr(t, ns, nstest.Link, vip.Prefix); na.ValidLft <= 10 || na.ValidLft > 30 {
+		t.Fatalf("valid_lft after renewal = %d, want 11..30", na.ValidLft)
+	}
+	if err := b.Unbind(ctx, nstest.Link, vip.Prefix); err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := b.List(ctx, nstest.Link); slices.Contains(ps, vip.Prefix) {
+		t.Fatalf("List after Unbind = %v", ps)
+	}
+	if err := b.Unbind(ctx, nstest.Link, vip.Prefix); err != nil {
+		t.Fatalf("Unbind of an absent address = %v, want nil", err)
+	}
+	if ps, _ := b.List(ctx, nstest.Link); !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
+		t.Fatalf("the primary address is gone: %v", ps)
+	}
+	for name, err := range map[string]error{
+		"Bind":   b.Bind(ctx, "nope0", vip, time.Second),
+		"Unbind": b.Unbind(ctx, "nope0", vip.Prefix),
+		"List":   func() error { _, err := b.List(ctx, "nope0"); return err }(),
+	} {
+		if !errors.Is(err, ErrNoLink) {
+			t.Errorf("%s on a missing link = %v, want ErrNoLink", name, err)
+		}
+	}
+}
+
+func TestKernelIPv6NoDAD(t *testing.T) {
+	ns := nstest.New(t)
+	ctx := context.Background()
+	b := NewNetlink(ns.Handle, nil)
+	vip := netip.MustParsePrefix("2001:db8::100/64")
+	if err := b.Bind(ctx, nstest.Link, Addr{Prefix: vip}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	na := kernelAddr(t, ns, nstest.Link, vip)
+	if na.Flags&unix.IFA_F_NODAD == 0 || na.Flags&unix.IFA_F_TENTATIVE != 0 || na.ValidLft <= 0 || na.ValidLft > 5 {
+		t.Fatalf("IPv6 VIP flags %#x valid_lft %d, want NODAD, not tentative, 1..5", na.Flags, na.ValidLft)
+	}
+	// The contrast that makes NODAD necessary: a plain add is tentative.
+	l, _ := ns.Handle.LinkByName(nstest.Link)
+	plain := netip.MustParsePrefix("2001:db8::200/64")
+	if err := ns.Handle.AddrAdd(l, &netlink.Addr{IPNet: ipNet(plain)}); err != nil {
+		t.Fatal(err)
+	}
+	if na := kernelAddr(t, ns, nstest.Link, plain); na.Flags&unix.IFA_F_TENTATIVE == 0 {
+		t.Logf("note: an address without NODAD was not tentative (flags %#x); DAD may be off", na.Flags)
+	}
+}
+
+func TestKernelLinkFor(t *testing.T) {
+	ns := nstest.New(t)
+	ctx := context.Background()
+	b := NewNetlink(ns.Handle, nil)
+	if link, err := b.LinkFor(ctx, netip.MustParseAddr("192.0.2.100")); link != nstest.Link || err != nil {
+		t.Fatalf("LinkFor(192.0.2.100) = %q, %v; want %s", link, err, nstest.Link)
+	}
+	if _, err := b.LinkFor(ctx, netip.MustParseAddr("198.51.100.1")); !errors.Is(err, ErrNoLink) {
+		t.Fatalf("LinkFor outside every subnet = %v, want ErrNoLink", err)
+	}
+	// A VIP held on the peer must not make the peer the link of its subnet.
+	held := Addr{Prefix: netip.MustParsePrefix("192.0.2.150/24"), Label: nstest.Peer + ":vip"}
+	if err := b.Bind(ctx, nstest.Peer, held, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if link, err := b.LinkFor(ctx, netip.MustParseAddr("192.0.2.151")); link != nstest.Link || err != nil {
+		t.Fatalf("LinkFor with a VIP on the peer = %q, %v; want %s", link, err, nstest.Link)
+	}
+	if err := b.Bind(ctx, nstest.Link, Addr{Prefix: netip.MustParsePrefix("2001:db8::11/64")}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// That address is deprecated like a VIP, so it is no subnet of the node's.
+	if _, err := b.LinkFor(ctx, netip.MustParseAddr("2001:db8::100")); !errors.Is(err, ErrNoLink) {
+		t.Fatalf("LinkFor(2001:db8::100) with only a VIP in the subnet = %v, want ErrNoLink", err)
+	}
+	links, err := Links(ns.Handle)
+	if err != nil || !slices.Contains(links, nstest.Link) || !slices.Contains(links, nstest.Peer) {
+		t.Fatalf("Links = %v, %v", links, err)
+	}
+}
+
+func TestKernelRemoveLeftovers(t *testing.T) {
+	ns := nstest.New(t)
+	ctx := context.Background()
+	b := NewNetlink(ns.Handle, nil)
+	left := Addr{Prefix: netip.MustParsePrefix("192.0.2.150/24"), Label: nstest.Link + ":vip"}
+	if err := b.Bind(ctx, nstest.Link, left, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	links, err := Links(ns.Handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, err := RemoveLeftovers(ctx, b, links, []fsm.VIP{{Prefix: netip.MustParsePrefix("192.0.2.100/24")}}, nil)
+	if err != nil || !slices.Equal(removed, []netip.Prefix{left.Prefix}) {
+		t.Fatalf("RemoveLeftovers = %v, %v; want [%s]", removed, err, left.Prefix)
+	}
+	if ps, _ := b.List(ctx, nstest.Link); slices.Contains(ps, left.Prefix) || !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
+		t.Fatalf("left on %s: %v, want the primary and not %s", nstest.Link, ps, left.Prefix)
+	}
+}
+
+// onPeer runs open with the peer's interface inside ns, to open a capture socket.
+func onPeer(t *testing.T, ns *nstest.NS, open func(ifi *net.Interface) error) {
+	t.Helper()
+	err := ns.Do(func() error {
+		ifi, err := net.InterfaceByName(nstest.Peer)
+		if err != nil {
+			return err
+		}
+		return open(ifi)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// announceIn binds vip on the link and announces it from inside ns, where the
+// announcer opens its sockets.
+func announceIn(t *testing.T, ns *nstest.NS, vip netip.Prefix) {
+	t.Helper()
+	a := NewAnnouncer(nil)
+	t.Cleanup(func() { _ = a.Close() })
+	b := NewNetlink(ns.Handle, nil)
+	ctx := context.Background()
+	v := ResolvedVIP{VIP: fsm.VIP{Prefix: vip}, Link: nstest.Link}
+	if err := b.Bind(ctx, nstest.Link, v.Addr(), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Do(func() error { return a.Announce(ctx, nstest.Link, vip.Addr()) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKernelGARPOnTheWire(t *testing.T) {
+	ns := nstest.New(t)
+	hw := ns.Attrs(t, nstest.Link).HardwareAddr
+	vip := netip.MustParsePrefix("192.0.2.100/24")
+	var capture *packet.Conn
+	onPeer(t, ns, func(ifi *net.Interface) (err error) {
+		capture, err = packet.Listen(ifi, packet.Raw, int(ethernet.EtherTypeARP), nil)
+		return err
+	})
+	defer capture.Close()
+	announceIn(t, ns, vip)
+
+	if err := capture.SetReadDeadline(time.Now().Add(captureFor)); err != nil {
+		t.Fatal(err)
+	}
+	var got []*arp.Packet
+	buf := make([]byte, 1500)
+	for len(got) < 2 {
+		n, _, err := capture.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("after %d of 2 GARP frames: %v", len(got), err)
+		}
+		var f ethernet.Frame
+		var p arp.Packet
+		if f.UnmarshalBinary(buf[:n]) != nil || p.UnmarshalBinary(f.Payload) != nil || p.SenderIP != vip.Addr() {
+			continue
+		}
+		if !bytes.Equal(f.Destination, ethernet.Broadcast) || !bytes.Equal(f.Source, hw) {
+			t.Errorf("frame %s -> %s, want %s -> broadcast", f.Source, f.Destination, hw)
+		}
+		got = append(got, &p)
+	}
+	checkGARP(t, got, hw, vip.Addr())
+}
+
+func TestKernelNAOnTheWire(t *testing.T) {
+	ns := nstest.New(t)
+	hw := ns.Attrs(t, nstest.Link).HardwareAddr
+	peer := ns.Attrs(t, nstest.Peer).Index
+	vip := netip.MustParsePrefix("2001:db8::100/64")
+	var capture *ndp.Conn
+	onPeer(t, ns, func(ifi *net.Interface) (err error) {
+		if capture, _, err = ndp.Listen(ifi, ndp.Unspecified); err != nil {
+			return err
+		}
+		// Both ends share the namespace: only what arrived on the peer counts.
+		return capture.SetControlMessage(ipv6.FlagInterface, true)
+	})
+	defer capture.Close()
+	announceIn(t, ns, vip)
+
+	if err := capture.SetReadDeadline(time.Now().Add(captureFor)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, cm, _, err := capture.ReadFrom()
+		if err != nil {
+			t.Fatalf("no neighbor advertisement for %s on %s: %v", vip.Addr(), nstest.Peer, err)
+		}
+		na, ok := m.(*ndp.NeighborAdvertisement)
+		if ok && na.TargetAddress == vip.Addr() && cm != nil && cm.IfIndex == peer {
+			checkNA(t, na, hw, vip.Addr())
+			return
+		}
+	}
+}
+
+// TestKernelReconciler runs a Reconciler on the real kernel: it binds the VIP
+// with label and lifetime while the node holds it, and removes it on shutdown.
+func TestKernelReconciler(t *testing.T) {
+	ns := nstest.New(t)
+	vip := fsm.VIP{Prefix: netip.MustParsePrefix("192.0.2.100/24")}
+	b := NewNetlink(ns.Handle, nil)
+	a := NewAnnouncer(nil)
+	defer a.Close()
+	st := fsm.State{VIPs: []fsm.VIP{vip}, Owner: fsm.Owner{Node: "n1", Term: 2}}
+	r, err := NewReconciler(Config{Node: "n1", Binder: b, Announcer: a, Lease: 2 * time.Second,
+		View: func() View { return View{State: st, Leader: true, Term: 2} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	// Run on a thread inside the namespace, where the announcer opens sockets.
+	go func() { done <- ns.Do(func() error { return r.Run(ctx) }) }()
+
+	if err := poll(func() bool { return slices.Equal(r.Held(), []netip.Prefix{vip.Prefix}) }); err != nil {
+		cancel()
+		<-done
+		t.Fatalf("VIP not held: %v", err)
+	}
+	na := kernelAddr(t, ns, nstest.Link, vip.Prefix)
+	if na.Label != nstest.Link+":vip" || na.ValidLft <= 0 || na.ValidLft > 2 {
+		t.Errorf("kernel has label %q valid_lft %d, want %s:vip and 1..2", na.Label, na.ValidLft, nstest.Link)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if ps, _ := b.List(context.Background(), nstest.Link); slices.Contains(ps, vip.Prefix) {
+		t.Fatalf("VIP still bound after shutdown: %v", ps)
+	}
+}
+
+// poll waits until cond holds, checking every 10 ms for up to captureFor.
+func poll(cond func() bool) error {
+	deadline := time.Now().Add(captureFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not within %s", captureFor)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}

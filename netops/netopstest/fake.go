@@ -1,0 +1,328 @@
+// Package netopstest provides a recording fake of the netops kernel interfaces
+// and a LAN ledger that catches two nodes holding one VIP, for tests that must
+// not need root.
+package netopstest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/raftvip/raftvip/netops"
+)
+
+// Method names a Fake method, for error injection.
+type Method string
+
+// The methods whose errors Fail can inject.
+const (
+	List     Method = "list"
+	Bind     Method = "bind"
+	Unbind   Method = "unbind"
+	LinkFor  Method = "linkfor"
+	Announce Method = "announce"
+	Release  Method = "release"
+)
+
+// Event is one recorded call, with the time it was made (virtual time inside a
+// testing/synctest bubble).
+type Event struct {
+	At   time.Time
+	Text string
+}
+
+func (e Event) String() string { return e.Text }
+
+// entry is one address in the fake kernel.
+type entry struct {
+	netops.Addr
+	expires time.Time // zero: forever, like the node's own addresses
+	bound   bool      // added through Bind
+}
+
+// Fake is an in-memory kernel: a Binder, AddrLister and Announcer that records
+// every call as an Event. Addresses added by Bind expire after their lifetime,
+// as in the kernel. It is safe for concurrent use.
+type Fake struct {
+	node string
+	lan  *LAN
+
+	mu      sync.Mutex
+	links   map[string][]entry
+	linkFor map[netip.Addr]string
+	fail    map[Method]error
+	events  []Event
+}
+
+var (
+	_ netops.Binder     = (*Fake)(nil)
+	_ netops.AddrLister = (*Fake)(nil)
+	_ netops.Announcer  = (*Fake)(nil)
+)
+
+// NewFake returns a fake kernel with no links and no LAN.
+func NewFake() *Fake { return newFake("", nil) }
+
+func newFake(node string, lan *LAN) *Fake {
+	return &Fake{node: node, lan: lan, links: map[string][]entry{},
+		linkFor: map[netip.Addr]string{}, fail: map[Method]error{}}
+}
+
+// AddLink adds a link with the node's own, permanent addresses. LinkFor finds
+// the link by their subnets.
+func (f *Fake) AddLink(name string, own ...netip.Prefix) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range own {
+		f.links[name] = append(f.links[name], entry{Addr: netops.Addr{Prefix: p}})
+	}
+	if _, ok := f.links[name]; !ok {
+		f.links[name] = nil
+	}
+}
+
+// SetLinkFor makes LinkFor answer link for ip, whatever the subnets say.
+func (f *Fake) SetLinkFor(ip netip.Addr, link string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.linkFor[ip] = link
+}
+
+// Fail makes every later call of m return err; a nil err heals it.
+func (f *Fake) Fail(m Method, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail[m] = err
+}
+
+// Delete removes p from link as an admin's `ip addr del` would, unrecorded. It
+// reports whether p was there.
+func (f *Fake) Delete(link string, p netip.Prefix) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.remove(link, p)
+}
+
+// Bound returns the addresses added by Bind that are still present, sorted.
+func (f *Fake) Bound() []netip.Prefix {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expire()
+	var out []netip.Prefix
+	for _, es := range f.links {
+		for _, e := range es {
+			if e.bound {
+				out = append(out, e.Prefix)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return out
+}
+
+// Events returns a copy of the recorded calls, in order.
+func (f *Fake) Events() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, len(f.events))
+	for i, e := range f.events {
+		out[i] = e.Text
+	}
+	return out
+}
+
+// Timeline returns a copy of the recorded calls with their times.
+func (f *Fake) Timeline() []Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.events)
+}
+
+// Reset forgets the recorded calls.
+func (f *Fake) Reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = nil
+}
+
+// List implements netops.Binder.
+func (f *Fake) List(ctx context.Context, link string) ([]netip.Prefix, error) {
+	as, err := f.Addrs(ctx, link)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Prefix, len(as))
+	for i, a := range as {
+		out[i] = a.Prefix
+	}
+	return out, nil
+}
+
+// Addrs implements netops.AddrLister.
+func (f *Fake) Addrs(_ context.Context, link string) ([]netops.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expire()
+	if err := f.fail[List]; err != nil {
+		return nil, err
+	}
+	es, ok := f.links[link]
+	if !ok {
+		return nil, fmt.Errorf("list %s: %w: %s", link, netops.ErrNoLink, link)
+	}
+	out := make([]netops.Addr, len(es))
+	for i, e := range es {
+		out[i] = e.Addr
+	}
+	return out, nil
+}
+
+// Bind implements netops.Binder: it adds a, or replaces its label and lifetime.
+func (f *Fake) Bind(_ context.Context, link string, a netops.Addr, validFor time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expire()
+	text := fmt.Sprintf("bind %s %s", a.Prefix, link)
+	if a.Label != "" {
+		text += " label=" + a.Label
+	}
+	text += fmt.Sprintf(" lft=%s", validFor)
+	if err := f.failed(Bind, text, link); err != nil {
+		return err
+	}
+	f.record(text)
+	now := time.Now()
+	e := entry{Addr: a, expires: now.Add(validFor), bound: true}
+	if i := f.index(link, a.Prefix); i >= 0 {
+		f.links[link][i] = e
+	} else {
+		f.links[link] = append(f.links[link], e)
+	}
+	if f.lan != nil {
+		f.lan.hold(f.node, a.Prefix.Addr(), e.expires, now)
+	}
+	return nil
+}
+
+// Unbind implements netops.Binder. An absent address is not an error.
+func (f *Fake) Unbind(_ context.Context, link string, p netip.Prefix) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expire()
+	text := fmt.Sprintf("unbind %s %s", p, link)
+	if err := f.failed(Unbind, text, link); err != nil {
+		return err
+	}
+	f.record(text)
+	f.remove(link, p)
+	return nil
+}
+
+// LinkFor implements netops.Binder: SetLinkFor's answer, else the link of an
+// own address whose subnet contains ip. It is not recorded.
+func (f *Fake) LinkFor(_ context.Context, ip netip.Addr) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fail[LinkFor]; err != nil {
+		return "", err
+	}
+	if link, ok := f.linkFor[ip]; ok {
+		return link, nil
+	}
+	for _, link := range slices.Sorted(maps.Keys(f.links)) {
+		for _, e := range f.links[link] {
+			if !e.bound && e.Prefix.Addr() != ip && e.Prefix.Contains(ip) {
+				return link, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: no subnet contains %s", netops.ErrNoLink, ip)
+}
+
+// Announce implements netops.Announcer.
+func (f *Fake) Announce(_ context.Context, link string, ip netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	text := fmt.Sprintf("announce %s %s", ip, link)
+	if err := f.failed(Announce, text, ""); err != nil {
+		return err
+	}
+	f.record(text)
+	return nil
+}
+
+// Release implements netops.Announcer.
+func (f *Fake) Release(link string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	text := "release " + link
+	if err := f.failed(Release, text, ""); err != nil {
+		return err
+	}
+	f.record(text)
+	return nil
+}
+
+// failed records a failed call and returns its error: the injected one, or
+// ErrNoLink when link is set but unknown.
+func (f *Fake) failed(m Method, text, link string) error {
+	err := f.fail[m]
+	if _, ok := f.links[link]; err == nil && link != "" && !ok {
+		err = fmt.Errorf("%s: %w: %s", m, netops.ErrNoLink, link)
+	}
+	if err != nil {
+		f.record(text + " failed")
+	}
+	return err
+}
+
+func (f *Fake) record(text string) {
+	f.events = append(f.events, Event{At: time.Now(), Text: text})
+}
+
+func (f *Fake) index(link string, p netip.Prefix) int {
+	return slices.IndexFunc(f.links[link], func(e entry) bool { return e.Prefix == p })
+}
+
+func (f *Fake) remove(link string, p netip.Prefix) bool {
+	i := f.index(link, p)
+	if i < 0 {
+		return false
+	}
+	f.links[link] = slices.Delete(f.links[link], i, i+1)
+	if f.lan != nil && !f.has(p.Addr()) {
+		f.lan.drop(f.node, p.Addr())
+	}
+	return true
+}
+
+func (f *Fake) has(a netip.Addr) bool {
+	for _, es := range f.links {
+		if slices.ContainsFunc(es, func(e entry) bool { return e.Prefix.Addr() == a }) {
+			return true
+		}
+	}
+	return false
+}
+
+// expire drops the addresses whose lifetime ran out, as the kernel does, and
+// records it: a VIP that expires while held is a missed renewal.
+func (f *Fake) expire() {
+	now := time.Now()
+	var gone []netops.Binding
+	for _, link := range slices.Sorted(maps.Keys(f.links)) {
+		for _, e := range f.links[link] {
+			if !e.expires.IsZero() && !now.Before(e.expires) {
+				gone = append(gone, netops.Binding{Link: link, Prefix: e.Prefix})
+			}
+		}
+	}
+	for _, b := range gone {
+		f.record(fmt.Sprintf("expire %s %s", b.Prefix, b.Link))
+		f.remove(b.Link, b.Prefix)
+	}
+}

@@ -1,0 +1,212 @@
+package netops
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// pass is one level-triggered reconcile: find each VIP's link, read the
+// kernel, diff, then unbind, bind and renew, in that order.
+func (r *Reconciler) pass(ctx context.Context, v View, want []fsm.VIP) {
+	now := time.Now()
+	before := linksOf(r.sortedHolds())
+	links := r.resolve(ctx, v.State.VIPs, want)
+	observed := r.observe(ctx, r.linksToList(links))
+	r.forgetVanished(observed)
+	plan := Diff(resolved(want, links, observed), observed, r.managed(v.State.VIPs)...)
+	for _, b := range plan.Unbind {
+		r.unbind(ctx, b)
+	}
+	for _, d := range plan.Bind {
+		r.bind(ctx, d, v.Term, now)
+	}
+	for _, d := range plan.Keep {
+		r.keep(ctx, d, v.Term, now)
+	}
+	r.releaseIdle(before)
+}
+
+// resolve returns the link of every managed VIP it can place. A VIP that
+// cannot be placed but is held stays on its link: a transient lookup failure
+// must not drop a VIP that is serving.
+func (r *Reconciler) resolve(ctx context.Context, state, want []fsm.VIP) map[netip.Addr]string {
+	links := map[netip.Addr]string{}
+	for _, v := range slices.Concat(state, r.extra) {
+		a := v.Prefix.Addr()
+		if _, done := links[a]; done {
+			continue
+		}
+		link, err := r.linkFor(ctx, v)
+		key := "link " + a.String()
+		switch {
+		case err == nil:
+			r.errs.clear(key)
+			links[a] = link
+			continue
+		case slices.ContainsFunc(want, func(w fsm.VIP) bool { return w.Prefix.Addr() == a }):
+			r.errs.failed(key, "cannot find a link for VIP", err, "vip", v.Prefix)
+		}
+		if h := r.held[a]; h != nil {
+			links[a] = h.Link
+		}
+	}
+	return links
+}
+
+func (r *Reconciler) linkFor(ctx context.Context, v fsm.VIP) (string, error) {
+	if v.Interface != "" {
+		return v.Interface, nil
+	}
+	return r.binder.LinkFor(ctx, v.Prefix.Addr())
+}
+
+// linksToList returns the links to read: those of the VIPs and those this
+// reconciler holds addresses on.
+func (r *Reconciler) linksToList(links map[netip.Addr]string) []string {
+	all := slices.AppendSeq(linksOf(r.sortedHolds()), maps.Values(links))
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// observe lists the addresses of each link. A link that is gone has none; a
+// link that cannot be read is left out, so nothing is bound or unbound there.
+func (r *Reconciler) observe(ctx context.Context, links []string) map[string][]netip.Prefix {
+	obs := make(map[string][]netip.Prefix, len(links))
+	for _, link := range links {
+		ps, err := r.binder.List(ctx, link)
+		key := "list " + link
+		if err != nil {
+			r.errs.failed(key, "cannot list addresses", err, "link", link)
+			if errors.Is(err, ErrNoLink) {
+				obs[link] = nil
+			}
+			continue
+		}
+		if r.errs.clear(key) {
+			r.log.Info("listing addresses works again", "link", link)
+		}
+		obs[link] = ps
+	}
+	return obs
+}
+
+// forgetVanished drops the holds that the kernel no longer has: the lifetime
+// ran out, an admin deleted the address, or the link went away. A VIP still
+// desired is then bound again, and announced, as a new hold.
+func (r *Reconciler) forgetVanished(obs map[string][]netip.Prefix) {
+	for _, h := range r.sortedHolds() {
+		ps, listed := obs[h.Link]
+		if listed && !slices.Contains(ps, h.Prefix) {
+			r.log.Warn("VIP vanished from the kernel", "vip", h.Prefix, "link", h.Link, "term", h.term)
+			delete(r.held, h.Prefix.Addr())
+		}
+	}
+}
+
+// resolved places the desired VIPs on their links, leaving out those without a
+// link or on a link that could not be read.
+func resolved(want []fsm.VIP, links map[netip.Addr]string, obs map[string][]netip.Prefix) []ResolvedVIP {
+	var out []ResolvedVIP
+	for _, v := range want {
+		link, ok := links[v.Prefix.Addr()]
+		if _, listed := obs[link]; ok && listed {
+			out = append(out, ResolvedVIP{VIP: v, Link: link})
+		}
+	}
+	return out
+}
+
+// managed returns every address this reconciler may remove: the VIPs of the
+// state, the extra ones, and whatever it holds.
+func (r *Reconciler) managed(state []fsm.VIP) []netip.Addr {
+	out := make([]netip.Addr, 0, len(state)+len(r.extra)+len(r.held))
+	for _, v := range slices.Concat(state, r.extra) {
+		out = append(out, v.Prefix.Addr())
+	}
+	for a := range r.held {
+		out = append(out, a)
+	}
+	return out
+}
+
+func (r *Reconciler) unbind(ctx context.Context, b Binding) {
+	key := "unbind " + b.Prefix.Addr().String()
+	// A link that is gone took its addresses with it.
+	if err := r.binder.Unbind(ctx, b.Link, b.Prefix); err != nil && !errors.Is(err, ErrNoLink) {
+		r.errs.failed(key, "cannot unbind VIP", err, "vip", b.Prefix, "link", b.Link)
+		return
+	}
+	r.errs.clear(key)
+	if h := r.held[b.Prefix.Addr()]; h != nil && h.Binding == b {
+		delete(r.held, b.Prefix.Addr())
+	}
+	r.log.Info("unbound VIP", "vip", b.Prefix, "link", b.Link)
+}
+
+// bind binds d and starts a new hold, with its announcement schedule.
+func (r *Reconciler) bind(ctx context.Context, d ResolvedVIP, term uint64, now time.Time) {
+	a := d.Addr()
+	key := "bind " + a.Prefix.Addr().String()
+	if err := r.binder.Bind(ctx, d.Link, a, r.lease); err != nil {
+		r.errs.failed(key, "cannot bind VIP", err, "vip", a.Prefix, "link", d.Link, "term", term)
+		return
+	}
+	r.errs.clear(key)
+	r.held[a.Prefix.Addr()] = &hold{Binding: Binding{Link: d.Link, Prefix: a.Prefix}, term: term, renewed: now, start: now}
+	r.log.Info("bound VIP", "vip", a.Prefix, "link", d.Link, "term", term, "label", a.Label, "lifetime", r.lease)
+}
+
+// keep handles a desired VIP the kernel already has: it is adopted if another
+// run bound it, announced again in a new term, and renewed when due.
+func (r *Reconciler) keep(ctx context.Context, d ResolvedVIP, term uint64, now time.Time) {
+	h := r.held[d.VIP.Prefix.Addr()]
+	switch {
+	case h == nil:
+		// Left by an earlier run or an admin, perhaps without a lifetime: bind
+		// it to set ours, and announce it like any new hold.
+		r.bind(ctx, d, term, now)
+		return
+	case h.term != term:
+		// A holder that reconfirms ownership in a new term announces again:
+		// clients may have followed another claimant meanwhile (DESIGN.md).
+		h.term, h.start, h.sent = term, now, 0
+		r.log.Info("VIP held in a new term", "vip", h.Prefix, "link", h.Link, "term", term)
+	}
+	if now.Sub(h.renewed) <= r.lease/3 {
+		return
+	}
+	a := d.Addr()
+	key := "bind " + a.Prefix.Addr().String()
+	if err := r.binder.Bind(ctx, d.Link, a, r.lease); err != nil {
+		r.errs.failed(key, "cannot renew VIP lifetime", err, "vip", a.Prefix, "link", d.Link, "term", term)
+		return
+	}
+	if r.errs.clear(key) {
+		r.log.Info("renewing VIP lifetime works again", "vip", a.Prefix, "link", d.Link)
+	}
+	h.renewed = now
+	r.log.Debug("renewed VIP lifetime", "vip", a.Prefix, "link", d.Link, "lifetime", r.lease)
+}
+
+// releaseIdle releases the announcer on links that held a VIP before the pass
+// and hold none now.
+func (r *Reconciler) releaseIdle(before []string) {
+	now := linksOf(r.sortedHolds())
+	for _, link := range before {
+		if !slices.Contains(now, link) {
+			r.release(link)
+		}
+	}
+}
+
+func (r *Reconciler) release(link string) {
+	if err := r.ann.Release(link); err != nil {
+		r.log.Warn("cannot release announcer", "link", link, "err", err)
+	}
+}

@@ -1,0 +1,213 @@
+package netops
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// shutdownTimeout bounds the final unbind when Run is cancelled. Netlink calls
+// take microseconds; this only guards against a wedged kernel call keeping the
+// agent from transferring leadership.
+const shutdownTimeout = 5 * time.Second
+
+// Config configures a Reconciler.
+type Config struct {
+	// Node is this node's Raft ID, compared with the owner in the state.
+	Node      string
+	Binder    Binder
+	Announcer Announcer
+	// View is read afresh on every pass: the reconciler keeps no copy of the
+	// cluster state, so a missed or merged event cannot leave it stale.
+	View func() View
+	// Lease is the kernel valid_lft of every bound VIP, in whole seconds (the
+	// kernel's granularity), at least 1 s. It is renewed while the VIP is held,
+	// so a frozen or killed daemon's VIPs vanish about Lease later.
+	Lease time.Duration
+	// Schedule of announcements; the zero value means DefaultSchedule().
+	Schedule Schedule
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Extra VIPs are managed (removed where not desired) even if the state does
+	// not list them, e.g. the -vip flags of a node that has not joined yet.
+	Extra []fsm.VIP
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Node == "":
+		return fmt.Errorf("%w: empty node ID", ErrBadConfig)
+	case c.Binder == nil || c.Announcer == nil || c.View == nil:
+		return fmt.Errorf("%w: Binder, Announcer and View are required", ErrBadConfig)
+	case c.Lease < time.Second || c.Lease%time.Second != 0:
+		return fmt.Errorf("%w: lease %s, want whole seconds and at least 1s", ErrBadConfig, c.Lease)
+	}
+	for _, v := range c.Extra {
+		if err := fsm.ValidateVIP(v); err != nil {
+			return fmt.Errorf("%w: extra VIP: %w", ErrBadConfig, err)
+		}
+	}
+	return c.Schedule.validate()
+}
+
+// Reconciler makes the kernel match the desired state: it binds the VIPs while
+// this node holds them, unbinds them otherwise, renews their lifetime and
+// announces them. It is level-triggered: each pass re-reads the View and the
+// kernel and recomputes everything, so events only need to Poke it.
+type Reconciler struct {
+	node   string
+	binder Binder
+	ann    Announcer
+	view   func() View
+	lease  time.Duration
+	sched  Schedule
+	extra  []fsm.VIP
+	log    *slog.Logger
+	errs   errLog
+	poke   chan struct{}
+
+	// held is what this reconciler bound and believes is still bound, by
+	// address. Only Run's goroutine touches it.
+	held map[netip.Addr]*hold
+
+	mu        sync.Mutex
+	published []netip.Prefix // a copy of held's prefixes, for Held
+}
+
+// NewReconciler validates cfg and returns a Reconciler. It starts nothing.
+func NewReconciler(cfg Config) (*Reconciler, error) {
+	if cfg.Schedule == (Schedule{}) {
+		cfg.Schedule = DefaultSchedule()
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "reconciler")
+	return &Reconciler{
+		node:   cfg.Node,
+		binder: cfg.Binder,
+		ann:    cfg.Announcer,
+		view:   cfg.View,
+		lease:  cfg.Lease,
+		sched:  cfg.Schedule,
+		extra:  slices.Clone(cfg.Extra),
+		log:    log,
+		errs:   errLog{log: log, last: map[string]string{}},
+		poke:   make(chan struct{}, 1),
+		held:   map[netip.Addr]*hold{},
+	}, nil
+}
+
+// Poke asks for a reconcile pass soon. It never blocks; pokes made while one is
+// already pending merge into it, which is harmless because each pass reads
+// everything afresh.
+func (r *Reconciler) Poke() {
+	select {
+	case r.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Held returns the VIPs the reconciler believes are bound, as of its last pass.
+func (r *Reconciler) Held() []netip.Prefix {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.published)
+}
+
+// Run reconciles on every Poke, on a ticker (to repair drift such as an admin's
+// `ip addr del`, and to renew lifetimes) and announces on schedule, until ctx
+// is cancelled. Then it unbinds everything it manages and returns nil. Call it
+// once.
+func (r *Reconciler) Run(ctx context.Context) error {
+	tick := time.NewTicker(min(r.lease/4, time.Second))
+	defer tick.Stop()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	reconcile := true
+	for {
+		if reconcile {
+			v := r.view()
+			r.pass(ctx, v, Desired(v, r.node))
+		}
+		r.announceDue(ctx, time.Now())
+		r.publish()
+		if next, ok := r.nextAnnounce(); ok {
+			timer.Reset(time.Until(next))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			r.shutdown(ctx)
+			return nil
+		case <-r.poke:
+			reconcile = true
+		case <-tick.C:
+			reconcile = true
+		case <-timer.C:
+			reconcile = false
+		}
+	}
+}
+
+// shutdown unbinds every managed VIP. ctx is already cancelled, so it works
+// under a fresh deadline that keeps ctx's values.
+func (r *Reconciler) shutdown(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	r.pass(ctx, r.view(), nil)
+	// What a failed List hid from the pass is still ours to remove.
+	rest := r.sortedHolds()
+	for _, h := range rest {
+		r.unbind(ctx, h.Binding)
+	}
+	for _, link := range linksOf(rest) {
+		r.release(link)
+	}
+	r.publish()
+}
+
+func (r *Reconciler) publish() {
+	ps := make([]netip.Prefix, 0, len(r.held))
+	for _, h := range r.sortedHolds() {
+		ps = append(ps, h.Prefix)
+	}
+	r.mu.Lock()
+	r.published = ps
+	r.mu.Unlock()
+}
+
+// errLog logs each failure once: again only when its message changes, and once
+// more when it recovers. A Bind that fails on every tick must not flood the log.
+type errLog struct {
+	log  *slog.Logger
+	last map[string]string
+}
+
+func (e *errLog) failed(key, msg string, err error, attrs ...any) {
+	if e.last[key] == err.Error() {
+		return
+	}
+	e.last[key] = err.Error()
+	e.log.Error(msg, append(attrs, "err", err)...)
+}
+
+// clear forgets key's failure and reports whether there was one, so that the
+// caller can say that it works again.
+func (e *errLog) clear(key string) bool {
+	_, failing := e.last[key]
+	delete(e.last, key)
+	return failing
+}
