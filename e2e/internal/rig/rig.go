@@ -1,0 +1,254 @@
+// Package rig runs real raftvip agents in a lab and talks to them the way an
+// operator would: over their HTTP API, from the client namespace. It imports
+// nothing of raftvip but the binary it runs (DESIGN.md: e2e uses the binary only).
+package rig
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/raftvip/raftvip/e2e/internal/lab"
+)
+
+// Ports every agent uses on its node address.
+const (
+	RaftPort = 7000
+	HTTPPort = 8080
+)
+
+// Token is the cluster token written to every node's token file.
+const Token = "e2e-cluster-token"
+
+// Build compiles cmd/raftvip into dir and returns the binary's path.
+func Build(ctx context.Context, dir string) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "raftvip")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/raftvip")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/raftvip: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("not inside the raftvip module: run from the repository")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Cluster is a set of agents in one lab.
+type Cluster struct {
+	Lab       *lab.Lab
+	Bin       string
+	TokenFile string
+	// Common flags passed to every agent (e.g. "-timing", "fast").
+	Common []string
+	procs  map[int]*lab.Proc
+	http   *http.Client
+}
+
+// New prepares a cluster in l with the binary bin. It starts nothing.
+func New(l *lab.Lab, bin string, common ...string) (*Cluster, error) {
+	tf := filepath.Join(l.Dir(), "token")
+	if err := os.WriteFile(tf, []byte(Token+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("token file: %w", err)
+	}
+	c := &Cluster{Lab: l, Bin: bin, TokenFile: tf, Common: common, procs: map[int]*lab.Proc{}}
+	c.http = &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{
+			DisableKeepAlives: true,
+			// Node addresses exist only inside the lab: dial from the client
+			// namespace, as an operator's workstation on that LAN would.
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var conn net.Conn
+				err := lab.RunInNS(l.ClientNS(), func() error {
+					var d net.Dialer
+					var err error
+					conn, err = d.DialContext(ctx, network, addr)
+					return err
+				})
+				return conn, err
+			},
+		},
+	}
+	return c, nil
+}
+
+// APIAddr is node i's HTTP address.
+func (c *Cluster) APIAddr(i int) string {
+	return netip.AddrPortFrom(c.Lab.NodeIP(i), HTTPPort).String()
+}
+
+// DataDir is node i's data directory.
+func (c *Cluster) DataDir(i int) string {
+	return filepath.Join(c.Lab.Dir(), "data-"+lab.NodeName(i))
+}
+
+// Args is the agent command line for node i, with extra appended.
+func (c *Cluster) Args(i int, extra ...string) []string {
+	ip := c.Lab.NodeIP(i)
+	args := []string{c.Bin, "agent",
+		"-id", lab.NodeName(i),
+		"-raft-addr", netip.AddrPortFrom(ip, RaftPort).String(),
+		"-http-addr", c.APIAddr(i),
+		"-data-dir", c.DataDir(i),
+		"-interface", lab.Link,
+		"-token-file", c.TokenFile,
+		"-join-timeout", "30s",
+	}
+	args = append(args, c.Common...)
+	return append(args, extra...)
+}
+
+// Start starts node i's agent with extra flags (e.g. "-bootstrap", "-vip", ...).
+func (c *Cluster) Start(ctx context.Context, i int, extra ...string) (*lab.Proc, error) {
+	p, err := c.Lab.Start(ctx, i, c.Args(i, extra...), nil)
+	if err != nil {
+		return nil, err
+	}
+	c.procs[i] = p
+	return p, nil
+}
+
+// Proc is node i's running agent, or nil.
+func (c *Cluster) Proc(i int) *lab.Proc { return c.procs[i] }
+
+// JoinAddrs is the -join value naming every node but i.
+func (c *Cluster) JoinAddrs(except int) string {
+	var out []string
+	for n := 1; n <= c.Lab.Nodes(); n++ {
+		if n != except {
+			out = append(out, c.APIAddr(n))
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// Leader is the JSON body of GET /v1/leader.
+type Leader struct {
+	Node          string `json:"node"`
+	Role          string `json:"role"`
+	Holder        bool   `json:"holder"`
+	LeaderID      string `json:"leader_id"`
+	LeaderAPIAddr string `json:"leader_api_addr"`
+	Term          uint64 `json:"term"`
+}
+
+// Member is one entry of GET /v1/members.
+type Member struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_addr"`
+	APIAddr  string `json:"api_addr"`
+	Suffrage string `json:"suffrage"`
+	Leader   bool   `json:"leader"`
+}
+
+// Status is the part of GET /v1/status the tests read.
+type Status struct {
+	ID       string   `json:"id"`
+	State    string   `json:"state"`
+	Term     uint64   `json:"term"`
+	LeaderID string   `json:"leader_id"`
+	Holder   bool     `json:"holder"`
+	Members  []Member `json:"members"`
+	VIPs     []struct {
+		Prefix string `json:"prefix"`
+	} `json:"vips"`
+	Owner struct {
+		Node string `json:"node"`
+		Term uint64 `json:"term"`
+	} `json:"owner"`
+}
+
+// LeaderOf asks node i's /v1/leader; it returns the HTTP code and the body.
+func (c *Cluster) LeaderOf(ctx context.Context, i int) (int, Leader, error) {
+	var l Leader
+	code, err := c.get(ctx, i, "/v1/leader", &l)
+	return code, l, err
+}
+
+// StatusOf asks node i's /v1/status.
+func (c *Cluster) StatusOf(ctx context.Context, i int) (Status, error) {
+	var s Status
+	code, err := c.get(ctx, i, "/v1/status", &s)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("GET /v1/status on n%d: HTTP %d", i, code)
+	}
+	return s, err
+}
+
+func (c *Cluster) get(ctx context.Context, i int, path string, v any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.APIAddr(i)+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return resp.StatusCode, fmt.Errorf("GET %s on n%d: %w: %s", path, i, err, b)
+	}
+	return resp.StatusCode, nil
+}
+
+// CLI runs the raftvip client in the client namespace against node i's API,
+// with the token file, and returns its combined output.
+func (c *Cluster) CLI(ctx context.Context, i int, args ...string) (string, error) {
+	argv := append(args, "-addr", c.APIAddr(i), "-token-file", c.TokenFile)
+	out, err := c.Lab.Exec(ctx, c.Lab.ClientNS(), c.Bin, argv...)
+	return out, err
+}
+
+// Holder returns the node whose /v1/leader answers 200, and whether exactly
+// one does (nodes that do not answer count as not holding).
+func (c *Cluster) Holder(ctx context.Context) (int, bool) {
+	holder, n := 0, 0
+	for i := 1; i <= c.Lab.Nodes(); i++ {
+		if p := c.procs[i]; p == nil || !p.Running() {
+			continue
+		}
+		code, _, err := c.LeaderOf(ctx, i)
+		if err == nil && code == http.StatusOK {
+			holder, n = i, n+1
+		}
+	}
+	return holder, n == 1
+}
+
+// NodeIndex maps "n3" to 3.
+func NodeIndex(name string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(name, "n"))
+	if err != nil {
+		return 0
+	}
+	return n
+}
