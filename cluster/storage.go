@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -136,12 +138,14 @@ func boltError(path string, err error) error {
 	case errors.Is(err, bbolt.ErrTimeout):
 		return fmt.Errorf("data dir %s is in use by another process (lock on %s held for %s): %w",
 			filepath.Dir(path), path, boltLockTimeout, err)
-	case errors.Is(err, bbolt.ErrInvalid), errors.Is(err, bbolt.ErrChecksum),
-		errors.Is(err, bbolt.ErrVersionMismatch):
-		return fmt.Errorf("raft store %s is damaged: %w; it was left untouched: restore it from a backup, "+
-			"or move the data dir away and join this node again", path, err)
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("raft store %s: %w", path, err)
 	}
-	return fmt.Errorf("raft store %s: %w", path, err)
+	// Anything else bolt refuses in an existing, non-empty file is damage:
+	// ErrInvalid, ErrChecksum, ErrVersionMismatch, but also untyped errors
+	// such as "file size too small" for a truncated file.
+	return fmt.Errorf("raft store %s is damaged: %w; it was left untouched: restore it from a backup, "+
+		"or move the data dir away and join this node again", path, err)
 }
 
 // replica is the raft.FSM over fsm.FSM: it feeds it log entries with their

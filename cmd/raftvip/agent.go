@@ -65,8 +65,10 @@ type agent struct {
 // newAgent checks everything that can be checked before touching state, then
 // opens the data dir and removes leftover VIPs. On error it releases what it
 // opened and leaves the data dir as it was.
-func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (a *agent, err error) {
-	a = &agent{cfg: cfg, log: log}
+func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err error) {
+	// Not the named result: every error path returns nil for it, and the
+	// deferred close must still see what was opened.
+	a := &agent{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			a.close()

@@ -154,6 +154,9 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{"version"}, 0},
 		{[]string{"agent", "-h"}, 0},
 		{[]string{"agent", "-id", "n1"}, 1},
+		// Valid flags, missing token file: start-up fails after parsing, and
+		// must clean up without crashing.
+		{[]string{"agent", "-id", "n1", "-raft-addr", "127.0.0.1:1", "-data-dir", "/nonexistent/data", "-token-file", "/nonexistent/token"}, 1},
 		{[]string{"vip"}, 2},
 		{[]string{"vip", "add", "not-a-cidr", "-addr", "127.0.0.1:1"}, 1},
 		{[]string{"status", "-addr", "127.0.0.1:1", "-timeout", "200ms"}, 1},
