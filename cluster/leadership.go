@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -86,7 +87,10 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 		w.est = &establishment{term: term, cancel: cancel, done: make(chan struct{})}
 		go func(e *establishment) {
 			defer close(e.done)
+			var wg sync.WaitGroup
+			wg.Go(func() { n.keepLease(ectx, e.term) })
 			n.establish(ectx, e.term)
+			wg.Wait()
 		}(w.est)
 	}
 	if !w.seedChecked {
@@ -133,9 +137,14 @@ func (n *Node) claim(ctx context.Context, term uint64) error {
 	if err := await(ctx, n.raft.Barrier(n.timeout(ctx))); err != nil {
 		return wrapRaft("barrier", err)
 	}
+	started := time.Now()
 	if err := n.Apply(ctx, fsm.Claim(n.cfg.ID, term)); err != nil {
 		return err
 	}
+	// The commit is a quorum's acknowledgement: the VIPs can move now rather
+	// than at keepLease's next verification.
+	n.lease.confirm(term, started)
+	n.changed()
 	n.log.Info("claimed the VIPs", "term", term)
 	return nil
 }

@@ -83,6 +83,8 @@ type Node struct {
 	// handOverMu serializes handovers: a second one must not clear resignTerm
 	// while the first is still under way.
 	handOverMu sync.Mutex
+	// lease gates View's "leader" on a recent quorum confirmation (lease.go).
+	lease quorumLease
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -225,7 +227,8 @@ func (n *Node) View() (st fsm.State, leader bool, term uint64) {
 func (n *Node) view() (state raft.RaftState, st fsm.State, leader bool, term uint64) {
 	state = n.raft.State()
 	term = n.raft.CurrentTerm()
-	leader = state == raft.Leader && n.resignTerm.Load() != term
+	leader = state == raft.Leader && n.resignTerm.Load() != term &&
+		n.lease.valid(term, time.Now(), n.cfg.Timing.LeaderLease)
 	return state, n.fsm.State(), leader, term
 }
 

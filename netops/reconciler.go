@@ -135,12 +135,12 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	reconcile := true
 	for {
-		if reconcile {
-			v := r.view()
-			r.pass(ctx, v, Desired(v, r.node))
-		}
+		// Every wake-up, an announcement's included, reads the view afresh:
+		// a hold must never be announced on the strength of an old view (a
+		// leader thawed after SIGSTOP would call clients back to itself).
+		v := r.view()
+		r.pass(ctx, v, Desired(v, r.node))
 		r.announceDue(ctx, time.Now())
 		r.publish()
 		if next, ok := r.nextAnnounce(); ok {
@@ -153,11 +153,8 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			r.shutdown(ctx)
 			return nil
 		case <-r.poke:
-			reconcile = true
 		case <-tick.C:
-			reconcile = true
 		case <-timer.C:
-			reconcile = false
 		}
 	}
 }

@@ -360,3 +360,20 @@ func TestNewReconcilerValidates(t *testing.T) {
 		t.Fatalf("NewReconciler(valid) = %v", err)
 	}
 }
+
+// TestNoAnnouncementOnStaleView: the view can stop saying "holder" without a
+// poke (the cluster's quorum lease simply runs out, as after SIGSTOP). The
+// next scheduled announcement must not go out; the VIP is dropped instead.
+func TestNoAnnouncementOnStaleView(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, held(4, vip100), nil).start()
+		t0 := time.Now()
+		h.mu.Lock()
+		h.view = following(vip100) // no Poke: nothing told the reconciler
+		h.mu.Unlock()
+		sleep(3 * time.Second)
+		want(t, "announcements", []time.Duration{0}, h.since(t0, announce100))
+		want(t, "bound", []netip.Prefix(nil), h.fake.Bound())
+		h.stop()
+	})
+}
