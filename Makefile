@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/raftvip
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test unit e2e demo deps vet fuzz clean
+.PHONY: all build test unit e2e demo bench deps vet fuzz clean
 
 all: build
 
@@ -16,8 +16,11 @@ vet:
 
 # The README's test command. CI runs it as root with CI=true, where the
 # namespace tests must run rather than skip.
+# Unit tests run in parallel; the namespace packages one at a time, since each
+# builds labs and times failovers on a 2-core machine.
 test: vet
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -count=1 -p 1 $$($(GO) list ./e2e/...)
 
 unit: vet
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
@@ -28,6 +31,16 @@ e2e: build
 # A three-node cluster in network namespaces on this machine, and a failover.
 demo: deps build
 	$(GO) run ./e2e/cmd/demo -bin $(BIN)
+
+# The failover benchmark (root): raftvip against keepalived in network
+# namespaces; results in bin/bench/. BENCH_FLAGS passes flags, e.g.
+# BENCH_FLAGS="-runs 3 -stability 5m". See docs/benchmarks.md. keepalived comes
+# from the distribution; without it the bench runs raftvip alone and says so.
+bench: deps build
+	@command -v keepalived >/dev/null 2>&1 || { apt-cache policy keepalived | grep -q 'Candidate: [0-9]' && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived >/dev/null; } || \
+		echo "keepalived is not installed and cannot be: the bench runs raftvip alone"
+	$(GO) run ./e2e/cmd/bench -bin $(BIN) $(BENCH_FLAGS)
 
 # Tools the namespace lab needs, from the distribution's packages.
 deps:

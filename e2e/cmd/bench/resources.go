@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/raftvip/raftvip/e2e/internal/bench"
+	"github.com/raftvip/raftvip/e2e/internal/lab"
+)
+
+// resources measures the idle footprint of every node of s over cfg.idle.
+func (b *benchRun) resources(ctx context.Context, s spec) []bench.Resource {
+	b.say("\n== idle footprint: %s over %v", s.title(), b.cfg.idle)
+	fail := func(err error) []bench.Resource {
+		b.say("  error: %v", err)
+		return []bench.Resource{{System: s.kind, Profile: s.profile, Err: err.Error()}}
+	}
+	l, err := b.labFor(ctx, filepath.Join(b.cfg.out, "logs", s.kind+"-"+s.profile, "idle"))
+	if err != nil {
+		return fail(err)
+	}
+	defer closeLab(l)
+	sys, err := s.newSys(l)
+	if err != nil {
+		return fail(err)
+	}
+	holder, err := sys.start(ctx, vipList(1))
+	if err != nil {
+		return fail(err)
+	}
+	time.Sleep(2 * time.Second) // let the start-up work (joins, snapshots) pass
+	var out []bench.Resource
+	meters := map[int]*meter{}
+	for i := 1; i <= l.Nodes(); i++ {
+		meters[i] = newMeter(sys.pids(i))
+	}
+	start := time.Now()
+	for time.Since(start) < b.cfg.idle {
+		time.Sleep(min(time.Second, b.cfg.idle-time.Since(start)))
+		for _, m := range meters {
+			m.sample()
+		}
+	}
+	secs := time.Since(start).Seconds()
+	for i := 1; i <= l.Nodes(); i++ {
+		r := meters[i].result(secs, clockTicks(ctx))
+		r.System, r.Profile, r.Node, r.Role = s.kind, s.profile, lab.NodeName(i), role(s.kind, i == holder)
+		out = append(out, r)
+		b.say("  %s %-8s CPU %.2f%% of a core, RSS %.1f MiB %s", r.Node, r.Role, r.CPUPercent, r.RSSMiB, r.Err)
+	}
+	return out
+}
+
+func role(kind string, holder bool) string {
+	switch {
+	case kind == bench.Keepalived && holder:
+		return "master"
+	case kind == bench.Keepalived:
+		return "backup"
+	case holder:
+		return "leader"
+	}
+	return "follower"
+}
+
+// meter follows the CPU ticks and RSS of a daemon's processes.
+type meter struct {
+	pids   []int
+	ticks0 uint64
+	ticks  uint64
+	rssMax uint64
+	err    error
+}
+
+func newMeter(pids []int) *meter {
+	m := &meter{pids: pids}
+	if len(pids) == 0 {
+		m.err = fmt.Errorf("no process")
+	}
+	m.sample()
+	m.ticks0 = m.ticks
+	return m
+}
+
+// sample reads every process, summing ticks and RSS.
+func (m *meter) sample() {
+	if m.err != nil {
+		return
+	}
+	var ticks, rss uint64
+	for _, pid := range m.pids {
+		t, r, err := procStat(pid)
+		if err != nil {
+			m.err = err
+			return
+		}
+		ticks, rss = ticks+t, rss+r
+	}
+	m.ticks, m.rssMax = ticks, max(m.rssMax, rss)
+}
+
+func (m *meter) result(secs float64, hz float64) bench.Resource {
+	r := bench.Resource{Seconds: secs}
+	if m.err != nil {
+		r.Err = m.err.Error()
+		return r
+	}
+	r.CPUPercent = float64(m.ticks-m.ticks0) / hz / secs * 100
+	r.RSSMiB = float64(m.rssMax) / 1024
+	return r
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on every
+// common Linux build; getconf asks the C library).
+func clockTicks(ctx context.Context) float64 {
+	out, err := exec.CommandContext(ctx, "getconf", "CLK_TCK").Output()
+	if err == nil {
+		if hz, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err == nil && hz > 0 {
+			return hz
+		}
+	}
+	return 100
+}
+
+// procStat reads the CPU ticks and RSS of pid.
+func procStat(pid int) (ticks, rssKiB uint64, err error) {
+	dir := "/proc/" + strconv.Itoa(pid)
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	if ticks, err = bench.CPUTicks(string(stat)); err != nil {
+		return 0, 0, err
+	}
+	status, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	rssKiB, err = bench.RSSKiB(string(status))
+	return ticks, rssKiB, err
+}

@@ -1,0 +1,160 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteMarkdown renders res as the tables of results.md.
+func WriteMarkdown(w io.Writer, res Results) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# raftvip failover benchmark\n\n")
+	fmt.Fprintf(&b, "Started %s; `%s`; %d CPUs, kernel %s, keepalived: %s; client probe every %d ms.\n\n",
+		res.Started.Format("2006-01-02 15:04 MST"), res.Command, res.Machine.CPUs, res.Machine.Kernel, res.Machine.Keepalived, res.Machine.ProbeMs)
+	failoverTable(&b, res.Summary)
+	ratioTable(&b, res.Ratios)
+	daemonTable(&b, res.Summary)
+	resourceTable(&b, res.Resources)
+	stabilityTable(&b, res.Stability)
+	var lines []string
+	for _, v := range res.Targets {
+		lines = append(lines, row(v.Target, v.Measured, v.Met))
+	}
+	table(&b, "Targets (raftvip)", "", []string{"target", "measured", "met"}, lines)
+	if len(res.Notes) > 0 {
+		b.WriteString("## Notes\n\n")
+		for _, n := range res.Notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// table writes a section with a Markdown table; nothing without lines.
+func table(b *strings.Builder, title, intro string, header, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## %s\n\n", title)
+	if intro != "" {
+		b.WriteString(intro + "\n\n")
+	}
+	b.WriteString(row(header...) + "\n|" + strings.Repeat("---|", len(header)) + "\n")
+	b.WriteString(strings.Join(lines, "\n") + "\n\n")
+}
+
+// row formats the cells of one table row.
+func row(cells ...string) string { return "| " + strings.Join(cells, " | ") + " |" }
+
+func failoverTable(b *strings.Builder, rows []Row) {
+	var lines []string
+	for _, r := range rows {
+		lines = append(lines, row(r.Scenario, r.System, r.Profile, fmt.Sprint(r.Runs), span(r.Outage), span(r.Takeover),
+			fmt.Sprintf("%s (%d)", maxOf(r.DualHolder), r.DualHolderRuns), maxOf(r.Flaps), failoverNotes(r)))
+	}
+	table(b, "Failover, as the client saw it",
+		"Milliseconds: median [min..max] over the runs. Outage: longest time without an answer. "+
+			"Takeover: fault → first answer from another node. Dual holder: longest time two nodes had the VIP at once "+
+			"(\"still dual at the end\": two holders when the run ended, so a lower bound). "+
+			"Flaps: changes of the answering node (a clean failover is 1).",
+		[]string{"scenario", "system", "profile", "runs", "outage", "takeover", "dual holder, longest (runs with any)", "flaps, max", "notes"},
+		lines)
+}
+
+// failoverNotes names the runs that did not end cleanly.
+func failoverNotes(r Row) string {
+	var notes []string
+	for _, n := range []struct {
+		count int
+		what  string
+	}{
+		{r.Errors, "failed"}, {r.Unrecovered, "unrecovered"}, {r.NoTakeover, "without takeover"}, {r.DualHolderToEnd, "still dual at the end"},
+	} {
+		if n.count > 0 {
+			notes = append(notes, fmt.Sprintf("%d %s", n.count, n.what))
+		}
+	}
+	return strings.Join(notes, "; ")
+}
+
+func ratioTable(b *strings.Builder, ratios []Ratio) {
+	var lines []string
+	for _, r := range ratios {
+		lines = append(lines, row(r.Scenario, r.Pairing.Raftvip+" / "+r.Pairing.Keepalived, ratioSpan(r.Outage), ratioSpan(r.Takeover)))
+	}
+	table(b, "raftvip / keepalived",
+		"Run against run: run i of raftvip divided by run i of keepalived (they ran back to back); "+
+			"median of those ratios [min..max] (pairs). Below 1 means raftvip was faster. "+
+			"Pairs where keepalived's figure was 0 have no ratio.",
+		[]string{"scenario", "raftvip profile / keepalived profile", "outage ratio", "takeover ratio"}, lines)
+}
+
+func daemonTable(b *strings.Builder, rows []Row) {
+	var lines []string
+	for _, r := range rows {
+		if r.System == Raftvip && r.Elected.N > 0 {
+			lines = append(lines, row(r.Scenario, r.Profile, fmt.Sprint(r.VIPs), span(r.Elected), span(r.ElectedToClaimed),
+				span(r.ClaimToLastBound), span(r.ClaimToLastAnnounced), span(r.ElectedToLastBound)))
+		}
+	}
+	table(b, "raftvip takeover, from the new leader's log",
+		"Milliseconds, median [min..max], from the timestamps of the new leader's log lines (1 ms resolution): "+
+			"\"raft state\" state=Leader (elected), \"claimed the VIPs\" (claim committed), the last \"bound VIP\" and the last first "+
+			"\"announcing VIP\" of the new term.",
+		[]string{"scenario", "profile", "VIPs bound", "fault → elected", "elected → claim committed", "claim → last bound",
+			"claim → last announced", "elected → last bound"}, lines)
+}
+
+func resourceTable(b *strings.Builder, res []Resource) {
+	var lines []string
+	for _, r := range res {
+		lines = append(lines, row(r.System, r.Profile, r.Node, r.Role, fmt.Sprintf("%.0f s", r.Seconds),
+			fmt.Sprintf("%.2f", r.CPUPercent), fmt.Sprintf("%.1f", r.RSSMiB), r.Err))
+	}
+	table(b, "Idle footprint",
+		"CPU: utime+stime over the window from /proc/PID/stat, in percent of one core. "+
+			"RSS: largest VmRSS sampled (keepalived: parent and VRRP child summed).",
+		[]string{"system", "profile", "node", "role", "window", "CPU, % of a core", "RSS, MiB", "error"}, lines)
+}
+
+func stabilityTable(b *strings.Builder, stab []Stability) {
+	var lines []string
+	for _, s := range stab {
+		lines = append(lines, row(s.System, s.Profile, fmt.Sprintf("%.0f s", s.Seconds), fmt.Sprint(s.Hogs),
+			fmt.Sprint(s.LeaderChanges), fmt.Sprint(s.TermChanges), fmt.Sprint(s.VIPMoves),
+			num(s.DualHolderMs), num(s.OutageMs), fmt.Sprint(s.Flaps), s.Err))
+	}
+	table(b, "Stability under a CPU hog",
+		"An idle cluster while one busy loop per CPU runs; the client probes the VIP all along. "+
+			"Leader and term changes: from every node's /v1/status, polled every 250 ms (-1: keepalived has none). "+
+			"VIP moves: changes of the set of holders.",
+		[]string{"system", "profile", "window", "hogs", "leader changes", "term changes", "VIP moves", "dual holder, ms",
+			"longest outage, ms", "flaps", "error"}, lines)
+}
+
+// span formats "median [min..max]", or "—" without values.
+func span(s Stat) string {
+	if s.N == 0 {
+		return "—"
+	}
+	if s.N == 1 {
+		return num(s.Median)
+	}
+	return fmt.Sprintf("%s [%s..%s]", num(s.Median), num(s.Min), num(s.Max))
+}
+
+func maxOf(s Stat) string {
+	if s.N == 0 {
+		return "—"
+	}
+	return num(s.Max)
+}
+
+func ratioSpan(s Stat) string {
+	if s.N == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f [%.2f..%.2f] (%d)", s.Median, s.Min, s.Max, s.N)
+}

@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+func run(system, profile, scenario string, idx int, outage, takeover, dual float64) Run {
+	return Run{System: system, Profile: profile, Scenario: scenario, Index: idx,
+		OutageMs: outage, TakeoverMs: takeover, DualHolderMs: dual, Flaps: 1}
+}
+
+func testRuns() []Run {
+	failed := run(Raftvip, "lan", "hostdown", 2, 0, -1, 0)
+	failed.Err = "lab: no"
+	return []Run{
+		run(Raftvip, "lan", "hostdown", 0, 300, 300, 0),
+		run(Keepalived, "default", "hostdown", 0, 3000, 3000, 0),
+		run(Raftvip, "lan", "hostdown", 1, 500, -1, 20),
+		run(Keepalived, "default", "hostdown", 1, 2500, 2500, 0),
+		failed,
+		run(Keepalived, "default", "hostdown", 2, 2000, 2000, 0),
+	}
+}
+
+func TestSummarise(t *testing.T) {
+	rows := Summarise(testRuns())
+	if len(rows) != 2 {
+		t.Fatalf("%d rows, want 2", len(rows))
+	}
+	r := rows[0]
+	want := Row{
+		Key:  Key{Raftvip, "lan", "hostdown"},
+		Runs: 3, Errors: 1,
+		Outage:     Stat{N: 2, Median: 400, Min: 300, Max: 500},
+		Takeover:   Stat{N: 1, Median: 300, Min: 300, Max: 300},
+		NoTakeover: 1, DualHolder: Stat{N: 2, Median: 10, Min: 0, Max: 20}, DualHolderRuns: 1,
+		Flaps: Stat{N: 2, Median: 1, Min: 1, Max: 1},
+	}
+	if diff := cmp.Diff(want, r); diff != "" {
+		t.Errorf("raftvip row (-want +got):\n%s", diff)
+	}
+}
+
+func TestRatios(t *testing.T) {
+	got := Ratios(testRuns(), []Pairing{{"lan", "default"}, {"fast", "tuned"}})
+	// Run 0: 300/3000, run 1: 500/2500; run 2 failed for raftvip.
+	want := []Ratio{{Scenario: "hostdown", Pairing: Pairing{"lan", "default"},
+		Outage:   Stat{N: 2, Median: 0.15, Min: 0.1, Max: 0.2},
+		Takeover: Stat{N: 1, Median: 0.1, Min: 0.1, Max: 0.1}}}
+	if diff := cmp.Diff(want, got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+		t.Errorf("Ratios (-want +got):\n%s", diff)
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	rows := Summarise(append(testRuns(),
+		run(Raftvip, "lan", "partition", 0, 300, 400, 0),
+		run(Raftvip, "fast", "partition", 0, 300, 400, 10)))
+	res := []Resource{{System: Raftvip, Profile: "lan", CPUPercent: 0.5, RSSMiB: 14}, {System: Raftvip, Profile: "lan", CPUPercent: 4, RSSMiB: 15}}
+	met := map[string]string{}
+	for _, v := range Evaluate(rows, res, nil) {
+		met[v.Target] = v.Met
+	}
+	for target, want := range map[string]string{
+		"host loss, lan profile: outage ≤ 500 ms":                 "yes",
+		"host loss, fast profile: outage ≤ 250 ms":                notMeasured,
+		"partition, lan profile: dual holder 0 ms in every run":   "yes",
+		"partition, fast profile: dual holder 0 ms in every run":  "no",
+		"idle node, lan profile: < 1% of a core and < 40 MiB RSS": "no",
+		"stability, lan profile, CPU hog: no leadership change":   notMeasured,
+	} {
+		if met[target] != want {
+			t.Errorf("%q: met %q, want %q", target, met[target], want)
+		}
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	runs := testRuns()
+	res := Results{Runs: runs, Summary: Summarise(runs), Ratios: Ratios(runs, []Pairing{{"lan", "default"}}),
+		Notes: []string{"quick run"}}
+	var buf bytes.Buffer
+	if err := WriteMarkdown(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	for _, want := range []string{
+		"| hostdown | raftvip | lan | 3 | 400 [300..500] | 300 | 20 (1) | 1 | 1 failed; 1 without takeover |",
+		"| hostdown | lan / default | 0.15 [0.10..0.20] (2) | 0.10 [0.10..0.10] (1) |",
+		"- quick run",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

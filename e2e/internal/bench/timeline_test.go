@@ -1,0 +1,96 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/raftvip/raftvip/e2e/internal/probe"
+)
+
+const ms = time.Millisecond
+
+// failoverReport is a probe report 10 ms per sample: n1 answers and holds,
+// the fault at 20 ms, two failed dials, then n2; n1 and n2 both hold at 30 ms.
+func failoverReport() probe.Report {
+	nodes := []string{"n1", "n1", "n1", "", "", "n2", "n2"}
+	holders := [][]int{{1}, {1}, {1}, {1, 2}, {2}, {2}, {2}}
+	r := probe.Report{VIP: netip.MustParseAddr("192.0.2.100"), Duration: 70 * ms}
+	for i, n := range nodes {
+		d := probe.Dial{At: time.Duration(i) * 10 * ms, Node: n}
+		if n == "" {
+			d.Err = "timeout"
+		}
+		r.Dials = append(r.Dials, d)
+		r.States = append(r.States, probe.State{At: time.Duration(i) * 10 * ms, Holders: holders[i]})
+	}
+	return r
+}
+
+func TestGroupOf(t *testing.T) {
+	g := GroupOf("raftvip, lan profile", failoverReport(), 20*ms, 3, Mark{At: 40 * ms, Label: "heal"})
+	want := Group{
+		Title: "raftvip, lan profile", Start: -20 * ms, End: 50 * ms,
+		Client: Lane{Label: "client answered by", Segs: []Seg{{-20 * ms, 10 * ms, 1}, {30 * ms, 50 * ms, 2}}},
+		Holders: []Lane{
+			{Label: "n1 holds VIP", Segs: []Seg{{-20 * ms, 20 * ms, 1}}},
+			{Label: "n2 holds VIP", Segs: []Seg{{10 * ms, 50 * ms, 2}}},
+			{Label: "n3 holds VIP"},
+		},
+		Marks: []Mark{{At: 0, Label: "fault"}, {At: 40 * ms, Label: "heal"}},
+	}
+	if diff := cmp.Diff(want, g); diff != "" {
+		t.Errorf("GroupOf (-want +got):\n%s", diff)
+	}
+}
+
+func TestHolderChanges(t *testing.T) {
+	r := failoverReport()
+	r.States = append(r.States, probe.State{At: 70 * ms, Err: "netlink"}, probe.State{At: 80 * ms, Holders: []int{2}})
+	// [1] → [1 2] → [2]; the unreadable sample changes nothing.
+	if got := HolderChanges(r.States); got != 2 {
+		t.Errorf("HolderChanges = %d, want 2", got)
+	}
+}
+
+func TestWriteSVG(t *testing.T) {
+	g := GroupOf("raftvip <lan> & co", failoverReport(), 20*ms, 3)
+	var buf bytes.Buffer
+	if err := WriteSVG(&buf, "hostdown", []Group{g, g}, -20*ms, 50*ms); err != nil {
+		t.Fatal(err)
+	}
+	// Well-formed XML, titles escaped, one bar per segment in the node colours.
+	dec := xml.NewDecoder(bytes.NewReader(buf.Bytes()))
+	for {
+		_, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v\n%s", err, buf.String())
+		}
+	}
+	svg := buf.String()
+	if !strings.Contains(svg, "raftvip &lt;lan&gt; &amp; co") {
+		t.Error("group title not escaped")
+	}
+	if got := strings.Count(svg, `fill="`+NodeColour(2)+`"`); got != 2*2+1 {
+		t.Errorf("%d n2-coloured shapes, want 2 per group and 1 in the legend", got)
+	}
+}
+
+func TestNiceStep(t *testing.T) {
+	for _, tt := range []struct{ span, want time.Duration }{
+		{100 * ms, 10 * ms}, {time.Second, 100 * ms}, {4 * time.Second, 500 * ms}, {10 * time.Second, time.Second},
+	} {
+		if got := niceStep(tt.span); got != tt.want {
+			t.Errorf("niceStep(%v) = %v, want %v", tt.span, got, tt.want)
+		}
+	}
+}
