@@ -82,7 +82,7 @@ func RemoveMember(id string) Command { return Command{Type: TypeRemoveMember, No
 
 // Encode returns the log form: version byte, type byte, JSON payload.
 func (c Command) Encode() ([]byte, error) {
-	if _, err := c.validate(); err != nil {
+	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	body, err := json.Marshal(c)
@@ -105,44 +105,44 @@ func Decode(b []byte) (Command, error) {
 		return Command{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	c.Type = Type(b[1])
-	if _, err := c.validate(); err != nil {
+	if err := c.validate(); err != nil {
 		return Command{}, err
 	}
 	return c, nil
 }
 
-// validate checks the payload needed by c.Type. It returns the type for brevity.
-func (c Command) validate() (Type, error) {
+// validate checks the payload needed by c.Type.
+func (c Command) validate() error {
 	switch c.Type {
 	case TypeClaim:
 		if c.Node == "" || c.Term == 0 {
-			return c.Type, fmt.Errorf("%w: claim needs a node and a term > 0", ErrMalformed)
+			return fmt.Errorf("%w: claim needs a node and a term > 0", ErrMalformed)
 		}
 	case TypeAddVIP:
 		if c.VIP == nil {
-			return c.Type, fmt.Errorf("%w: add-vip without a VIP", ErrMalformed)
+			return fmt.Errorf("%w: add-vip without a VIP", ErrMalformed)
 		}
-		return c.Type, ValidateVIP(*c.VIP)
+		return ValidateVIP(*c.VIP)
 	case TypeRemoveVIP:
 		if !c.Addr.IsValid() {
-			return c.Type, fmt.Errorf("%w: remove-vip without an address", ErrMalformed)
+			return fmt.Errorf("%w: remove-vip without an address", ErrMalformed)
 		}
 	case TypeSeedVIPs:
 		for _, v := range c.VIPs {
 			if err := ValidateVIP(v); err != nil {
-				return c.Type, err
+				return err
 			}
 		}
 	case TypeSetMember:
 		if c.Node == "" || c.APIAddr == "" {
-			return c.Type, fmt.Errorf("%w: set-member needs an id and an API address", ErrMalformed)
+			return fmt.Errorf("%w: set-member needs an id and an API address", ErrMalformed)
 		}
 	case TypeRemoveMember:
 		if c.Node == "" {
-			return c.Type, fmt.Errorf("%w: remove-member needs an id", ErrMalformed)
+			return fmt.Errorf("%w: remove-member needs an id", ErrMalformed)
 		}
 	default:
-		return c.Type, fmt.Errorf("%w: %s", ErrUnknownCommand, c.Type)
+		return fmt.Errorf("%w: %s", ErrUnknownCommand, c.Type)
 	}
-	return c.Type, nil
+	return nil
 }

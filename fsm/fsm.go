@@ -61,10 +61,7 @@ func Next(s State, logTerm uint64, c Command) (State, error) {
 		}
 		n.Owner = Owner{Node: c.Node, Term: c.Term}
 	case TypeAddVIP:
-		v := *c.VIP
-		n.VIPs = slices.DeleteFunc(n.VIPs, func(o VIP) bool { return o.Prefix.Addr() == v.Prefix.Addr() })
-		n.VIPs = append(n.VIPs, v)
-		sortVIPsByAddr(n.VIPs)
+		n.VIPs = upsert(n.VIPs, *c.VIP)
 	case TypeRemoveVIP:
 		before := len(n.VIPs)
 		n.VIPs = slices.DeleteFunc(n.VIPs, func(o VIP) bool { return o.Prefix.Addr() == c.Addr })
@@ -77,10 +74,8 @@ func Next(s State, logTerm uint64, c Command) (State, error) {
 		}
 		n.Seeded = true
 		for _, v := range c.VIPs {
-			n.VIPs = slices.DeleteFunc(n.VIPs, func(o VIP) bool { return o.Prefix.Addr() == v.Prefix.Addr() })
-			n.VIPs = append(n.VIPs, v)
+			n.VIPs = upsert(n.VIPs, v)
 		}
-		sortVIPsByAddr(n.VIPs)
 	case TypeSetMember:
 		if n.Members == nil {
 			n.Members = map[string]Member{}
@@ -92,6 +87,15 @@ func Next(s State, logTerm uint64, c Command) (State, error) {
 		return s, fmt.Errorf("%w: %s", ErrUnknownCommand, c.Type)
 	}
 	return n, nil
+}
+
+// upsert replaces the VIP with v's address, or adds v, keeping vs sorted by
+// address: one address is one VIP, whatever its prefix length or label.
+func upsert(vs []VIP, v VIP) []VIP {
+	vs = slices.DeleteFunc(vs, func(o VIP) bool { return o.Prefix.Addr() == v.Prefix.Addr() })
+	vs = append(vs, v)
+	sortVIPsByAddr(vs)
+	return vs
 }
 
 // snapshotVersion is written into every snapshot; Restore refuses others.
