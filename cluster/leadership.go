@@ -57,9 +57,6 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		case <-n.observed:
 			poked = true
-		case <-n.applied:
-			// OnChange already ran on the FSM goroutine; look again for the
-			// seed check only.
 		case <-tick.C:
 		}
 	}
@@ -93,6 +90,8 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 			wg.Wait()
 		}(w.est)
 	}
+	// The seed check waits for the FSM to catch up; the ticker brings it
+	// round often enough for a one-time warning, so applies need not wake Run.
 	if !w.seedChecked {
 		w.seedChecked = n.checkSeeds()
 	}
@@ -193,15 +192,19 @@ func (n *Node) checkSeeds() bool {
 	return true
 }
 
+// sameVIPs reports whether a and b hold the same VIPs, in any order.
 func sameVIPs(a, b []fsm.VIP) bool {
-	order := func(x, y fsm.VIP) int {
-		return cmp.Or(x.Prefix.Addr().Compare(y.Prefix.Addr()), x.Prefix.Bits()-y.Prefix.Bits(),
-			strings.Compare(x.Interface, y.Interface), strings.Compare(x.Label, y.Label))
-	}
 	a, b = slices.Clone(a), slices.Clone(b)
-	slices.SortFunc(a, order)
-	slices.SortFunc(b, order)
+	slices.SortFunc(a, compareVIPs)
+	slices.SortFunc(b, compareVIPs)
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// compareVIPs orders VIPs by address, then by every other field, so that
+// sorting gives one order for one set.
+func compareVIPs(x, y fsm.VIP) int {
+	return cmp.Or(x.Prefix.Addr().Compare(y.Prefix.Addr()), x.Prefix.Bits()-y.Prefix.Bits(),
+		strings.Compare(x.Interface, y.Interface), strings.Compare(x.Label, y.Label))
 }
 
 // handOver transfers leadership to id ("" lets raft pick the most up-to-date
@@ -213,7 +216,7 @@ func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress,
 	n.handOverMu.Lock()
 	defer n.handOverMu.Unlock()
 	term := n.raft.CurrentTerm()
-	n.resignTerm.Store(term)
+	n.lease.resign(term)
 	n.changed()
 	if grace {
 		t := time.NewTimer(n.cfg.Timing.margin())
@@ -232,7 +235,7 @@ func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress,
 	err := await(ctx, f)
 	if err != nil {
 		// Still leader in this term: take the VIPs back.
-		n.resignTerm.CompareAndSwap(term, 0)
+		n.lease.unresign(term)
 		n.changed()
 		return wrapRaft("leadership transfer", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -74,16 +73,11 @@ type Node struct {
 	// the channel holds one, so a burst of observations collapses into one
 	// poke; each is only a hint to re-read the state.
 	observed chan raft.Observation
-	// applied is poked after every FSM apply or restore (1-buffered).
-	applied chan struct{}
-	// resignTerm is the term this node is handing leadership away in; View
-	// reports it as not leader in that term, so the VIPs drop before the
-	// transfer starts. Zero when no handover is under way.
-	resignTerm atomic.Uint64
-	// handOverMu serializes handovers: a second one must not clear resignTerm
-	// while the first is still under way.
+	// handOverMu serializes handovers: a second one must not take back the
+	// lease's resignation while the first is still under way.
 	handOverMu sync.Mutex
-	// lease gates View's "leader" on a recent quorum confirmation (lease.go).
+	// lease gates View's "leader" on a recent quorum confirmation and on no
+	// handover under way (lease.go).
 	lease quorumLease
 
 	shutdownOnce sync.Once
@@ -108,7 +102,6 @@ func Open(cfg Config) (*Node, error) {
 		log:      log,
 		fsm:      fsm.New(),
 		observed: make(chan raft.Observation, 1),
-		applied:  make(chan struct{}, 1),
 	}
 	st, err := openStores(cfg, hlog)
 	if err != nil {
@@ -127,7 +120,7 @@ func Open(cfg Config) (*Node, error) {
 	rc.ElectionTimeout = cfg.Timing.Election
 	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLease
 	rc.Logger = hlog
-	rep := &replica{f: n.fsm, log: log, changed: n.fsmChanged}
+	rep := &replica{f: n.fsm, log: log, changed: n.changed}
 	if n.raft, err = raft.NewRaft(rc, rep, st.logs, st.stable, st.snaps, n.trans); err != nil {
 		return nil, errors.Join(fmt.Errorf("start raft: %w", err), n.closeTransport(), n.closeStores())
 	}
@@ -227,8 +220,7 @@ func (n *Node) View() (st fsm.State, leader bool, term uint64) {
 func (n *Node) view() (state raft.RaftState, st fsm.State, leader bool, term uint64) {
 	state = n.raft.State()
 	term = n.raft.CurrentTerm()
-	leader = state == raft.Leader && n.resignTerm.Load() != term &&
-		n.lease.valid(term, time.Now(), n.cfg.Timing.LeaderLease)
+	leader = state == raft.Leader && n.lease.valid(term, time.Now(), n.cfg.Timing.LeaderLease)
 	return state, n.fsm.State(), leader, term
 }
 
@@ -277,16 +269,8 @@ func (n *Node) closeStores() error {
 	return nil
 }
 
-// fsmChanged runs after every FSM apply or restore, on raft's FSM goroutine:
-// both pokes are non-blocking.
-func (n *Node) fsmChanged() {
-	select {
-	case n.applied <- struct{}{}:
-	default:
-	}
-	n.changed()
-}
-
+// changed calls OnChange. It also runs on raft's FSM goroutine after every
+// apply or restore, so it must not block (Config.OnChange says so).
 func (n *Node) changed() {
 	if n.cfg.OnChange != nil {
 		n.cfg.OnChange()

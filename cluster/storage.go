@@ -1,17 +1,16 @@
 package cluster
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -240,13 +239,5 @@ func (n *Node) KnownVIPs() []fsm.VIP {
 			}
 		}
 	}
-	out := make([]fsm.VIP, 0, len(seen))
-	for v := range seen {
-		out = append(out, v)
-	}
-	slices.SortFunc(out, func(a, b fsm.VIP) int {
-		return cmp.Or(a.Prefix.Addr().Compare(b.Prefix.Addr()), a.Prefix.Bits()-b.Prefix.Bits(),
-			strings.Compare(a.Interface, b.Interface), strings.Compare(a.Label, b.Label))
-	})
-	return out
+	return slices.SortedFunc(maps.Keys(seen), compareVIPs)
 }
