@@ -79,10 +79,10 @@ func (r *Reconciler) sortedHolds() []*hold {
 	return hs
 }
 
-// linksOf returns the distinct links of hs, sorted.
-func linksOf(hs []*hold) []string {
-	links := make([]string, 0, len(hs))
-	for _, h := range hs {
+// heldLinks returns the distinct links of the holds, sorted.
+func (r *Reconciler) heldLinks() []string {
+	links := make([]string, 0, len(r.held))
+	for _, h := range r.held {
 		links = append(links, h.Link)
 	}
 	slices.Sort(links)

@@ -21,29 +21,6 @@ var (
 	testVIP6 = netip.MustParseAddr("2001:db8::100")
 )
 
-// wire marshals p in an Ethernet frame to dst, as arp.Client.WriteTo does, and
-// decodes it again, so the test checks what goes on the wire.
-func wire(t *testing.T, p *arp.Packet, dst net.HardwareAddr) (*ethernet.Frame, *arp.Packet) {
-	t.Helper()
-	pb, err := p.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fb, err := (&ethernet.Frame{Destination: dst, Source: p.SenderHardwareAddr, EtherType: ethernet.EtherTypeARP, Payload: pb}).MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f ethernet.Frame
-	if err := f.UnmarshalBinary(fb); err != nil {
-		t.Fatal(err)
-	}
-	var got arp.Packet
-	if err := got.UnmarshalBinary(f.Payload); err != nil {
-		t.Fatal(err)
-	}
-	return &f, &got
-}
-
 // checkGARP checks the two packets of a gratuitous ARP (see garpPackets).
 func checkGARP(t *testing.T, pkts []*arp.Packet, hw net.HardwareAddr, vip netip.Addr) {
 	t.Helper()
@@ -70,13 +47,18 @@ func TestGARPPackets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Check what goes on the wire: the packets as decoded from their encoding.
 	var decoded []*arp.Packet
 	for _, p := range pkts {
-		f, got := wire(t, p, ethernet.Broadcast)
-		if !bytes.Equal(f.Source, testMAC) || f.EtherType != ethernet.EtherTypeARP {
-			t.Errorf("frame from %s type %s, want from %s type ARP", f.Source, f.EtherType, testMAC)
+		b, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
 		}
-		decoded = append(decoded, got)
+		var got arp.Packet
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		decoded = append(decoded, &got)
 	}
 	checkGARP(t, decoded, testMAC, testVIP4)
 

@@ -176,7 +176,8 @@ func garpPackets(hw net.HardwareAddr, vip netip.Addr) ([]*arp.Packet, error) {
 }
 
 // dialARP opens an ARP client on ifi. arp.Dial needs an IPv4 address on the
-// link, which the reconciler has just bound.
+// link, which the reconciler has just bound; it is checked here first because
+// arp.Dial (mdlayher/arp 6706a29) leaks its packet socket when the link has none.
 func dialARP(ifi *net.Interface) (arpConn, error) {
 	addrs, err := ifi.Addrs()
 	if err != nil {

@@ -45,9 +45,12 @@ type Binder interface {
 	LinkFor(ctx context.Context, ip netip.Addr) (string, error)
 }
 
-// AddrLister is optionally implemented by a Binder that can also report the
-// labels of addresses. RemoveLeftovers uses it to find VIPs by their label.
-type AddrLister interface {
+// LabelBinder is a Binder that also reports the labels of addresses, which
+// RemoveLeftovers needs to find VIPs by their label. Netlink and
+// netopstest.Fake implement it.
+type LabelBinder interface {
+	Binder
+	// Addrs returns the addresses configured on link, with their labels.
 	Addrs(ctx context.Context, link string) ([]Addr, error)
 }
 

@@ -14,10 +14,10 @@ import (
 // older configuration) left in the kernel, before this node takes part in an
 // election (DESIGN.md: on start, a node removes any cluster VIP still
 // configured). On each of links, and on each VIP's own interface, it removes
-// every address of vips and, if b also implements AddrLister, every IPv4
-// address carrying a label this package sets ("<link>:vip" or a VIP's label).
-// Missing links are skipped. It returns what it removed and the errors joined.
-func RemoveLeftovers(ctx context.Context, b Binder, links []string, vips []fsm.VIP, log *slog.Logger) ([]netip.Prefix, error) {
+// every address of vips and every IPv4 address carrying a label this package
+// sets ("<link>:vip" or a VIP's label). Missing links are skipped. It returns
+// what it removed and the errors joined.
+func RemoveLeftovers(ctx context.Context, b LabelBinder, links []string, vips []fsm.VIP, log *slog.Logger) ([]netip.Prefix, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -31,7 +31,7 @@ func RemoveLeftovers(ctx context.Context, b Binder, links []string, vips []fsm.V
 	var removed []netip.Prefix
 	var errs []error
 	for _, link := range slices.Compact(all) {
-		addrs, err := listAddrs(ctx, b, link)
+		addrs, err := b.Addrs(ctx, link)
 		if errors.Is(err, ErrNoLink) {
 			continue
 		}
@@ -61,20 +61,4 @@ func isLeftover(link string, a Addr, vips []fsm.VIP) bool {
 		return true
 	}
 	return a.Prefix.Addr().Is4() && isVIPLabel(link, a.Label, vips)
-}
-
-// listAddrs lists link with labels where b can, and without otherwise.
-func listAddrs(ctx context.Context, b Binder, link string) ([]Addr, error) {
-	if l, ok := b.(AddrLister); ok {
-		return l.Addrs(ctx, link)
-	}
-	ps, err := b.List(ctx, link)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Addr, len(ps))
-	for i, p := range ps {
-		out[i] = Addr{Prefix: p}
-	}
-	return out, nil
 }

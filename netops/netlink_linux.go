@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +22,7 @@ import (
 // moby/moby#48598, slackhq/nebula#1835); a retry normally succeeds at once.
 const dumpRetries = 5
 
-// Netlink is the Binder on a netlink handle. It also implements AddrLister.
+// Netlink is the LabelBinder on a netlink handle.
 //
 // Netlink requests cannot be cancelled and take microseconds, so the contexts
 // of its methods are not consulted.
@@ -32,10 +31,7 @@ type Netlink struct {
 	log *slog.Logger
 }
 
-var (
-	_ Binder     = (*Netlink)(nil)
-	_ AddrLister = (*Netlink)(nil)
-)
+var _ LabelBinder = (*Netlink)(nil)
 
 // NewNetlink returns a Binder on h: netlink.NewHandle() in production,
 // netlink.NewHandleAt(ns) in tests. A nil h opens a socket per request in the
@@ -172,29 +168,6 @@ func pickLink(nas []netlink.Addr, ip netip.Addr) (int, bool) {
 func bits(na netlink.Addr) int {
 	ones, _ := na.Mask.Size()
 	return ones
-}
-
-// Links returns the names of all links in h's namespace, for RemoveLeftovers.
-func Links(h *netlink.Handle) ([]string, error) {
-	if h == nil {
-		h = &netlink.Handle{}
-	}
-	var ls []netlink.Link
-	var err error
-	for range dumpRetries {
-		if ls, err = h.LinkList(); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			break
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list links: %w", err)
-	}
-	names := make([]string, len(ls))
-	for i, l := range ls {
-		names[i] = l.Attrs().Name
-	}
-	slices.Sort(names)
-	return names, nil
 }
 
 // link looks a link up by name; a missing one is ErrNoLink.

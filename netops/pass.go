@@ -15,7 +15,7 @@ import (
 // kernel, diff, then unbind, bind and renew, in that order.
 func (r *Reconciler) pass(ctx context.Context, v View, want []fsm.VIP) {
 	now := time.Now()
-	before := linksOf(r.sortedHolds())
+	before := r.heldLinks()
 	links := r.resolve(ctx, v.State.VIPs, want)
 	observed := r.observe(ctx, r.linksToList(links))
 	r.forgetVanished(observed)
@@ -69,7 +69,10 @@ func (r *Reconciler) linkFor(ctx context.Context, v fsm.VIP) (string, error) {
 // linksToList returns the links to read: those of the VIPs and those this
 // reconciler holds addresses on.
 func (r *Reconciler) linksToList(links map[netip.Addr]string) []string {
-	all := slices.AppendSeq(linksOf(r.sortedHolds()), maps.Values(links))
+	all := slices.Collect(maps.Values(links))
+	for _, h := range r.held {
+		all = append(all, h.Link)
+	}
 	slices.Sort(all)
 	return slices.Compact(all)
 }
@@ -100,11 +103,11 @@ func (r *Reconciler) observe(ctx context.Context, links []string) map[string][]n
 // ran out, an admin deleted the address, or the link went away. A VIP still
 // desired is then bound again, and announced, as a new hold.
 func (r *Reconciler) forgetVanished(obs map[string][]netip.Prefix) {
-	for _, h := range r.sortedHolds() {
+	for a, h := range r.held {
 		ps, listed := obs[h.Link]
 		if listed && !slices.Contains(ps, h.Prefix) {
 			r.log.Warn("VIP vanished from the kernel", "vip", h.Prefix, "link", h.Link, "term", h.term)
-			delete(r.held, h.Prefix.Addr())
+			delete(r.held, a)
 		}
 	}
 }
@@ -151,15 +154,27 @@ func (r *Reconciler) unbind(ctx context.Context, b Binding) {
 
 // bind binds d and starts a new hold, with its announcement schedule.
 func (r *Reconciler) bind(ctx context.Context, d ResolvedVIP, term uint64, now time.Time) {
+	if !r.bindKernel(ctx, d, term, "cannot bind VIP") {
+		return
+	}
+	p := d.VIP.Prefix
+	r.held[p.Addr()] = &hold{Binding: Binding{Link: d.Link, Prefix: p}, term: term, renewed: now, start: now}
+	r.log.Info("bound VIP", "vip", p, "link", d.Link, "term", term, "label", d.Addr().Label, "lifetime", r.lease)
+}
+
+// bindKernel adds d to the kernel, or refreshes it, with a full lease. A
+// failure is logged once, as msg, and the first success after it too.
+func (r *Reconciler) bindKernel(ctx context.Context, d ResolvedVIP, term uint64, msg string) bool {
 	a := d.Addr()
 	key := "bind " + a.Prefix.Addr().String()
 	if err := r.binder.Bind(ctx, d.Link, a, r.lease); err != nil {
-		r.errs.failed(key, "cannot bind VIP", err, "vip", a.Prefix, "link", d.Link, "term", term)
-		return
+		r.errs.failed(key, msg, err, "vip", a.Prefix, "link", d.Link, "term", term)
+		return false
 	}
-	r.errs.clear(key)
-	r.held[a.Prefix.Addr()] = &hold{Binding: Binding{Link: d.Link, Prefix: a.Prefix}, term: term, renewed: now, start: now}
-	r.log.Info("bound VIP", "vip", a.Prefix, "link", d.Link, "term", term, "label", a.Label, "lifetime", r.lease)
+	if r.errs.clear(key) {
+		r.log.Info("binding VIP works again", "vip", a.Prefix, "link", d.Link)
+	}
+	return true
 }
 
 // keep handles a desired VIP the kernel already has: it is adopted if another
@@ -181,23 +196,17 @@ func (r *Reconciler) keep(ctx context.Context, d ResolvedVIP, term uint64, now t
 	if now.Sub(h.renewed) <= r.lease/3 {
 		return
 	}
-	a := d.Addr()
-	key := "bind " + a.Prefix.Addr().String()
-	if err := r.binder.Bind(ctx, d.Link, a, r.lease); err != nil {
-		r.errs.failed(key, "cannot renew VIP lifetime", err, "vip", a.Prefix, "link", d.Link, "term", term)
+	if !r.bindKernel(ctx, d, term, "cannot renew VIP lifetime") {
 		return
 	}
-	if r.errs.clear(key) {
-		r.log.Info("renewing VIP lifetime works again", "vip", a.Prefix, "link", d.Link)
-	}
 	h.renewed = now
-	r.log.Debug("renewed VIP lifetime", "vip", a.Prefix, "link", d.Link, "lifetime", r.lease)
+	r.log.Debug("renewed VIP lifetime", "vip", h.Prefix, "link", h.Link, "lifetime", r.lease)
 }
 
 // releaseIdle releases the announcer on links that held a VIP before the pass
 // and hold none now.
 func (r *Reconciler) releaseIdle(before []string) {
-	now := linksOf(r.sortedHolds())
+	now := r.heldLinks()
 	for _, link := range before {
 		if !slices.Contains(now, link) {
 			r.release(link)

@@ -2,8 +2,6 @@ package netops
 
 import (
 	"cmp"
-	"fmt"
-	"maps"
 	"net/netip"
 	"slices"
 
@@ -27,8 +25,6 @@ type Binding struct {
 	Prefix netip.Prefix
 }
 
-func (b Binding) String() string { return fmt.Sprintf("%s on %s", b.Prefix, b.Link) }
-
 // Plan is what one reconcile pass must do, in this order: Unbind first, so that
 // an address moving to another link or prefix length is never configured twice,
 // then Bind what is missing, then consider Keep for a lifetime refresh.
@@ -40,9 +36,6 @@ type Plan struct {
 	// Keep holds desired VIPs already observed as wanted.
 	Keep []ResolvedVIP
 }
-
-// Empty reports whether the plan changes nothing in the kernel.
-func (p Plan) Empty() bool { return len(p.Unbind) == 0 && len(p.Bind) == 0 }
 
 // Diff compares the desired VIPs with the addresses observed per link and
 // returns what to change. Only managed addresses (and desired ones) are ever
@@ -61,8 +54,8 @@ func Diff(desired []ResolvedVIP, observed map[string][]netip.Prefix, managed ...
 		isManaged[a] = true
 	}
 	var p Plan
-	for _, link := range slices.Sorted(maps.Keys(observed)) {
-		for _, o := range observed[link] {
+	for link, ps := range observed {
+		for _, o := range ps {
 			if !isManaged[o.Addr()] {
 				continue
 			}

@@ -166,11 +166,11 @@ func (r *Reconciler) shutdown(ctx context.Context) {
 	defer cancel()
 	r.pass(ctx, r.view(), nil)
 	// What a failed List hid from the pass is still ours to remove.
-	rest := r.sortedHolds()
-	for _, h := range rest {
+	links := r.heldLinks()
+	for _, h := range r.sortedHolds() {
 		r.unbind(ctx, h.Binding)
 	}
-	for _, link := range linksOf(rest) {
+	for _, link := range links {
 		r.release(link)
 	}
 	r.publish()

@@ -35,8 +35,6 @@ type Event struct {
 	Text string
 }
 
-func (e Event) String() string { return e.Text }
-
 // entry is one address in the fake kernel.
 type entry struct {
 	netops.Addr
@@ -44,32 +42,29 @@ type entry struct {
 	bound   bool      // added through Bind
 }
 
-// Fake is an in-memory kernel: a Binder, AddrLister and Announcer that records
+// Fake is an in-memory kernel: a LabelBinder and Announcer that records
 // every call as an Event. Addresses added by Bind expire after their lifetime,
 // as in the kernel. It is safe for concurrent use.
 type Fake struct {
 	node string
 	lan  *LAN
 
-	mu      sync.Mutex
-	links   map[string][]entry
-	linkFor map[netip.Addr]string
-	fail    map[Method]error
-	events  []Event
+	mu     sync.Mutex
+	links  map[string][]entry
+	fail   map[Method]error
+	events []Event
 }
 
 var (
-	_ netops.Binder     = (*Fake)(nil)
-	_ netops.AddrLister = (*Fake)(nil)
-	_ netops.Announcer  = (*Fake)(nil)
+	_ netops.LabelBinder = (*Fake)(nil)
+	_ netops.Announcer   = (*Fake)(nil)
 )
 
 // NewFake returns a fake kernel with no links and no LAN.
 func NewFake() *Fake { return newFake("", nil) }
 
 func newFake(node string, lan *LAN) *Fake {
-	return &Fake{node: node, lan: lan, links: map[string][]entry{},
-		linkFor: map[netip.Addr]string{}, fail: map[Method]error{}}
+	return &Fake{node: node, lan: lan, links: map[string][]entry{}, fail: map[Method]error{}}
 }
 
 // AddLink adds a link with the node's own, permanent addresses. LinkFor finds
@@ -83,13 +78,6 @@ func (f *Fake) AddLink(name string, own ...netip.Prefix) {
 	if _, ok := f.links[name]; !ok {
 		f.links[name] = nil
 	}
-}
-
-// SetLinkFor makes LinkFor answer link for ip, whatever the subnets say.
-func (f *Fake) SetLinkFor(ip netip.Addr, link string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.linkFor[ip] = link
 }
 
 // Fail makes every later call of m return err; a nil err heals it.
@@ -162,7 +150,7 @@ func (f *Fake) List(ctx context.Context, link string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// Addrs implements netops.AddrLister.
+// Addrs implements netops.LabelBinder.
 func (f *Fake) Addrs(_ context.Context, link string) ([]netops.Addr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -222,16 +210,13 @@ func (f *Fake) Unbind(_ context.Context, link string, p netip.Prefix) error {
 	return nil
 }
 
-// LinkFor implements netops.Binder: SetLinkFor's answer, else the link of an
-// own address whose subnet contains ip. It is not recorded.
+// LinkFor implements netops.Binder: the link of an own address whose subnet
+// contains ip. It is not recorded.
 func (f *Fake) LinkFor(_ context.Context, ip netip.Addr) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail[LinkFor]; err != nil {
 		return "", err
-	}
-	if link, ok := f.linkFor[ip]; ok {
-		return link, nil
 	}
 	for _, link := range slices.Sorted(maps.Keys(f.links)) {
 		for _, e := range f.links[link] {

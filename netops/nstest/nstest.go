@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"os"
 	"runtime"
 	"testing"
@@ -92,13 +91,12 @@ func (n *NS) setUp() error {
 	if err != nil {
 		return err
 	}
-	p := netip.MustParsePrefix(Primary)
-	addr, err := netlink.ParseAddr(p.String())
+	addr, err := netlink.ParseAddr(Primary)
 	if err != nil {
 		return err
 	}
 	if err := n.Handle.AddrAdd(l, addr); err != nil {
-		return fmt.Errorf("add %s to %s: %w", p, Link, err)
+		return fmt.Errorf("add %s to %s: %w", Primary, Link, err)
 	}
 	return nil
 }
