@@ -56,24 +56,6 @@ func (c *Client) Status(ctx context.Context) (cluster.Status, error) {
 	return st, err
 }
 
-// Leader returns the node's answer to the load balancer check, with its HTTP
-// status: 200 on the VIP holder, 503 elsewhere. Both carry a LeaderInfo, so
-// neither is an error; any other status is.
-func (c *Client) Leader(ctx context.Context) (LeaderInfo, int, error) {
-	var info LeaderInfo
-	code, data, err := c.roundTrip(ctx, c.base, http.MethodGet, "/v1/leader", nil)
-	if err != nil {
-		return info, 0, err
-	}
-	if code != http.StatusOK && code != http.StatusServiceUnavailable {
-		return info, code, answerError(code, data)
-	}
-	if err := json.Unmarshal(data, &info); err != nil {
-		return info, code, fmt.Errorf("GET /v1/leader: decode answer: %w", err)
-	}
-	return info, code, nil
-}
-
 // Members returns the Raft configuration with each member's API address.
 func (c *Client) Members(ctx context.Context) ([]cluster.Member, error) {
 	var b membersBody

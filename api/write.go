@@ -153,7 +153,7 @@ func (s *Server) join(_ *http.Request, body []byte) (action, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if err := errors.Join(checkID("id", req.ID), checkHostPort("raft_addr", req.RaftAddr),
+	if err := errors.Join(ValidateID("id", req.ID), checkHostPort("raft_addr", req.RaftAddr),
 		checkHostPort("api_addr", req.APIAddr)); err != nil {
 		return nil, badRequest("%s", oneLine(strings.ReplaceAll(err.Error(), "\n", "; ")))
 	}
@@ -167,7 +167,7 @@ func (s *Server) leave(_ *http.Request, body []byte) (action, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if err := checkID("id", req.ID); err != nil {
+	if err := ValidateID("id", req.ID); err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}
 	return func(ctx context.Context) error { return s.cluster.Leave(ctx, req.ID) }, nil
@@ -182,7 +182,7 @@ func (s *Server) transfer(_ *http.Request, body []byte) (action, error) {
 		}
 	}
 	if req.ID != "" {
-		if err := checkID("id", req.ID); err != nil {
+		if err := ValidateID("id", req.ID); err != nil {
 			return nil, withStatus(http.StatusBadRequest, err)
 		}
 	}
@@ -215,14 +215,17 @@ func (s *Server) removeVIP(r *http.Request, _ []byte) (action, error) {
 	if bits := r.PathValue("bits"); bits != "" {
 		raw += "/" + bits
 	}
-	a, err := parseAddrOrCIDR(raw)
+	a, err := ParseVIPAddr(raw)
 	if err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}
 	return func(ctx context.Context) error { return s.cluster.Apply(ctx, fsm.RemoveVIP(a)) }, nil
 }
 
-func parseAddrOrCIDR(s string) (netip.Addr, error) {
+// ParseVIPAddr parses how a VIP to remove is named: its address, or a CIDR
+// whose address it takes (as `vip ls` prints VIPs). DELETE /v1/vips/{addr}
+// accepts the same forms, so the CLI can refuse what the server would.
+func ParseVIPAddr(s string) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a, nil
 	}
@@ -232,17 +235,23 @@ func parseAddrOrCIDR(s string) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("%q is not an IP address or CIDR", s)
 }
 
-// checkID accepts IDs that are safe in logs, headers and file names.
-func checkID(field, id string) error {
+// ValidateID reports why id cannot be a node ID, naming it as field: IDs are
+// 1-64 letters, digits, '.', '_' and '-', starting with a letter or digit (so
+// never "." or ".."), safe in logs, headers and file names. The agent checks
+// its -id with it, so that any node it starts can join.
+func ValidateID(field, id string) error {
 	if id == "" {
 		return fmt.Errorf("%s is required", field)
 	}
 	if len(id) > maxIDLen {
 		return fmt.Errorf("%s is %d characters long, at most %d allowed", field, len(id), maxIDLen)
 	}
-	for _, c := range id {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
-		if !ok {
+	for i, c := range id {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if i == 0 && !alnum {
+			return fmt.Errorf("%s %q must start with a letter or digit", field, id)
+		}
+		if !alnum && c != '.' && c != '_' && c != '-' {
 			return fmt.Errorf("%s %q contains %q: use letters, digits, '.', '_' and '-'", field, id, c)
 		}
 	}

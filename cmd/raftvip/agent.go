@@ -33,7 +33,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	log, _, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	log, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,11 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	// A crashed or killed predecessor may have left VIPs in the kernel; they must
 	// go before this node takes part in any election (DESIGN.md, safety).
 	known := localize(append(a.node.KnownVIPs(), seeds...), cfg.Interface)
-	if removed, err := netops.RemoveLeftovers(ctx, binder, linkNames(), known, log); err != nil {
+	links, err := linkNames()
+	if err != nil {
+		return nil, fmt.Errorf("remove leftover VIPs: %w", err)
+	}
+	if removed, err := netops.RemoveLeftovers(ctx, binder, links, known, log); err != nil {
 		return nil, fmt.Errorf("remove leftover VIPs: %w", err)
 	} else if len(removed) > 0 {
 		log.Warn("removed VIPs left configured by an earlier run", "vips", removed)
@@ -304,14 +308,17 @@ func localize(vs []fsm.VIP, iface string) []fsm.VIP {
 	return out
 }
 
-func linkNames() []string {
+// linkNames lists every interface. An error is returned, not swallowed: with
+// no links, RemoveLeftovers would check nothing and the start would go on as if
+// the kernel held no leftover VIP.
+func linkNames() ([]string, error) {
 	ifs, err := net.Interfaces()
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("list interfaces: %w", err)
 	}
 	names := make([]string, 0, len(ifs))
 	for _, i := range ifs {
 		names = append(names, i.Name)
 	}
-	return names
+	return names, nil
 }

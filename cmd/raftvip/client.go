@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -119,7 +118,10 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if len(pos) > 1 {
 			return fmt.Errorf("%w: transfer takes at most one node ID", errUsage)
 		}
-		id := strings.Join(pos, "")
+		var id string // "": any up-to-date follower
+		if len(pos) == 1 {
+			id = pos[0]
+		}
 		if err := c.Transfer(ctx, id); err != nil {
 			return err
 		}
@@ -128,7 +130,10 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: %s needs exactly one address", errUsage, sub)
 		}
-		return vipChange(ctx, c, sub, pos[0], vip, out)
+		if sub == "vip add" {
+			return vipAdd(ctx, c, pos[0], vip, out)
+		}
+		return vipRemove(ctx, c, pos[0], out)
 	case "vip ls":
 		vs, err := c.VIPs(ctx)
 		if err != nil {
@@ -139,28 +144,24 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	return fmt.Errorf("%w: unknown command %q", errUsage, sub)
 }
 
-func vipChange(ctx context.Context, c *api.Client, sub, arg string, v fsm.VIP, out printer) error {
-	if sub == "vip add" {
-		parsed, err := fsm.ParseVIP(arg)
-		if err != nil {
-			return err
-		}
-		v.Prefix = parsed.Prefix
-		if err := fsm.ValidateVIP(v); err != nil {
-			return err
-		}
-		if err := c.AddVIP(ctx, v); err != nil {
-			return err
-		}
-		return out.done(fmt.Sprintf("added %s", v.Prefix))
-	}
-	a, err := netip.ParseAddr(arg)
+// vipAdd parses the CIDR (the client sends a typed prefix); the server checks
+// the whole VIP, interface and label included, so that is not done here too.
+func vipAdd(ctx context.Context, c *api.Client, arg string, v fsm.VIP, out printer) error {
+	parsed, err := fsm.ParseVIP(arg)
 	if err != nil {
-		p, perr := netip.ParsePrefix(arg)
-		if perr != nil {
-			return fmt.Errorf("%q is not an IP address", arg)
-		}
-		a = p.Addr()
+		return err
+	}
+	v.Prefix = parsed.Prefix
+	if err := c.AddVIP(ctx, v); err != nil {
+		return err
+	}
+	return out.done(fmt.Sprintf("added %s", v.Prefix))
+}
+
+func vipRemove(ctx context.Context, c *api.Client, arg string, out printer) error {
+	a, err := api.ParseVIPAddr(arg)
+	if err != nil {
+		return err
 	}
 	if err := c.RemoveVIP(ctx, a); err != nil {
 		return err

@@ -9,13 +9,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 )
@@ -80,7 +80,7 @@ func agentFlags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.ID, "id", c.ID, "unique node ID (default: the host name)")
 	fs.StringVar(&c.RaftAddr, "raft-addr", c.RaftAddr, "host:port for Raft traffic between nodes (required)")
 	fs.StringVar(&c.RaftAdvertise, "raft-advertise", c.RaftAdvertise, "host:port peers dial, when -raft-addr is a wildcard")
-	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "host:port of the HTTP API (default: the -raft-addr host, port 8080)")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "host:port of the HTTP API, dialed by peers (default: the Raft host peers dial, port 8080)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory for the Raft log, stable store and snapshots")
 	fs.BoolVar(&c.Bootstrap, "bootstrap", c.Bootstrap, "create a new cluster with this node as its first member (ignored when the data dir has state)")
 	fs.Var(&c.Join, "join", "comma-separated HTTP addresses of cluster members to join; retried until one answers")
@@ -135,7 +135,7 @@ func parseAgentConfig(args []string, getenv func(string) string, stderr io.Write
 	final.VisitAll(func(f *flag.Flag) {
 		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(name); v != "" && !given[f.Name] && f.Name != "config" && envErr == nil {
-			resetLists(&cfg, map[string]bool{f.Name: true})
+			resetList(&cfg, f.Name)
 			if err := final.Set(f.Name, v); err != nil {
 				envErr = fmt.Errorf("%s=%q: %w", name, v, err)
 			}
@@ -144,13 +144,16 @@ func parseAgentConfig(args []string, getenv func(string) string, stderr io.Write
 	if envErr != nil {
 		return Config{}, envErr
 	}
-	// Repeatable flags replace, not extend, what the file or environment said.
-	resetLists(&cfg, given)
+	for name := range given {
+		resetList(&cfg, name)
+	}
 	if err := final.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("%w: %w", errUsage, err)
 	}
+	// The host peers dial, not a wildcard -raft-addr: the API address is
+	// recorded for other members to forward writes to.
 	if cfg.HTTPAddr == "" && cfg.RaftAddr != "" {
-		if host, _, err := net.SplitHostPort(cfg.RaftAddr); err == nil {
+		if host, _, err := net.SplitHostPort(advertised(cfg)); err == nil {
 			cfg.HTTPAddr = net.JoinHostPort(host, "8080")
 		}
 	}
@@ -165,11 +168,13 @@ func usageError(err error) error {
 	return fmt.Errorf("%w: %w", errUsage, err)
 }
 
-func resetLists(c *Config, given map[string]bool) {
-	if given["join"] {
+// resetList empties the repeatable flag name, if it is one, so that a value
+// from a higher source replaces, not extends, what a lower one said.
+func resetList(c *Config, name string) {
+	switch name {
+	case "join":
 		c.Join = nil
-	}
-	if given["vip"] {
+	case "vip":
 		c.VIPs = nil
 	}
 }
@@ -187,13 +192,12 @@ func loadConfigFile(path string, c *Config) error {
 	return nil
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
 // Validate names the first bad field and its value. Checks that need the
 // kernel (does the interface exist) are done by the agent at start.
 func (c Config) Validate() error {
-	if !idPattern.MatchString(c.ID) {
-		return fmt.Errorf("-id %q: want 1-64 letters, digits, '.', '_' or '-'", c.ID)
+	// The API's rule, so that the node's own join is not refused later.
+	if err := api.ValidateID("-id", c.ID); err != nil {
+		return err
 	}
 	if c.RaftAddr == "" {
 		return errors.New("-raft-addr is required (host:port for Raft traffic)")
@@ -201,17 +205,21 @@ func (c Config) Validate() error {
 	if err := checkHostPort("-raft-addr", c.RaftAddr); err != nil {
 		return err
 	}
-	adv := c.RaftAdvertise
-	if adv == "" {
-		adv = c.RaftAddr
-	} else if err := checkHostPort("-raft-advertise", adv); err != nil {
-		return err
+	if c.RaftAdvertise != "" {
+		if err := checkHostPort("-raft-advertise", c.RaftAdvertise); err != nil {
+			return err
+		}
 	}
-	if ip, err := netip.ParseAddr(hostOf(adv)); err == nil && ip.IsUnspecified() {
+	if wildcard(advertised(c)) {
 		return fmt.Errorf("-raft-addr %q is a wildcard address that peers cannot dial: set -raft-advertise", c.RaftAddr)
 	}
 	if err := checkHostPort("-http-addr", c.HTTPAddr); err != nil {
 		return err
+	}
+	if wildcard(c.HTTPAddr) {
+		// It is also the API address the members record: a follower would
+		// forward writes to itself.
+		return fmt.Errorf("-http-addr %q is a wildcard address that peers cannot dial: give this node's own address", c.HTTPAddr)
 	}
 	if c.DataDir == "" {
 		return errors.New("-data-dir is required")
@@ -292,21 +300,25 @@ func (c Config) RaftTiming() (cluster.Timing, error) {
 	return t, nil
 }
 
+// checkHostPort checks the form only; an empty host is a wildcard, which
+// Validate refuses where peers must dial the address.
 func checkHostPort(flagName, s string) error {
-	host, port, err := net.SplitHostPort(s)
+	_, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return fmt.Errorf("%s %q: want host:port", flagName, s)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("%s %q: port must be 1-65535", flagName, s)
 	}
-	_ = host
 	return nil
 }
 
-func hostOf(hostport string) string {
-	h, _, _ := net.SplitHostPort(hostport)
-	return h
+// wildcard reports whether hostport names no particular host (":7000",
+// "0.0.0.0:7000", "[::]:7000"): fine to listen on, but not for peers to dial.
+func wildcard(hostport string) bool {
+	host, _, _ := net.SplitHostPort(hostport)
+	ip, err := netip.ParseAddr(host)
+	return host == "" || err == nil && ip.IsUnspecified()
 }
 
 // listFlag is a repeatable flag that also accepts comma-separated values.

@@ -79,7 +79,10 @@ func TestValidateNamesTheProblem(t *testing.T) {
 		{[]string{"-vip", "192.0.2.0/24"}, "network address"},
 		{[]string{"-id", "bad id"}, `-id "bad id"`},
 		{[]string{"-raft-addr", "nonsense"}, `-raft-addr "nonsense"`},
+		{[]string{"-id", ".."}, "must start with a letter or digit"},
 		{[]string{"-raft-addr", "0.0.0.0:7000"}, "-raft-advertise"},
+		{[]string{"-raft-addr", ":7000"}, "-raft-advertise"},
+		{[]string{"-raft-addr", "[::]:7000", "-raft-advertise", "192.0.2.11:7000", "-http-addr", ":8080"}, `-http-addr ":8080" is a wildcard`},
 		{[]string{"-token-file", ""}, "-token-file is required"},
 		{[]string{"-bootstrap", "-join", "192.0.2.12:8080"}, "exclude each other"},
 		{[]string{"-join", "192.0.2.12"}, `-join "192.0.2.12"`},
@@ -105,6 +108,15 @@ func TestValidateNamesTheProblem(t *testing.T) {
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("valid config refused: %v", err)
+	}
+	// A wildcard -raft-addr with -raft-advertise: the default API address is
+	// on the advertised host, which peers can dial.
+	cfg, err = parseAgentConfig(append(validBase(), "-raft-addr", "0.0.0.0:7000", "-raft-advertise", "192.0.2.11:7000"), env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil || cfg.HTTPAddr != "192.0.2.11:8080" {
+		t.Fatalf("wildcard -raft-addr with -raft-advertise: -http-addr %q, Validate = %v; want 192.0.2.11:8080, nil", cfg.HTTPAddr, err)
 	}
 }
 

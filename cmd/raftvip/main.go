@@ -86,15 +86,14 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, slog.Handler, error) {
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	l, err := parseLevel(level)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	opts := &slog.HandlerOptions{Level: l}
-	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if format == "json" {
-		h = slog.NewJSONHandler(w, opts)
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return slog.New(h), h, nil
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
