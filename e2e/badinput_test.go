@@ -35,7 +35,7 @@ func TestBadInput(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if ids := voterIDs(st); len(st.Members) != 3 || !slices.Equal(ids, []string{"n1", "n2", "n3"}) {
+		if ids := st.Voters(); len(st.Members) != 3 || !slices.Equal(ids, []string{"n1", "n2", "n3"}) {
 			return fmt.Errorf("members %v, want n1-n3 as voters", st.Members)
 		}
 		return nil

@@ -47,23 +47,22 @@ type env struct {
 	ctx context.Context
 	lab *lab.Lab
 	c   *rig.Cluster
-	// extra are the flags each node's agent was last started with.
-	extra map[int][]string
 }
 
 // newEnv builds a three-node lab with responders, and a cluster that has not
-// started yet.
+// started yet. -vip-lease is the default, given here because kernelLease
+// depends on it.
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	l := lab.ForTest(t, lab.Options{Nodes: 3, Responder: bins.responder})
-	c, err := rig.New(l, bins.raftvip)
+	c, err := rig.New(l, bins.raftvip, "-vip-lease", "1s")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := l.StartResponders(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, ctx: t.Context(), lab: l, c: c, extra: map[int][]string{}}
+	return &env{t: t, ctx: t.Context(), lab: l, c: c}
 }
 
 // probedCluster starts a three-node cluster and a probe of its VIP, and
@@ -92,27 +91,26 @@ func (e *env) start(i int, extra ...string) *lab.Proc {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.extra[i] = extra
 	return p
 }
 
-// restart starts node i's agent again with the flags it last had, as a
-// service manager would.
+// restart starts node i's agent again with the flags it last had.
 func (e *env) restart(i int) *lab.Proc {
 	e.t.Helper()
-	return e.start(i, e.extra[i]...)
+	p, err := e.c.Restart(e.ctx, i)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
 }
 
 // startCluster bootstraps n1 with the VIP, joins n2 and n3, and returns the
 // holder once all three are voters and exactly one node holds the VIP.
 func (e *env) startCluster() int {
 	e.t.Helper()
-	e.start(1, "-bootstrap", "-vip", vipPrefix.String())
-	e.await("n1 holds the VIP after bootstrap", settle, func() error { return e.holds(1, vip) })
-	for i := 2; i <= 3; i++ {
-		e.start(i, "-join", e.c.JoinAddrs(i))
+	if _, err := e.c.Bootstrap(e.ctx, vipPrefix); err != nil {
+		e.t.Fatal(err)
 	}
-	e.await("three voters", settle, func() error { return e.voters(1, 3) })
 	return e.waitHolder(vip, 0)
 }
 
@@ -120,10 +118,8 @@ func (e *env) startCluster() int {
 // last error when timeout passes first.
 func (e *env) await(what string, timeout time.Duration, check func() error) {
 	e.t.Helper()
-	var last error
-	err := probe.WaitFor(e.ctx, func() bool { last = check(); return last == nil }, timeout)
-	if err != nil {
-		e.t.Fatalf("%s: %v; last check: %v", what, err, last)
+	if err := probe.Until(e.ctx, what, timeout, check); err != nil {
+		e.t.Fatal(err)
 	}
 }
 
@@ -194,21 +190,10 @@ func (e *env) voters(i, want int) error {
 	if err != nil {
 		return err
 	}
-	if got := voterIDs(st); len(got) != want {
+	if got := st.Voters(); len(got) != want {
 		return fmt.Errorf("n%d sees voters %v, want %d", i, got, want)
 	}
 	return nil
-}
-
-func voterIDs(st rig.Status) []string {
-	var ids []string
-	for _, m := range st.Members {
-		if strings.EqualFold(m.Suffrage, "voter") {
-			ids = append(ids, m.ID)
-		}
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // follows reports an error unless node i is a follower of leader that holds

@@ -8,15 +8,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
+	"github.com/raftvip/raftvip/e2e/internal/lab"
 	"github.com/raftvip/raftvip/e2e/internal/rig"
 )
-
-// responderPkg is the lab's stand-in service, built once for every lab.
-const responderPkg = "github.com/raftvip/raftvip/e2e/internal/responder"
 
 // bins are the binaries every test runs; empty when not root (the tests skip).
 var bins struct {
@@ -50,9 +46,7 @@ func build(ctx context.Context, dir string) error {
 	if bins.raftvip, err = rig.Build(ctx, dir); err != nil {
 		return err
 	}
-	bins.responder = filepath.Join(dir, "responder")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bins.responder, responderPkg).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w\n%s", responderPkg, err, out)
-	}
-	return nil
+	// The lab's stand-in service, built once for every lab.
+	bins.responder, err = lab.BuildResponder(ctx, dir)
+	return err
 }

@@ -40,7 +40,7 @@ func TestMembershipAndVIPs(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		ids := voterIDs(st)
+		ids := st.Voters()
 		if len(st.Members) != 3 || slices.Contains(ids, lab.NodeName(leaver)) {
 			return fmt.Errorf("members %v", st.Members)
 		}

@@ -89,7 +89,7 @@ func (b *benchRun) measure(ctx context.Context, l *lab.Lab, s spec, sc scenario,
 	}
 	faultAt := fault.Sub(rep.Start)
 	fill(r, rep, faultAt)
-	if n := bench.NodeNumber(r.Taker); n > 0 {
+	if n := lab.NodeIndex(r.Taker); n > 0 {
 		r.Daemon = sys.takeover(n, fault)
 	}
 	var marks []bench.Mark
@@ -110,7 +110,7 @@ func settled(ctx context.Context, p *probe.Probe, victim int, deadline time.Time
 	}
 	var taker int
 	wait(func() bool {
-		taker = bench.NodeNumber(p.LastAnswer())
+		taker = lab.NodeIndex(p.LastAnswer())
 		return taker != 0 && taker != victim
 	})
 	wait(func() bool { return slices.Equal(p.LastState().Holders, []int{taker}) })

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -103,10 +102,6 @@ func main() {
 	}
 }
 
-// responderPkg answers on every node with the node's name; built once for
-// all the labs of the bench.
-const responderPkg = "github.com/raftvip/raftvip/e2e/internal/responder"
-
 // benchRun is one invocation: its configuration, binaries and results so far.
 type benchRun struct {
 	cfg       config
@@ -166,11 +161,10 @@ func (b *benchRun) prepare(ctx context.Context) error {
 	if b.bin, err = filepath.Abs(b.bin); err != nil {
 		return err
 	}
-	if b.responder, err = filepath.Abs(filepath.Join(binDir, "responder")); err != nil {
+	// The responder answers on every node with its name; built once for all
+	// the labs of the bench.
+	if b.responder, err = lab.BuildResponder(ctx, binDir); err != nil {
 		return err
-	}
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", b.responder, responderPkg).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w: %s", responderPkg, err, out)
 	}
 	for _, p := range b.cfg.timing {
 		b.systems = append(b.systems, raftvipSpec(p, b.bin))

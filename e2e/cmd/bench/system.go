@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -75,54 +74,14 @@ type raftvipSys struct {
 	c *rig.Cluster
 }
 
+// start bootstraps the cluster through the rig, and returns the leader once
+// it alone holds every VIP.
 func (s *raftvipSys) start(ctx context.Context, vips []netip.Prefix) (int, error) {
-	args := []string{"-bootstrap"}
-	for _, v := range vips {
-		args = append(args, "-vip", v.String())
-	}
-	if _, err := s.c.Start(ctx, 1, args...); err != nil {
-		return 0, err
-	}
-	if err := waitFor(ctx, "n1 holds /v1/leader", func() error { return s.holder(ctx, 1) }); err != nil {
-		return 0, err
-	}
-	for i := 2; i <= 3; i++ {
-		if _, err := s.c.Start(ctx, i, "-join", s.c.JoinAddrs(i)); err != nil {
-			return 0, err
-		}
-	}
-	err := waitFor(ctx, "three voters following n1", func() error {
-		for i := 1; i <= 3; i++ {
-			st, err := s.status(ctx, i)
-			if err != nil {
-				return err
-			}
-			if st.LeaderID != "n1" || len(st.Members) != 3 {
-				return fmt.Errorf("n%d: leader %q, %d members", i, st.LeaderID, len(st.Members))
-			}
-		}
-		return nil
-	})
+	leader, err := s.c.Bootstrap(ctx, vips...)
 	if err != nil {
 		return 0, err
 	}
-	return 1, waitHeld(ctx, s.l, vips, 1)
-}
-
-func (s *raftvipSys) holder(ctx context.Context, i int) error {
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	code, _, err := s.c.LeaderOf(ctx, i)
-	if err == nil && code != http.StatusOK {
-		err = fmt.Errorf("n%d /v1/leader: HTTP %d", i, code)
-	}
-	return err
-}
-
-func (s *raftvipSys) status(ctx context.Context, i int) (rig.Status, error) {
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	return s.c.StatusOf(ctx, i)
+	return leader, waitHeld(ctx, s.l, vips, leader)
 }
 
 func (s *raftvipSys) pids(i int) []int {
@@ -159,7 +118,9 @@ func (s *raftvipSys) takeover(i int, fault time.Time) *bench.DaemonTimes {
 }
 
 func (s *raftvipSys) leader(ctx context.Context, i int) (string, uint64, bool) {
-	st, err := s.status(ctx, i)
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	st, err := s.c.StatusOf(ctx, i)
 	if err != nil {
 		return "", 0, false
 	}
@@ -168,7 +129,7 @@ func (s *raftvipSys) leader(ctx context.Context, i int) (string, uint64, bool) {
 
 // waitHeld waits until node i alone holds every VIP of vips.
 func waitHeld(ctx context.Context, l *lab.Lab, vips []netip.Prefix, i int) error {
-	return waitFor(ctx, fmt.Sprintf("n%d holds all %d VIPs", i, len(vips)), func() error {
+	return probe.Until(ctx, fmt.Sprintf("n%d holds all %d VIPs", i, len(vips)), settle, func() error {
 		// The last VIP is bound last; check it first, then the others.
 		for j := len(vips) - 1; j >= 0; j-- {
 			h, err := l.HoldersOf(vips[j].Addr())
@@ -181,16 +142,6 @@ func waitHeld(ctx context.Context, l *lab.Lab, vips []netip.Prefix, i int) error
 		}
 		return nil
 	})
-}
-
-// waitFor polls check until it returns nil, for at most settle.
-func waitFor(ctx context.Context, what string, check func() error) error {
-	var last error
-	err := probe.WaitFor(ctx, func() bool { last = check(); return last == nil }, settle)
-	if err != nil {
-		return fmt.Errorf("%s: %w (last: %v)", what, err, last)
-	}
-	return nil
 }
 
 // signalAll sends sig to every PID, and returns the errors of those still

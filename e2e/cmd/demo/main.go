@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -68,7 +67,7 @@ func run(ctx context.Context, w io.Writer, bin, timing string, verbose bool) err
 		return err
 	}
 	say("lab %s: a LAN bridge, nodes n1-n3 (192.0.2.11-13), a client (192.0.2.50); timing profile %q", l.Prefix(), timing)
-	if err := startCluster(ctx, c); err != nil {
+	if _, err := c.Bootstrap(ctx, netip.MustParsePrefix(vip+"/24")); err != nil {
 		return fmt.Errorf("%w\n%s", err, l.Tails(15))
 	}
 	say("\n$ raftvip status   (asked from the client namespace)")
@@ -80,24 +79,6 @@ func run(ctx context.Context, w io.Writer, bin, timing string, verbose bool) err
 	return failover(ctx, c, say)
 }
 
-func startCluster(ctx context.Context, c *rig.Cluster) error {
-	if _, err := c.Start(ctx, 1, "-bootstrap", "-vip", vip+"/24"); err != nil {
-		return err
-	}
-	if err := waitHolder(ctx, c, 1); err != nil {
-		return fmt.Errorf("n1 did not take the VIP: %w", err)
-	}
-	for i := 2; i <= 3; i++ {
-		if _, err := c.Start(ctx, i, "-join", c.JoinAddrs(i)); err != nil {
-			return err
-		}
-	}
-	return probe.WaitFor(ctx, func() bool {
-		st, err := c.StatusOf(ctx, 1)
-		return err == nil && voters(st) == 3
-	}, 30*time.Second)
-}
-
 func failover(ctx context.Context, c *rig.Cluster, say func(string, ...any)) error {
 	l := c.Lab
 	addr := netip.MustParseAddr(vip)
@@ -106,7 +87,7 @@ func failover(ctx context.Context, c *rig.Cluster, say func(string, ...any)) err
 		p.Stop()
 		return fmt.Errorf("the client cannot reach %s: %w", vip, err)
 	}
-	old := rig.NodeIndex(p.LastAnswer())
+	old := lab.NodeIndex(p.LastAnswer())
 	mac, _, _ := l.ClientNeigh(addr)
 	say("the client reaches %s: answered by %s; its ARP entry says %s (%s's MAC)", vip, lab.NodeName(old), mac, lab.NodeName(old))
 
@@ -117,7 +98,7 @@ func failover(ctx context.Context, c *rig.Cluster, say func(string, ...any)) err
 	}
 	err := probe.WaitFor(ctx, func() bool {
 		a := p.LastAnswer()
-		return a != "" && rig.NodeIndex(a) != old
+		return a != "" && lab.NodeIndex(a) != old
 	}, 20*time.Second)
 	// Let the probe see a few answers from the new holder before judging.
 	time.Sleep(300 * time.Millisecond)
@@ -125,7 +106,7 @@ func failover(ctx context.Context, c *rig.Cluster, say func(string, ...any)) err
 	if err != nil {
 		return fmt.Errorf("no other node took the VIP: %w", err)
 	}
-	newer := rig.NodeIndex(r.TakeoverBy)
+	newer := lab.NodeIndex(r.TakeoverBy)
 	mac, _, _ = l.ClientNeigh(addr)
 	say("the client saw: outage %s, then answers from %s; its ARP entry now says %s (%s's MAC, set by gratuitous ARP)",
 		r.Outage.Round(time.Millisecond), r.TakeoverBy, mac, r.TakeoverBy)
@@ -145,23 +126,6 @@ func failover(ctx context.Context, c *rig.Cluster, say func(string, ...any)) err
 	holders, _ := l.HoldersOf(addr)
 	say("%s is back as a follower of %s and holds nothing; VIP holders now: %s", lab.NodeName(old), lab.NodeName(newer), names(holders))
 	return nil
-}
-
-func waitHolder(ctx context.Context, c *rig.Cluster, i int) error {
-	return probe.WaitFor(ctx, func() bool {
-		code, _, err := c.LeaderOf(ctx, i)
-		return err == nil && code == http.StatusOK
-	}, 20*time.Second)
-}
-
-func voters(st rig.Status) int {
-	n := 0
-	for _, m := range st.Members {
-		if m.Suffrage == "voter" || m.Suffrage == "Voter" {
-			n++
-		}
-	}
-	return n
 }
 
 func names(nodes []int) string {

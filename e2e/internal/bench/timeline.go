@@ -3,9 +3,9 @@ package bench
 import (
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/raftvip/raftvip/e2e/internal/lab"
 	"github.com/raftvip/raftvip/e2e/internal/probe"
 )
 
@@ -51,7 +51,7 @@ func GroupOf(title string, r probe.Report, faultAt time.Duration, nodes int, mar
 		if d.Err != "" {
 			continue
 		}
-		client = appendSeg(client, Seg{From: d.At - faultAt, To: next(i, len(r.Dials), func(j int) time.Duration { return r.Dials[j].At }, d.At, r.Duration) - faultAt, Node: NodeNumber(d.Node)})
+		client = appendSeg(client, Seg{From: d.At - faultAt, To: next(i, len(r.Dials), func(j int) time.Duration { return r.Dials[j].At }, d.At, r.Duration) - faultAt, Node: lab.NodeIndex(d.Node)})
 	}
 	g.Client = Lane{Label: "client answered by", Segs: client}
 	for n := 1; n <= nodes; n++ {
@@ -84,15 +84,6 @@ func appendSeg(segs []Seg, s Seg) []Seg {
 		return segs
 	}
 	return append(segs, s)
-}
-
-// NodeNumber maps "n3" to 3, and anything else to 0.
-func NodeNumber(name string) int {
-	n, err := strconv.Atoi(strings.TrimPrefix(name, "n"))
-	if err != nil || !strings.HasPrefix(name, "n") {
-		return 0
-	}
-	return n
 }
 
 // HolderChanges counts the changes of the set of VIP holders between

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -191,6 +192,17 @@ func (l *Lab) Nodes() int {
 // NodeName is the name of node i (1-based), as its responder answers: "n1".
 func NodeName(i int) string { return fmt.Sprintf("n%d", i) }
 
+// NodeIndex is the inverse of NodeName: 3 for "n3", 0 for anything else (""
+// included, as a probe reports no answer).
+func NodeIndex(name string) int {
+	digits, ok := strings.CutPrefix(name, "n")
+	n, err := strconv.Atoi(digits)
+	if !ok || err != nil || n < 1 {
+		return 0
+	}
+	return n
+}
+
 // NodeNS is the namespace name of node i (1-based).
 func (l *Lab) NodeNS(i int) string { return l.node(i).ns }
 
@@ -209,23 +221,6 @@ func (l *Lab) ClientNS() string { return l.client.ns }
 
 // ClientIP is the client's IPv4 address, 192.0.2.50.
 func (l *Lab) ClientIP() netip.Addr { return hostIP(clientHost) }
-
-// ClientIP6 is the client's IPv6 address, 2001:db8::50.
-func (l *Lab) ClientIP6() netip.Addr { return hostIP6(clientHost) }
-
-// ClientMAC is the hardware address of the client's eth0.
-func (l *Lab) ClientMAC() net.HardwareAddr { return l.client.mac }
-
-// Namespaces lists every namespace of the lab: lan, client, nodes.
-func (l *Lab) Namespaces() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := []string{l.lanNS(), l.client.ns}
-	for _, n := range l.nodes {
-		out = append(out, n.ns)
-	}
-	return out
-}
 
 func (l *Lab) lanNS() string { return l.prefix + "lan" }
 

@@ -116,9 +116,6 @@ func (p *Proc) Running() bool {
 	}
 }
 
-// Done is closed when the process has exited.
-func (p *Proc) Done() <-chan struct{} { return p.done }
-
 // Wait waits up to timeout for the process to exit and returns its exit error
 // (nil for status 0, an *exec.ExitError otherwise), or ErrStillRunning.
 func (p *Proc) Wait(timeout time.Duration) error {

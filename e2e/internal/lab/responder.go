@@ -10,9 +10,23 @@ import (
 	"time"
 )
 
-// responderPkg is the responder's import path, built with `go build`, so the
-// lab needs the Go toolchain and a working directory inside this module.
+// responderPkg is the responder's import path, built with `go build`, so
+// building it needs the Go toolchain and a working directory in this module.
 const responderPkg = "github.com/raftvip/raftvip/e2e/internal/responder"
+
+// BuildResponder builds the responder into dir and returns its absolute path,
+// for Options.Responder: a caller running many labs builds it once.
+func BuildResponder(ctx context.Context, dir string) (string, error) {
+	bin, err := filepath.Abs(filepath.Join(dir, "responder"))
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, responderPkg).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build %s: %w: %s", responderPkg, err, bytes.TrimSpace(out))
+	}
+	return bin, nil
+}
 
 // StartResponders starts, in every node's namespace, a responder that answers
 // connections to port 8000 (any address, the VIP included) with the node's
@@ -89,10 +103,5 @@ func (l *Lab) responderBin(ctx context.Context) (string, error) {
 	if bin != "" {
 		return bin, nil
 	}
-	bin = filepath.Join(l.dir, "responder")
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, responderPkg).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build %s: %w: %s", responderPkg, err, bytes.TrimSpace(out))
-	}
-	return bin, nil
+	return BuildResponder(ctx, l.dir)
 }

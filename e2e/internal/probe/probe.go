@@ -222,3 +222,13 @@ func WaitFor(ctx context.Context, cond func() bool, timeout time.Duration) error
 	}
 	return nil
 }
+
+// Until polls check like WaitFor until it returns nil; when the wait ends
+// first, its error names what was awaited and check's last error.
+func Until(ctx context.Context, what string, timeout time.Duration, check func() error) error {
+	var last error
+	if err := WaitFor(ctx, func() bool { last = check(); return last == nil }, timeout); err != nil {
+		return fmt.Errorf("%s: %w; last check: %v", what, err, last)
+	}
+	return nil
+}

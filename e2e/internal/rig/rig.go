@@ -15,11 +15,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/raftvip/raftvip/e2e/internal/lab"
+	"github.com/raftvip/raftvip/e2e/internal/probe"
 )
 
 // Ports every agent uses on its node address.
@@ -66,6 +67,7 @@ type Cluster struct {
 	// Common flags passed to every agent (e.g. "-timing", "fast").
 	Common []string
 	procs  map[int]*lab.Proc
+	extra  map[int][]string // the flags each node was last started with
 	http   *http.Client
 }
 
@@ -75,7 +77,7 @@ func New(l *lab.Lab, bin string, common ...string) (*Cluster, error) {
 	if err := os.WriteFile(tf, []byte(Token+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
 	}
-	c := &Cluster{Lab: l, Bin: bin, TokenFile: tf, Common: common, procs: map[int]*lab.Proc{}}
+	c := &Cluster{Lab: l, Bin: bin, TokenFile: tf, Common: common, procs: map[int]*lab.Proc{}, extra: map[int][]string{}}
 	c.http = &http.Client{
 		Timeout: 5 * time.Second,
 		Transport: &http.Transport{
@@ -129,8 +131,72 @@ func (c *Cluster) Start(ctx context.Context, i int, extra ...string) (*lab.Proc,
 	if err != nil {
 		return nil, err
 	}
-	c.procs[i] = p
+	c.procs[i], c.extra[i] = p, extra
 	return p, nil
+}
+
+// Restart starts node i's agent again with the flags it was last started
+// with, as a service manager would.
+func (c *Cluster) Restart(ctx context.Context, i int) (*lab.Proc, error) {
+	return c.Start(ctx, i, c.extra[i]...)
+}
+
+// startWait bounds each wait of Bootstrap; apiWait bounds one API call in it,
+// so a node that does not answer costs a poll a short wait.
+const (
+	startWait = 30 * time.Second
+	apiWait   = time.Second
+)
+
+// Bootstrap starts a cluster of every node of the lab: node 1 with
+// -bootstrap and vips, once its /v1/leader answers 200 the others with -join.
+// It returns the leader once every node reports the same leader and all
+// nodes as voters. Whether the VIPs are in the leader's kernel yet is left
+// to the caller, which judges that from the lab.
+func (c *Cluster) Bootstrap(ctx context.Context, vips ...netip.Prefix) (int, error) {
+	args := []string{"-bootstrap"}
+	for _, v := range vips {
+		args = append(args, "-vip", v.String())
+	}
+	if _, err := c.Start(ctx, 1, args...); err != nil {
+		return 0, err
+	}
+	err := probe.Until(ctx, "n1 answers 200 on /v1/leader", startWait, func() error {
+		ctx, cancel := context.WithTimeout(ctx, apiWait)
+		defer cancel()
+		code, _, err := c.LeaderOf(ctx, 1)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("HTTP %d", code)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	nodes := c.Lab.Nodes()
+	for i := 2; i <= nodes; i++ {
+		if _, err := c.Start(ctx, i, "-join", c.JoinAddrs(i)); err != nil {
+			return 0, err
+		}
+	}
+	var leader string
+	err = probe.Until(ctx, fmt.Sprintf("%d voters following one leader", nodes), startWait, func() error {
+		leader = ""
+		for i := 1; i <= nodes; i++ {
+			ctx, cancel := context.WithTimeout(ctx, apiWait)
+			st, err := c.StatusOf(ctx, i)
+			cancel()
+			if err != nil {
+				return err
+			}
+			if v := st.Voters(); len(v) != nodes || st.LeaderID == "" || (leader != "" && st.LeaderID != leader) {
+				return fmt.Errorf("n%d: leader %q, voters %v", i, st.LeaderID, v)
+			}
+			leader = st.LeaderID
+		}
+		return nil
+	})
+	return lab.NodeIndex(leader), err
 }
 
 // Proc is node i's running agent, or nil.
@@ -183,6 +249,18 @@ type Status struct {
 	} `json:"owner"`
 }
 
+// Voters lists the IDs of the voting members, sorted.
+func (s Status) Voters() []string {
+	var ids []string
+	for _, m := range s.Members {
+		if strings.EqualFold(m.Suffrage, "voter") {
+			ids = append(ids, m.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // LeaderOf asks node i's /v1/leader; it returns the HTTP code and the body.
 func (c *Cluster) LeaderOf(ctx context.Context, i int) (int, Leader, error) {
 	var l Leader
@@ -226,29 +304,4 @@ func (c *Cluster) CLI(ctx context.Context, i int, args ...string) (string, error
 	argv := append(args, "-addr", c.APIAddr(i), "-token-file", c.TokenFile)
 	out, err := c.Lab.Exec(ctx, c.Lab.ClientNS(), c.Bin, argv...)
 	return out, err
-}
-
-// Holder returns the node whose /v1/leader answers 200, and whether exactly
-// one does (nodes that do not answer count as not holding).
-func (c *Cluster) Holder(ctx context.Context) (int, bool) {
-	holder, n := 0, 0
-	for i := 1; i <= c.Lab.Nodes(); i++ {
-		if p := c.procs[i]; p == nil || !p.Running() {
-			continue
-		}
-		code, _, err := c.LeaderOf(ctx, i)
-		if err == nil && code == http.StatusOK {
-			holder, n = i, n+1
-		}
-	}
-	return holder, n == 1
-}
-
-// NodeIndex maps "n3" to 3.
-func NodeIndex(name string) int {
-	n, err := strconv.Atoi(strings.TrimPrefix(name, "n"))
-	if err != nil {
-		return 0
-	}
-	return n
 }
