@@ -196,12 +196,15 @@ func (a *agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, can
 	if err := waitDone(ctx, recDone); err != nil {
 		log.Error("reconciler did not stop cleanly", "err", err)
 	}
+	// Stop following leadership before Raft goes: its lease keeper would
+	// otherwise queue a VerifyLeader that a shut-down Raft never answers.
+	// The handover below does not need it.
+	cancelRun()
+	_ = waitDone(ctx, runDone)
 	// 3-5. Transfer leadership if leader, shut Raft down, close the stores.
 	if err := a.node.Shutdown(ctx); err != nil {
 		log.Error("raft shutdown", "err", err)
 	}
-	cancelRun()
-	_ = waitDone(ctx, runDone)
 	if err := a.http.Shutdown(ctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
