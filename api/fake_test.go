@@ -77,6 +77,8 @@ func (f *fakeCluster) Apply(_ context.Context, c fsm.Command) error {
 		return f.record(fmt.Sprintf("add-vip %s if=%q label=%q", c.VIP.Prefix, c.VIP.Interface, c.VIP.Label))
 	case fsm.TypeRemoveVIP:
 		return f.record("remove-vip " + c.Addr.String())
+	case fsm.TypeSetHealth:
+		return f.record(fmt.Sprintf("set-health %s healthy=%v fault=%q priority=%d", c.Node, c.Healthy, c.Fault, c.Priority))
 	}
 	return f.record(c.Type.String())
 }
@@ -174,5 +176,7 @@ func writes() []writeCase {
 		{"add vip", "POST", "/v1/vips", `{"prefix":"192.0.2.101/24","interface":"eth0","label":"web"}`,
 			`add-vip 192.0.2.101/24 if="eth0" label="web"`},
 		{"remove vip", "DELETE", "/v1/vips/192.0.2.100", "", "remove-vip 192.0.2.100"},
+		{"health", "POST", "/v1/health", `{"id":"n2","healthy":false,"fault":"check web: exit status 1","priority":150}`,
+			`set-health n2 healthy=false fault="check web: exit status 1" priority=150`},
 	}
 }

@@ -137,6 +137,7 @@ func (s *Server) routes() *http.ServeMux {
 		{http.MethodPost, "/v1/join", s.write(s.join)},
 		{http.MethodPost, "/v1/leave", s.write(s.leave)},
 		{http.MethodPost, "/v1/transfer", s.write(s.transfer)},
+		{http.MethodPost, "/v1/health", s.write(s.health)},
 		{http.MethodPost, "/v1/vips", s.write(s.addVIP)},
 		{http.MethodDelete, "/v1/vips/{addr}", s.write(s.removeVIP)},
 		// A CIDR given unescaped ("/v1/vips/192.0.2.101/24") spans two segments.

@@ -58,12 +58,13 @@ func TestStaleClaimRejectedThroughRaft(t *testing.T) {
 	c := newCluster(t, 3)
 	leader := c.holder()
 	_, _, term := leader.View()
+	before := leader.fsm.State().Owner
 	for _, claim := range []fsm.Command{fsm.Claim(leader.id, term-1), fsm.Claim("n9", term), fsm.Claim(leader.id, term+1)} {
 		if err := leader.Apply(context.Background(), claim); !errors.Is(err, fsm.ErrStaleClaim) {
 			t.Errorf("apply %+v = %v, want fsm.ErrStaleClaim", claim, err)
 		}
 	}
-	if got := leader.fsm.State().Owner; got != (fsm.Owner{Node: leader.id, Term: term}) {
+	if got := leader.fsm.State().Owner; got != before || got.Node != leader.id || got.Term != term {
 		t.Errorf("owner = %+v after stale claims", got)
 	}
 	if h := c.holders(); !slices.Equal(h, []string{leader.id}) {

@@ -131,14 +131,20 @@ func (c *testCluster) start(id string, mod func(*Config)) *testNode {
 // newCluster bootstraps n1 and joins the others through it.
 func newCluster(t *testing.T, size int) *testCluster {
 	t.Helper()
+	return newClusterWith(t, size, nil)
+}
+
+// newClusterWith is newCluster with mod applied to each node's config.
+func newClusterWith(t *testing.T, size int, mod func(*Config)) *testCluster {
+	t.Helper()
 	c := newTestCluster(t)
-	first := c.start("n1", nil)
+	first := c.start("n1", mod)
 	if err := first.Bootstrap(); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
 	waitFor(t, "n1 to hold the VIPs", func() bool { return first.Status().Holder })
 	for i := 2; i <= size; i++ {
-		n := c.start(fmt.Sprintf("n%d", i), nil)
+		n := c.start(fmt.Sprintf("n%d", i), mod)
 		if err := first.Join(context.Background(), n.id, string(n.addr), "api-"+n.id); err != nil {
 			t.Fatalf("join %s: %v", n.id, err)
 		}

@@ -48,6 +48,11 @@ func (n *Node) Run(ctx context.Context) error {
 	defer tick.Stop()
 	var w watch
 	defer func() { w.est.stop() }()
+	var peers sync.WaitGroup
+	defer peers.Wait()
+	pctx, stopPeers := context.WithCancel(ctx)
+	defer stopPeers()
+	peers.Go(func() { n.watchPeers(pctx, n.peerEvents) })
 	poked := true
 	for {
 		n.step(ctx, &w, poked)
@@ -95,6 +100,7 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 	if !w.seedChecked {
 		w.seedChecked = n.checkSeeds()
 	}
+	n.reportHealth(ctx)
 }
 
 // establish makes this leader the VIP owner for term: a barrier so the FSM has
@@ -103,10 +109,17 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 // fails while it is still leader, it hands leadership to a node that may do
 // better, as Consul and Nomad do, and retries if even that fails.
 func (n *Node) establish(ctx context.Context, term uint64) {
+	n.health.mu.Lock()
+	clear(n.health.unreachable) // another term's observations
+	n.health.mu.Unlock()
+	if n.handOverUnclaimed(ctx, term) {
+		return
+	}
 	for {
 		err := n.claim(ctx, term)
 		if err == nil {
 			n.afterClaim(ctx)
+			n.guard(ctx, term)
 			return
 		}
 		if ctx.Err() != nil || errors.Is(err, ErrNotLeader) || n.lostLeadership(term) {
@@ -127,6 +140,28 @@ func (n *Node) establish(ctx context.Context, term uint64) {
 	}
 }
 
+// handOverUnclaimed hands leadership on before claiming when this node won an
+// election while unhealthy and a healthy voter can lead: it never binds the
+// VIPs, so clients are not pulled to it and away again. It reports whether
+// the handover succeeded; if not, the node claims and the guard retries.
+func (n *Node) handOverUnclaimed(ctx context.Context, term uint64) bool {
+	d := succession(n.successionInput(&guardState{}, time.Now()))
+	if d.Target == "" || d.Preempt {
+		return false
+	}
+	s, ok := n.server(d.Target)
+	if !ok {
+		return false
+	}
+	n.log.Warn("elected while unhealthy: handing leadership over before claiming", "to", d.Target,
+		"term", term, "reason", d.Reason)
+	if err := n.handOver(ctx, d.Target, s.Address, false); err != nil {
+		n.log.Warn("handover refused; claiming the VIPs", "to", d.Target, "err", err)
+		return false
+	}
+	return true
+}
+
 func (n *Node) lostLeadership(term uint64) bool {
 	return n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term
 }
@@ -140,7 +175,7 @@ func (n *Node) claim(ctx context.Context, term uint64) error {
 	// the bench: waiting for the barrier first cost 4-8 ms of each takeover.
 	started := time.Now()
 	barrier := n.raft.Barrier(n.timeout(ctx))
-	if err := n.Apply(ctx, fsm.Claim(n.cfg.ID, term)); err != nil {
+	if err := n.Apply(ctx, n.claimCommand(term, started)); err != nil {
 		return err
 	}
 	if err := await(ctx, barrier); err != nil {
@@ -152,6 +187,19 @@ func (n *Node) claim(ctx context.Context, term uint64) error {
 	n.changed()
 	n.log.Info("claimed the VIPs", "term", term)
 	return nil
+}
+
+// claimCommand is fsm.Claim with the timing operators see in status: when,
+// and how long since this node last heard from the previous leader (raft
+// does not update that contact while candidate or leader). The first leader
+// of a new cluster heard from nobody and reports no takeover time.
+func (n *Node) claimCommand(term uint64, now time.Time) fsm.Command {
+	c := fsm.Claim(n.cfg.ID, term)
+	c.At = now.UnixMilli()
+	if last := n.raft.LastContact(); !last.IsZero() && n.fsm.State().Owner.Node != "" {
+		c.Takeover = max(now.Sub(last).Milliseconds(), 0)
+	}
+	return c
 }
 
 // afterClaim records this node's API address and seeds the VIP set. It runs

@@ -53,6 +53,17 @@ type Config struct {
 	Transport raft.Transport
 	// InMemory keeps the log, stable and snapshot stores in memory (tests).
 	InMemory bool
+
+	// Priority is this node's preference as leader, fsm.MinPriority to
+	// fsm.MaxPriority; 0 means fsm.DefaultPriority.
+	Priority int
+	// Preempt lets a healthy voter of higher priority take leadership from
+	// a healthy leader, once it has been ready for PreemptDelay.
+	Preempt      bool
+	PreemptDelay time.Duration
+	// Report sends a command to the leader when this node is not leader; the
+	// node uses it to publish its health (SetHealth). Nil: health stays local.
+	Report func(ctx context.Context, c fsm.Command) error
 }
 
 // Node is one raftvip cluster member.
@@ -80,6 +91,12 @@ type Node struct {
 	// handover under way (lease.go).
 	lease quorumLease
 
+	health healthState
+	// guardPoke wakes the leader's handover guard on a health or FSM change.
+	guardPoke chan struct{}
+	// peerEvents receives raft's heartbeat observations (watchPeers).
+	peerEvents chan raft.Observation
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -98,10 +115,16 @@ func Open(cfg Config) (*Node, error) {
 	log = log.With("component", "cluster")
 	hlog := NewHCLogger(log.Handler(), "raft")
 	n := &Node{
-		cfg:      cfg,
-		log:      log,
-		fsm:      fsm.New(),
-		observed: make(chan raft.Observation, 1),
+		cfg:        cfg,
+		log:        log,
+		fsm:        fsm.New(),
+		observed:   make(chan raft.Observation, 1),
+		health:     healthState{unreachable: map[string]bool{}},
+		guardPoke:  make(chan struct{}, 1),
+		peerEvents: make(chan raft.Observation, 16),
+	}
+	if n.cfg.Priority == 0 {
+		n.cfg.Priority = fsm.DefaultPriority
 	}
 	st, err := openStores(cfg, hlog)
 	if err != nil {
@@ -133,6 +156,13 @@ func Open(cfg Config) (*Node, error) {
 		return false
 	})
 	n.raft.RegisterObserver(n.observer)
+	n.raft.RegisterObserver(raft.NewObserver(n.peerEvents, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
+			return true
+		}
+		return false
+	}))
 	log.Info("raft started", "id", cfg.ID, "addr", n.trans.LocalAddr(), "data_dir", cfg.DataDir,
 		"has_state", n.hasState, "heartbeat", cfg.Timing.Heartbeat, "election", cfg.Timing.Election,
 		"leader_lease", cfg.Timing.LeaderLease)
@@ -151,6 +181,12 @@ func (c Config) validate() error {
 	}
 	if c.Transport == nil && c.RaftBind == "" {
 		return errors.New("cluster config: raft bind address is empty")
+	}
+	if c.Priority != 0 && (c.Priority < fsm.MinPriority || c.Priority > fsm.MaxPriority) {
+		return fmt.Errorf("cluster config: priority %d is outside %d..%d", c.Priority, fsm.MinPriority, fsm.MaxPriority)
+	}
+	if c.PreemptDelay < 0 {
+		return fmt.Errorf("cluster config: preempt delay %s is negative", c.PreemptDelay)
 	}
 	return nil
 }
@@ -275,6 +311,7 @@ func (n *Node) changed() {
 	if n.cfg.OnChange != nil {
 		n.cfg.OnChange()
 	}
+	n.pokeGuard()
 }
 
 // Status returns a point-in-time view of this node for the API and the CLI.
@@ -295,6 +332,8 @@ func (n *Node) Status() Status {
 		AppliedIndex:   n.raft.AppliedIndex(),
 		CommitIndex:    n.raft.CommitIndex(),
 		LastIndex:      n.raft.LastIndex(),
+		Priority:       n.cfg.Priority,
+		Degraded:       n.degraded(),
 	}
 	if s.VIPs == nil {
 		s.VIPs = []fsm.VIP{}
@@ -310,6 +349,7 @@ func (n *Node) Status() Status {
 				APIAddr:  st.Members[string(sv.ID)].APIAddr,
 				Suffrage: suffrage(sv.Suffrage),
 				Leader:   sv.ID == leaderID,
+				Health:   st.Members[string(sv.ID)].Health,
 			})
 		}
 	}

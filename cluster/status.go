@@ -27,6 +27,8 @@ type Member struct {
 	APIAddr  string `json:"api_addr,omitempty"`
 	Suffrage string `json:"suffrage"` // "voter", "nonvoter", "staging"
 	Leader   bool   `json:"leader"`
+	// Health is what the member last reported through the log.
+	Health fsm.Health `json:"health,omitzero"`
 }
 
 // Status is a point-in-time view of one node, for the API and the CLI.
@@ -53,4 +55,10 @@ type Status struct {
 	// LastContact is when this node last heard from the leader (zero on the
 	// leader itself, and before any contact).
 	LastContact time.Time `json:"last_contact,omitzero"`
+
+	// Priority is this node's configured priority.
+	Priority int `json:"priority"`
+	// Degraded is set on a leader that keeps the VIPs although unhealthy,
+	// because no other voter reports healthy; it says why.
+	Degraded string `json:"degraded,omitempty"`
 }

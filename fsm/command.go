@@ -21,6 +21,7 @@ const (
 	TypeSeedVIPs     Type = 4
 	TypeSetMember    Type = 5
 	TypeRemoveMember Type = 6
+	TypeSetHealth    Type = 7
 )
 
 func (t Type) String() string {
@@ -37,6 +38,8 @@ func (t Type) String() string {
 		return "set-member"
 	case TypeRemoveMember:
 		return "remove-member"
+	case TypeSetHealth:
+		return "set-health"
 	}
 	return fmt.Sprintf("type(%d)", byte(t))
 }
@@ -48,6 +51,11 @@ type Command struct {
 	// Claim: the node claiming ownership and the term it claims in.
 	Node string `json:"node,omitempty"`
 	Term uint64 `json:"term,omitempty"`
+	// Claim, optional: the claimant's wall clock at the commit (Unix ms) and
+	// how long the cluster went without a holder before it, as the claimant
+	// measured it. Data for operators only: no decision reads them.
+	At       int64 `json:"at,omitempty"`
+	Takeover int64 `json:"takeover_ms,omitempty"`
 	// AddVIP.
 	VIP *VIP `json:"vip,omitempty"`
 	// RemoveVIP.
@@ -56,6 +64,10 @@ type Command struct {
 	VIPs []VIP `json:"vips,omitempty"`
 	// SetMember and RemoveMember use Node as the member ID.
 	APIAddr string `json:"api_addr,omitempty"`
+	// SetHealth uses Node as the member ID.
+	Healthy  bool   `json:"healthy,omitempty"`
+	Fault    string `json:"fault,omitempty"`
+	Priority int    `json:"priority,omitempty"`
 }
 
 // Claim returns the command by which a leader takes ownership in its term.
@@ -75,6 +87,12 @@ func SeedVIPs(vs []VIP) Command { return Command{Type: TypeSeedVIPs, VIPs: vs} }
 // SetMember returns the command that records a member's API address.
 func SetMember(id, apiAddr string) Command {
 	return Command{Type: TypeSetMember, Node: id, APIAddr: apiAddr}
+}
+
+// SetHealth returns the command that records what node id last reported of
+// itself: whether its health checks pass (fault says why not) and its priority.
+func SetHealth(id string, healthy bool, fault string, priority int) Command {
+	return Command{Type: TypeSetHealth, Node: id, Healthy: healthy, Fault: fault, Priority: priority}
 }
 
 // RemoveMember returns the command that forgets a member.
@@ -140,6 +158,13 @@ func (c Command) validate() error {
 	case TypeRemoveMember:
 		if c.Node == "" {
 			return fmt.Errorf("%w: remove-member needs an id", ErrMalformed)
+		}
+	case TypeSetHealth:
+		if c.Node == "" {
+			return fmt.Errorf("%w: set-health needs an id", ErrMalformed)
+		}
+		if c.Priority < MinPriority || c.Priority > MaxPriority {
+			return fmt.Errorf("%w: priority %d is outside %d..%d", ErrMalformed, c.Priority, MinPriority, MaxPriority)
 		}
 	default:
 		return fmt.Errorf("%w: %s", ErrUnknownCommand, c.Type)

@@ -59,7 +59,11 @@ func Next(s State, logTerm uint64, c Command) (State, error) {
 			return s, fmt.Errorf("%w: claim by %s in term %d, owner is %s since term %d",
 				ErrStaleClaim, c.Node, c.Term, s.Owner.Node, s.Owner.Term)
 		}
-		n.Owner = Owner{Node: c.Node, Term: c.Term}
+		prev := s.Owner.Node
+		if c.Node == prev {
+			prev = s.Owner.Previous // a re-claim in a later term is not a move
+		}
+		n.Owner = Owner{Node: c.Node, Term: c.Term, Previous: prev, Since: c.At, Takeover: c.Takeover}
 	case TypeAddVIP:
 		n.VIPs = upsert(n.VIPs, *c.VIP)
 	case TypeRemoveVIP:
@@ -80,7 +84,16 @@ func Next(s State, logTerm uint64, c Command) (State, error) {
 		if n.Members == nil {
 			n.Members = map[string]Member{}
 		}
-		n.Members[c.Node] = Member{APIAddr: c.APIAddr}
+		m := n.Members[c.Node]
+		m.APIAddr = c.APIAddr
+		n.Members[c.Node] = m
+	case TypeSetHealth:
+		if n.Members == nil {
+			n.Members = map[string]Member{}
+		}
+		m := n.Members[c.Node]
+		m.Health = Health{Reported: true, Healthy: c.Healthy, Fault: c.Fault, Priority: c.Priority}
+		n.Members[c.Node] = m
 	case TypeRemoveMember:
 		delete(n.Members, c.Node)
 	default:

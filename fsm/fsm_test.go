@@ -35,11 +35,11 @@ func TestClaims(t *testing.T) {
 		want    Owner
 		wantErr error
 	}{
-		{"newer term wins", 5, Claim("n2", 5), Owner{"n2", 5}, nil},
-		{"same owner same term is idempotent", 3, Claim("n1", 3), Owner{"n1", 3}, nil},
-		{"older term rejected", 2, Claim("n2", 2), Owner{"n1", 3}, ErrStaleClaim},
-		{"other node same term rejected", 3, Claim("n2", 3), Owner{"n1", 3}, ErrStaleClaim},
-		{"claim term must match its log entry", 7, Claim("n2", 6), Owner{"n1", 3}, ErrStaleClaim},
+		{"newer term wins", 5, Claim("n2", 5), Owner{Node: "n2", Term: 5, Previous: "n1"}, nil},
+		{"same owner same term is idempotent", 3, Claim("n1", 3), Owner{Node: "n1", Term: 3}, nil},
+		{"older term rejected", 2, Claim("n2", 2), Owner{Node: "n1", Term: 3}, ErrStaleClaim},
+		{"other node same term rejected", 3, Claim("n2", 3), Owner{Node: "n1", Term: 3}, ErrStaleClaim},
+		{"claim term must match its log entry", 7, Claim("n2", 6), Owner{Node: "n1", Term: 3}, ErrStaleClaim},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,6 +203,8 @@ func goldenCommands() []namedCommand {
 		{"member2", SetMember("n2", "192.0.2.12:8080")},
 		{"remove-member", RemoveMember("n2")},
 		{"remove-vip", RemoveVIP(netip.MustParseAddr("192.0.2.101"))},
+		{"health", SetHealth("n1", false, `check "web" failing`, 150)},
+		{"claim-timed", Command{Type: TypeClaim, Node: "n1", Term: 3, At: 1764000000000, Takeover: 312}},
 	}
 }
 
@@ -241,6 +243,68 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(f.State(), g.State(), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 		t.Fatalf("restored state (-want +got):\n%s", diff)
+	}
+}
+
+// TestRestoreBeforeHealth: a snapshot written before members reported health
+// and claims carried timing restores to members that have not reported yet.
+func TestRestoreBeforeHealth(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "fsm", "snapshot-v1-before-health.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New()
+	if err := f.Restore(bytes.NewReader(b)); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	st := f.State()
+	if m := st.Members["n1"]; m.APIAddr != "192.0.2.11:8080" || m.Health.Reported {
+		t.Fatalf("member n1 = %+v, want its API address and no health report", m)
+	}
+	if st.Owner != (Owner{Node: "n1", Term: 3}) {
+		t.Fatalf("owner = %+v", st.Owner)
+	}
+}
+
+func TestHealthReports(t *testing.T) {
+	f := New()
+	for _, c := range []Command{SetHealth("n2", true, "", 120), SetMember("n2", "192.0.2.12:8080"),
+		SetHealth("n2", false, "check web: exit status 1", 120)} {
+		if err := apply(t, f, 1, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := Member{APIAddr: "192.0.2.12:8080", Health: Health{Reported: true, Fault: "check web: exit status 1", Priority: 120}}
+	if diff := cmp.Diff(want, f.State().Members["n2"]); diff != "" {
+		t.Fatalf("member (-want +got):\n%s", diff)
+	}
+	for _, bad := range []Command{SetHealth("", true, "", 100), SetHealth("n1", true, "", 0), SetHealth("n1", true, "", 256)} {
+		if _, err := bad.Encode(); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Encode(%+v) = %v, want ErrMalformed", bad, err)
+		}
+	}
+}
+
+// TestOwnerHistory: the owner remembers who held the VIPs before it, so that
+// status can show the last failover; a re-claim by the same node is no move.
+func TestOwnerHistory(t *testing.T) {
+	f := New()
+	steps := []struct {
+		term uint64
+		cmd  Command
+		want Owner
+	}{
+		{1, Claim("n1", 1), Owner{Node: "n1", Term: 1}},
+		{2, Command{Type: TypeClaim, Node: "n2", Term: 2, At: 5000, Takeover: 300}, Owner{Node: "n2", Term: 2, Previous: "n1", Since: 5000, Takeover: 300}},
+		{4, Command{Type: TypeClaim, Node: "n2", Term: 4, At: 9000, Takeover: 20}, Owner{Node: "n2", Term: 4, Previous: "n1", Since: 9000, Takeover: 20}},
+	}
+	for _, s := range steps {
+		if err := apply(t, f, s.term, s.cmd); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.State().Owner; got != s.want {
+			t.Fatalf("after %+v: owner = %+v, want %+v", s.cmd, got, s.want)
+		}
 	}
 }
 

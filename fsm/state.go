@@ -51,11 +51,36 @@ func (v VIP) String() string { return v.Prefix.String() }
 type Owner struct {
 	Node string `json:"node"`
 	Term uint64 `json:"term"`
+	// Previous is the last other node that owned the VIPs, Since the owner's
+	// wall clock when its claim committed (Unix ms) and Takeover how long the
+	// cluster went without a holder before it (ms), as the claimant measured
+	// it. For operators; no decision reads them.
+	Previous string `json:"previous,omitempty"`
+	Since    int64  `json:"since,omitempty"`
+	Takeover int64  `json:"takeover_ms,omitempty"`
 }
 
 // Member is what the cluster knows of a node beyond Raft's own configuration.
 type Member struct {
 	APIAddr string `json:"api_addr"`
+	// Health is what the node last reported of itself; zero until it has.
+	Health Health `json:"health,omitzero"`
+}
+
+// Priority bounds, as keepalived's: a higher priority is preferred as leader.
+const (
+	MinPriority     = 1
+	MaxPriority     = 255
+	DefaultPriority = 100
+)
+
+// Health is a member's own report: whether its health checks pass, why not,
+// and its priority. Reported is false until the member has reported.
+type Health struct {
+	Reported bool   `json:"reported"`
+	Healthy  bool   `json:"healthy"`
+	Fault    string `json:"fault,omitempty"`
+	Priority int    `json:"priority"`
 }
 
 // State is the whole replicated state.

@@ -1,0 +1,222 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+)
+
+func reported(healthy bool, priority int) fsm.Member {
+	return fsm.Member{Health: fsm.Health{Reported: true, Healthy: healthy, Priority: priority}}
+}
+
+func TestSuccession(t *testing.T) {
+	healthy := Health{Known: true, Healthy: true}
+	sick := Health{Known: true, Fault: "check web: exit status 1"}
+	voters := []string{"n1", "n2", "n3"}
+	tests := []struct {
+		name string
+		in   successionInput
+		want string // target, "" to keep, "degraded"
+	}{
+		{"healthy leader keeps", successionInput{health: healthy, priority: 100,
+			members: map[string]fsm.Member{"n2": reported(true, 200)}}, ""},
+		{"unknown health keeps", successionInput{health: Health{}, priority: 100, preempt: true,
+			members: map[string]fsm.Member{"n2": reported(true, 200)}}, ""},
+		{"unhealthy hands to the highest priority", successionInput{health: sick, priority: 100,
+			members: map[string]fsm.Member{"n2": reported(true, 150), "n3": reported(true, 180)}}, "n3"},
+		{"equal priorities: lowest ID", successionInput{health: sick, priority: 100,
+			members: map[string]fsm.Member{"n2": reported(true, 100), "n3": reported(true, 100)}}, "n2"},
+		{"unhealthy peers are no successors", successionInput{health: sick, priority: 100,
+			members: map[string]fsm.Member{"n2": reported(false, 200), "n3": reported(true, 50)}}, "n3"},
+		{"a peer that never reported is no successor", successionInput{health: sick, priority: 100,
+			members: map[string]fsm.Member{"n2": {APIAddr: "x"}, "n3": reported(false, 50)}}, "degraded"},
+		{"excluded peers are no successors", successionInput{health: sick, priority: 100,
+			members:  map[string]fsm.Member{"n2": reported(true, 200), "n3": reported(true, 50)},
+			excluded: map[string]bool{"n2": true}}, "n3"},
+		{"non-voters are no successors", successionInput{health: sick, priority: 100, voters: []string{"n1", "n2"},
+			members: map[string]fsm.Member{"n3": reported(true, 200)}}, "degraded"},
+		{"no preemption without preempt", successionInput{health: healthy, priority: 100,
+			members: map[string]fsm.Member{"n2": reported(true, 200)}}, ""},
+		{"preempt for a higher priority", successionInput{health: healthy, priority: 100, preempt: true,
+			members: map[string]fsm.Member{"n2": reported(true, 200)}}, "n2"},
+		{"no preempt for an equal priority", successionInput{health: healthy, priority: 100, preempt: true,
+			members: map[string]fsm.Member{"n2": reported(true, 100)}}, ""},
+		{"no preempt for an unhealthy higher priority", successionInput{health: healthy, priority: 100, preempt: true,
+			members: map[string]fsm.Member{"n2": reported(false, 200)}}, ""},
+		{"own stale record is ignored", successionInput{health: sick, priority: 100,
+			members: map[string]fsm.Member{"n1": reported(true, 255)}}, "degraded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.self = "n1"
+			if tt.in.voters == nil {
+				tt.in.voters = voters
+			}
+			d := succession(tt.in)
+			got := d.Target
+			if d.Degraded {
+				got = "degraded"
+			}
+			if got != tt.want {
+				t.Fatalf("succession = %+v, want %q", d, tt.want)
+			}
+			if got != "" && d.Reason == "" {
+				t.Errorf("decision %+v gives no reason", d)
+			}
+		})
+	}
+}
+
+// healthCluster is a 3-node cluster whose followers report their health to
+// whichever node leads, as the agent does through the API.
+func healthCluster(t *testing.T, mod func(id string, c *Config)) *testCluster {
+	t.Helper()
+	var c *testCluster
+	c = newClusterWith(t, 3, func(cfg *Config) {
+		cfg.Report = func(ctx context.Context, cmd fsm.Command) error {
+			for _, n := range c.nodes {
+				if st := n.Status(); st.State == "Leader" {
+					return n.Apply(ctx, cmd)
+				}
+			}
+			return ErrNoLeader
+		}
+		if mod != nil {
+			mod(cfg.ID, cfg)
+		}
+	})
+	for _, n := range c.nodes {
+		n.SetHealth(Health{Known: true, Healthy: true})
+	}
+	c.waitReported(func(m map[string]fsm.Member) bool {
+		for _, n := range c.nodes {
+			if !m[n.id].Health.Healthy {
+				return false
+			}
+		}
+		return true
+	})
+	return c
+}
+
+// waitReported waits until every node's FSM satisfies cond.
+func (c *testCluster) waitReported(cond func(map[string]fsm.Member) bool) {
+	c.t.Helper()
+	waitFor(c.t, "health reports to replicate", func() bool {
+		for _, n := range c.nodes {
+			if !cond(n.fsm.State().Members) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func priorities(ps map[string]int) func(string, *Config) {
+	return func(id string, c *Config) { c.Priority = ps[id] }
+}
+
+func TestUnhealthyLeaderHandsOver(t *testing.T) {
+	c := healthCluster(t, priorities(map[string]int{"n1": 100, "n2": 120, "n3": 150}))
+	old := c.holder()
+	old.SetHealth(Health{Known: true, Fault: "check web: exit status 1"})
+	want := "n3"
+	if old.id == "n3" {
+		want = "n2"
+	}
+	waitFor(t, "the VIPs to move to "+want, func() bool { h := c.holders(); return len(h) == 1 && h[0] == want })
+	c.waitReported(func(m map[string]fsm.Member) bool {
+		return !m[old.id].Health.Healthy && m[old.id].Health.Fault == "check web: exit status 1"
+	})
+
+	// Recovery does not pull leadership back without preempt: many guard
+	// ticks later, the holder is the same node.
+	old.SetHealth(Health{Known: true, Healthy: true})
+	c.waitReported(func(m map[string]fsm.Member) bool { return m[old.id].Health.Healthy })
+	time.Sleep(40 * testTiming().Heartbeat)
+	if h := c.holder(); h.id != want {
+		t.Fatalf("holder = %s after %s recovered, want still %s", h.id, old.id, want)
+	}
+}
+
+func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
+	c := healthCluster(t, nil)
+	leader := c.holder()
+	for _, n := range c.nodes {
+		if n != leader {
+			n.SetHealth(Health{Known: true, Fault: "check db: connection refused"})
+		}
+	}
+	c.waitReported(func(m map[string]fsm.Member) bool {
+		sick := 0
+		for _, mb := range m {
+			if mb.Health.Reported && !mb.Health.Healthy {
+				sick++
+			}
+		}
+		return sick == 2
+	})
+	leader.SetHealth(Health{Known: true, Fault: "check web: exit status 1"})
+	waitFor(t, "the leader to say it is degraded", func() bool {
+		return strings.Contains(leader.Status().Degraded, "no other voter reports healthy")
+	})
+	if h := c.holders(); len(h) != 1 || h[0] != leader.id {
+		t.Fatalf("holders = %v, want [%s]: with no healthy node the leader keeps the VIPs", h, leader.id)
+	}
+	// A peer that recovers gets the VIPs.
+	var next *testNode
+	for _, n := range c.nodes {
+		if n != leader {
+			next = n
+			break
+		}
+	}
+	next.SetHealth(Health{Known: true, Healthy: true})
+	waitFor(t, "the VIPs to move to the recovered "+next.id, func() bool {
+		h := c.holders()
+		return len(h) == 1 && h[0] == next.id
+	})
+	if d := leader.Status().Degraded; d != "" {
+		t.Errorf("former leader still says degraded: %q", d)
+	}
+}
+
+func TestPreempt(t *testing.T) {
+	for _, preempt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("preempt=%v", preempt), func(t *testing.T) {
+			c := healthCluster(t, func(id string, cfg *Config) {
+				cfg.Preempt = preempt
+				cfg.PreemptDelay = 5 * testTiming().Heartbeat
+				if id == "n3" {
+					cfg.Priority = 200
+				}
+			})
+			if !preempt {
+				time.Sleep(40 * testTiming().Heartbeat)
+				if h := c.holder(); h.id == "n3" {
+					t.Fatal("n3 holds the VIPs: it preempted without preempt")
+				}
+				return
+			}
+			waitFor(t, "n3 to preempt", func() bool { h := c.holders(); return len(h) == 1 && h[0] == "n3" })
+			st := c.node("n3").Status()
+			if p := st.Owner.Previous; p == "" || p == "n3" || st.Owner.Since == 0 {
+				t.Errorf("owner after preemption = %+v, want the previous owner and a claim time", st.Owner)
+			}
+		})
+	}
+}
+
+func TestConfigRefusesBadPriority(t *testing.T) {
+	for _, p := range []int{-1, 256} {
+		cfg := Config{ID: "n1", Timing: testTiming(), InMemory: true, RaftBind: "127.0.0.1:0", Priority: p}
+		if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "priority") {
+			t.Errorf("Open with priority %d = %v, want an error naming the priority", p, err)
+		}
+	}
+}
