@@ -44,6 +44,8 @@ type ServerConfig struct {
 	Logger *slog.Logger
 	// Client forwards writes to the leader; nil means a client with a timeout.
 	Client *http.Client
+	// Metrics serves GET /metrics; nil leaves the endpoint out.
+	Metrics http.Handler
 }
 
 // Server answers the HTTP API for one node.
@@ -53,6 +55,7 @@ type Server struct {
 	log       *slog.Logger
 	client    *http.Client
 	mux       *http.ServeMux
+	metrics   http.Handler
 	stopped   atomic.Bool
 }
 
@@ -92,6 +95,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		tokenHash: sha256.Sum256(cfg.Token),
 		log:       log.With("component", "api"),
 		client:    hc,
+		metrics:   cfg.Metrics,
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -119,6 +123,14 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 	}
 }
 
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.metrics == nil {
+		s.fail(w, r, withStatus(http.StatusNotFound, errors.New("metrics are not enabled on this node")))
+		return
+	}
+	s.metrics.ServeHTTP(w, r)
+}
+
 type route struct {
 	method, path string
 	h            http.HandlerFunc
@@ -134,6 +146,7 @@ func (s *Server) routes() *http.ServeMux {
 		{http.MethodGet, "/v1/status", s.status},
 		{http.MethodGet, "/v1/members", s.members},
 		{http.MethodGet, "/v1/vips", s.vips},
+		{http.MethodGet, "/metrics", s.serveMetrics},
 		{http.MethodPost, "/v1/join", s.write(s.join)},
 		{http.MethodPost, "/v1/leave", s.write(s.leave)},
 		{http.MethodPost, "/v1/transfer", s.write(s.transfer)},

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +312,28 @@ func TestStopWrites(t *testing.T) {
 	}
 	if calls := f.Calls(); len(calls) != 0 {
 		t.Errorf("cluster was called after StopWrites: %q", calls)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	_, plain := serve(t, newLeader("n1"), nil)
+	if a := call(t, plain.URL, "GET", "/metrics", "", ""); a.code != 404 || !strings.Contains(a.errMsg(), "not enabled") {
+		t.Errorf("GET /metrics without metrics: %d %q, want 404 saying so", a.code, a.errMsg())
+	}
+	s, err := NewServer(ServerConfig{Cluster: newLeader("n1"), Token: []byte(testToken),
+		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "raftvip_leader 1\n") })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(b) != "raftvip_leader 1\n" {
+		t.Errorf("GET /metrics = %d %q, want the metrics handler's answer", resp.StatusCode, b)
 	}
 }

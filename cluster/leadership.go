@@ -75,6 +75,9 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 	if state != w.state || leaderID != w.leaderID {
 		n.log.Info("raft state", "state", state, "term", term, "leader", leaderID)
 	}
+	if leaderID != w.leaderID && leaderID != "" {
+		n.counters.leaderChanges.Add(1)
+	}
 	if poked || state != w.state || term != w.term || leaderID != w.leaderID {
 		n.changed()
 	}

@@ -26,10 +26,12 @@ func (n *Node) Apply(ctx context.Context, c fsm.Command) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	start := time.Now()
 	f := n.raft.Apply(b, n.timeout(ctx))
 	if err := await(ctx, f); err != nil {
 		return wrapRaft(op, err)
 	}
+	n.counters.commit(time.Since(start))
 	if err, ok := f.Response().(error); ok {
 		return fmt.Errorf("%s: %w", op, err)
 	}

@@ -91,7 +91,8 @@ type Node struct {
 	// handover under way (lease.go).
 	lease quorumLease
 
-	health healthState
+	health   healthState
+	counters counters
 	// guardPoke wakes the leader's handover guard on a health or FSM change.
 	guardPoke chan struct{}
 	// peerEvents receives raft's heartbeat observations (watchPeers).
@@ -143,7 +144,7 @@ func Open(cfg Config) (*Node, error) {
 	rc.ElectionTimeout = cfg.Timing.Election
 	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLease
 	rc.Logger = hlog
-	rep := &replica{f: n.fsm, log: log, changed: n.changed}
+	rep := &replica{f: n.fsm, log: log, changed: n.changed, moves: &n.counters.vipMoves}
 	if n.raft, err = raft.NewRaft(rc, rep, st.logs, st.stable, st.snaps, n.trans); err != nil {
 		return nil, errors.Join(fmt.Errorf("start raft: %w", err), n.closeTransport(), n.closeStores())
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -153,6 +154,8 @@ type replica struct {
 	f       *fsm.FSM
 	log     *slog.Logger
 	changed func()
+	// moves counts applied claims that changed the owner to another node.
+	moves *atomic.Uint64
 }
 
 // Apply applies a command entry. The returned value is the FSM's error (nil
@@ -161,7 +164,11 @@ func (r *replica) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	before := r.f.Owner().Node
 	err := r.f.Apply(l.Term, l.Data)
+	if after := r.f.Owner().Node; after != before && before != "" {
+		r.moves.Add(1)
+	}
 	switch {
 	case errors.Is(err, fsm.ErrMalformed), errors.Is(err, fsm.ErrUnsupportedVersion),
 		errors.Is(err, fsm.ErrUnknownCommand):

@@ -25,6 +25,13 @@ func (f *FSM) State() State {
 	return f.st.Clone()
 }
 
+// Owner returns the current owner without copying the whole state.
+func (f *FSM) Owner() Owner {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.st.Owner
+}
+
 // Apply decodes data, written at logTerm, and applies it. A command that is
 // rejected (a stale claim, removing an absent VIP) leaves the state unchanged and
 // returns the reason; so does a damaged entry, which must not stop the node.

@@ -49,8 +49,14 @@ func (r *Reconciler) announce(ctx context.Context, h *hold) {
 	}
 	key := "announce " + h.Prefix.Addr().String()
 	if err := r.ann.Announce(ctx, h.Link, h.Prefix.Addr()); err != nil {
+		r.stats.failed.Add(1)
 		r.errs.failed(key, "cannot announce VIP", err, attrs...)
 		return
+	}
+	if h.Prefix.Addr().Is4() {
+		r.stats.arp.Add(1)
+	} else {
+		r.stats.na.Add(1)
 	}
 	if r.errs.clear(key) {
 		r.log.Info("announcing VIP works again", attrs...)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
@@ -78,6 +79,21 @@ type Reconciler struct {
 
 	mu        sync.Mutex
 	published []netip.Prefix // a copy of held's prefixes, for Held
+
+	stats struct{ arp, na, failed atomic.Uint64 }
+}
+
+// Stats are the reconciler's running totals, for metrics.
+type Stats struct {
+	// ARP and NA count announcements made for IPv4 VIPs (gratuitous ARP) and
+	// IPv6 VIPs (unsolicited neighbour advertisements); Failed those that
+	// could not be sent.
+	ARP, NA, Failed uint64
+}
+
+// Stats returns the running totals.
+func (r *Reconciler) Stats() Stats {
+	return Stats{ARP: r.stats.arp.Load(), NA: r.stats.na.Load(), Failed: r.stats.failed.Load()}
 }
 
 // NewReconciler validates cfg and returns a Reconciler. It starts nothing.

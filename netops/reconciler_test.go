@@ -198,6 +198,9 @@ func TestAnnouncementSchedule(t *testing.T) {
 		if n := h.logs.Count("announcing VIP"); n < 2 {
 			t.Errorf("logged %d announcing lines, want one per burst at least", n)
 		}
+		if got := h.rec.Stats(); got != (netops.Stats{ARP: uint64(len(burst))}) {
+			t.Errorf("stats = %+v, want %d ARP announcements counted", got, len(burst))
+		}
 		h.stop()
 	})
 }
