@@ -62,7 +62,7 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if untranslated > 0 {
-		return fmt.Errorf("%d statements of %s were not translated (listed above and at the top of the config)", untranslated, src)
+		return fmt.Errorf("not all of %s was translated: %d findings, listed above and at the top of the config", src, untranslated)
 	}
 	return nil
 }
