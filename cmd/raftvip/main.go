@@ -29,6 +29,7 @@ commands:
   vip add <cidr>        add a VIP
   vip rm <ip>           remove a VIP
   vip ls                list the VIPs
+  import-keepalived <f> print a raftvip config translated from keepalived.conf (exit 1: not all of it)
   version               print the version
 
 Client commands take -addr (a node's HTTP address), -token-file and -json.
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runAgent(ctx, rest, stderr, getenv)
 	case "status", "members", "join", "leave", "transfer", "vip":
 		err = runClient(ctx, cmd, rest, stdout, stderr, getenv)
+	case "import-keepalived":
+		err = runImport(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "raftvip", version)
 	case "help", "-h", "-help", "--help":
