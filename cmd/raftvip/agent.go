@@ -18,6 +18,7 @@ import (
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/metrics"
 	"github.com/raftvip/raftvip/netops"
 )
 
@@ -109,6 +110,8 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	a.node, err = cluster.Open(cluster.Config{
 		ID: cfg.ID, RaftBind: cfg.RaftAddr, RaftAdvertise: cfg.RaftAdvertise, APIAddr: cfg.HTTPAddr,
 		DataDir: cfg.DataDir, Timing: timing, SeedVIPs: seeds, Logger: log, OnChange: a.rec.Poke,
+		Priority: cfg.Priority, Preempt: cfg.Preempt, PreemptDelay: time.Duration(cfg.PreemptDelay),
+		Report: a.reportHealth,
 	})
 	if err != nil {
 		return nil, err
@@ -125,7 +128,10 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	} else if len(removed) > 0 {
 		log.Warn("removed VIPs left configured by an earlier run", "vips", removed)
 	}
-	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log}); err != nil {
+	a.node.SetHealth(cluster.Health{Known: true, Healthy: true})
+	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log,
+		Metrics: metrics.Handler(metrics.Sources{Status: a.node.Status, Cluster: a.node.Stats,
+			Reconciler: a.rec.Stats, Held: a.rec.Held})}); err != nil {
 		return nil, err
 	}
 	a.http = api.NewHTTPServer(cfg.HTTPAddr, a.srv.Handler())
@@ -270,6 +276,13 @@ func (a *agent) join(ctx context.Context) error {
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// reportHealth sends this node's health report to the leader, through this
+// node's own API, which forwards writes to the leader.
+func (a *agent) reportHealth(ctx context.Context, c fsm.Command) error {
+	return api.NewClient(a.cfg.HTTPAddr, string(a.token), nil).ReportHealth(ctx,
+		api.HealthReport{ID: c.Node, Healthy: c.Healthy, Fault: c.Fault, Priority: c.Priority})
 }
 
 func advertised(c Config) string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -221,13 +222,16 @@ func (p printer) status(st cluster.Status) error {
 		holds = "holds the VIPs"
 	}
 	fmt.Fprintf(tw, "node\t%s (%s, term %d), %s\n", st.ID, st.State, st.Term, holds)
-	leader := "none"
+	leader := "NONE: no quorum or an election under way; no node holds the VIPs"
 	if st.LeaderID != "" {
 		leader = fmt.Sprintf("%s (api %s)", st.LeaderID, orDash(st.LeaderAPIAddr))
 	}
 	fmt.Fprintf(tw, "leader\t%s\n", leader)
-	fmt.Fprintf(tw, "owner\t%s (claimed in term %d)\n", orDash(st.Owner.Node), st.Owner.Term)
+	fmt.Fprintf(tw, "owner\t%s\n", ownerLine(st.Owner, time.Now()))
 	fmt.Fprintf(tw, "vips\t%s\n", orDash(vipList(st.VIPs)))
+	if st.Degraded != "" {
+		fmt.Fprintf(tw, "DEGRADED\t%s\n", st.Degraded)
+	}
 	fmt.Fprintf(tw, "index\tapplied %d, commit %d, last %d\n", st.AppliedIndex, st.CommitIndex, st.LastIndex)
 	if !st.LastContact.IsZero() {
 		fmt.Fprintf(tw, "last contact\t%s ago\n", time.Since(st.LastContact).Round(time.Millisecond))
@@ -244,15 +248,42 @@ func (p printer) members(ms []cluster.Member) error {
 		return p.encode(map[string]any{"members": ms})
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tLEADER")
+	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tLEADER\tPRIORITY\tHEALTH")
 	for _, m := range ms {
 		l := ""
 		if m.Leader {
 			l = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage, l)
+		prio, health := "-", "-"
+		if h := m.Health; h.Reported {
+			prio, health = strconv.Itoa(h.Priority), "healthy"
+			if !h.Healthy {
+				health = "FAILING: " + h.Fault
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage, l, prio, health)
 	}
 	return tw.Flush()
+}
+
+// ownerLine says who holds the VIPs and, when the claim carried it, the last
+// failover: when, from whom, and how long the cluster went without a holder.
+func ownerLine(o fsm.Owner, now time.Time) string {
+	if o.Node == "" {
+		return "- (never claimed)"
+	}
+	s := fmt.Sprintf("%s (claimed in term %d)", o.Node, o.Term)
+	if o.Since > 0 {
+		at := time.UnixMilli(o.Since)
+		s += fmt.Sprintf(", since %s (%s ago)", at.Format(time.RFC3339), now.Sub(at).Round(time.Second))
+	}
+	if o.Previous != "" {
+		s += ", took over from " + o.Previous
+		if o.Takeover > 0 {
+			s += fmt.Sprintf(" after %d ms without a holder", o.Takeover)
+		}
+	}
+	return s
 }
 
 func (p printer) vips(vs []fsm.VIP) error {

@@ -3,6 +3,10 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
 )
 
 // TestVIPArgsRefusedLocally: `vip add` and `vip rm` refuse what the server
@@ -20,5 +24,33 @@ func TestVIPArgsRefusedLocally(t *testing.T) {
 		if code := run(t.Context(), tt.args, &out, &errb, env(nil)); code != 1 || !strings.Contains(errb.String(), tt.want) {
 			t.Errorf("run(%q) = %d, stderr %q; want 1 with %q", tt.args, code, errb.String(), tt.want)
 		}
+	}
+}
+
+func TestStatusShowsFailoverAndHealth(t *testing.T) {
+	now := time.UnixMilli(1764000060000)
+	st := cluster.Status{ID: "n2", State: "Leader", Term: 5, LeaderID: "n2", Holder: true,
+		Owner:    fsm.Owner{Node: "n2", Term: 5, Previous: "n1", Since: 1764000000000, Takeover: 312},
+		Degraded: "this node is unhealthy (check web: exit status 1) and no other voter reports healthy: keeping the VIPs",
+		Members: []cluster.Member{
+			{ID: "n1", Suffrage: "voter", Health: fsm.Health{Reported: true, Fault: "check web: exit status 1", Priority: 100}},
+			{ID: "n2", Suffrage: "voter", Leader: true, Health: fsm.Health{Reported: true, Healthy: true, Priority: 150}},
+			{ID: "n3", Suffrage: "voter"},
+		}}
+	if got, want := ownerLine(st.Owner, now), "n2 (claimed in term 5), since "+time.UnixMilli(1764000000000).Format(time.RFC3339)+
+		" (1m0s ago), took over from n1 after 312 ms without a holder"; got != want {
+		t.Errorf("owner line\n got %q\nwant %q", got, want)
+	}
+	var b strings.Builder
+	if err := (printer{w: &b}).status(st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"DEGRADED", "keeping the VIPs", "FAILING: check web: exit status 1", "150", "healthy"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status output lacks %q:\n%s", want, b.String())
+		}
+	}
+	if got := ownerLine(fsm.Owner{}, now); got != "- (never claimed)" {
+		t.Errorf("owner line of an unclaimed cluster = %q", got)
 	}
 }

@@ -55,6 +55,9 @@ type Config struct {
 
 	LogLevel  string `yaml:"log-level"`
 	LogFormat string `yaml:"log-format"`
+
+	// Health checks, priority and notify hooks: config_ha.go.
+	HA `yaml:",inline"`
 }
 
 func defaultConfig() Config {
@@ -70,6 +73,7 @@ func defaultConfig() Config {
 		GARPRepeat:   duration(2 * time.Second),
 		LogLevel:     "info",
 		LogFormat:    "text",
+		HA:           defaultHA(),
 	}
 }
 
@@ -99,6 +103,7 @@ func agentFlags(c *Config) *flag.FlagSet {
 	fs.Var(&c.GARPRefresh, "garp-refresh", "re-announce held VIPs this often (0 = never); switches age MAC entries in about 300s")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	haFlags(fs, &c.HA)
 	return fs
 }
 
@@ -263,7 +268,7 @@ func (c Config) validateAnnounce() error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	return nil
+	return c.HA.validate()
 }
 
 // SeedVIPs parses the -vip values.

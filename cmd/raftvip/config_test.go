@@ -32,6 +32,9 @@ vip: [192.0.2.100/24, 192.0.2.101/24]
 join: "192.0.2.12:8080,192.0.2.13:8080"
 heartbeat: 300ms
 timing: wan
+priority: 150
+preempt: true
+notify-master: /etc/raftvip/notify.sh master
 `)
 	tests := []struct {
 		name string
@@ -46,6 +49,9 @@ timing: wan
 			map[string]string{"RAFTVIP_DATA_DIR": "/env/dir"},
 			func(c *Config) { c.DataDir = "/flag/dir"; c.VIPs = listFlag{"192.0.2.200/24", "192.0.2.201/24"} }},
 		{"config path from env", nil, map[string]string{"RAFTVIP_CONFIG": file}, func(c *Config) {}},
+		{"HA keys by flag and env", []string{"-config", file, "-priority", "90", "-preempt-delay", "30s"},
+			map[string]string{"RAFTVIP_PREEMPT": "false"},
+			func(c *Config) { c.Priority, c.Preempt, c.PreemptDelay = 90, false, duration(30*time.Second) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +64,7 @@ timing: wan
 			want.VIPs = listFlag{"192.0.2.100/24", "192.0.2.101/24"}
 			want.Join = listFlag{"192.0.2.12:8080", "192.0.2.13:8080"}
 			want.Heartbeat, want.Timing = duration(300*time.Millisecond), "wan"
+			want.Priority, want.Preempt, want.NotifyMaster = 150, true, "/etc/raftvip/notify.sh master"
 			tt.want(&want)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Fatalf("config (-want +got):\n%s", diff)
@@ -90,6 +97,10 @@ func TestValidateNamesTheProblem(t *testing.T) {
 		{[]string{"-heartbeat", "100ms", "-leader-lease", "100ms"}, "100ms"},
 		{[]string{"-vip-lease", "1500ms"}, "-vip-lease 1.5s"},
 		{[]string{"-log-format", "xml"}, `-log-format "xml"`},
+		{[]string{"-priority", "0"}, "-priority 0: want 1 to 255"},
+		{[]string{"-priority", "256"}, "-priority 256"},
+		{[]string{"-preempt-delay", "-1s"}, "-preempt-delay must not be negative"},
+		{[]string{"-notify-timeout", "0s"}, "-notify-timeout 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
