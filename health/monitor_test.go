@@ -1,11 +1,9 @@
 package health
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/raftvip/raftvip/netops/netopstest"
 )
 
 // fakeProber returns whatever result the test set last, and counts probes.
@@ -57,7 +56,7 @@ func (p *fakeProber) probes() int {
 type rig struct {
 	t       *testing.T
 	mon     *Monitor
-	logs    *bytes.Buffer
+	logs    *netopstest.Logs
 	done    chan error
 	stopped func() error // Run's result, once
 	mu      sync.Mutex
@@ -67,9 +66,9 @@ type rig struct {
 
 func newRig(t *testing.T, checks ...Check) *rig {
 	t.Helper()
-	r := &rig{t: t, logs: &bytes.Buffer{}, probers: map[string]*fakeProber{}, done: make(chan error, 1)}
+	r := &rig{t: t, logs: &netopstest.Logs{}, probers: map[string]*fakeProber{}, done: make(chan error, 1)}
 	mon, err := NewMonitor(checks, MonitorConfig{
-		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: r.logs, mu: &r.mu}, nil)),
+		Logger:    r.logs.Logger(),
 		OnChange:  r.onChange,
 		NewProber: func(c Check) (Prober, error) { return r.prober(c.Name), nil },
 	})
@@ -109,12 +108,6 @@ func (r *rig) lastChange() Report {
 	return r.changes[len(r.changes)-1]
 }
 
-func (r *rig) log() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.logs.String()
-}
-
 // advance lets d of virtual time pass and the monitor settle.
 func (r *rig) advance(d time.Duration) {
 	time.Sleep(d)
@@ -122,17 +115,6 @@ func (r *rig) advance(d time.Duration) {
 }
 
 func (r *rig) stop() error { return r.stopped() }
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
 
 // verdictOf is the part of a report that OnChange is about.
 type verdictOf struct {
@@ -169,7 +151,7 @@ func TestMonitorRiseAndFall(t *testing.T) {
 		if got := verdictOfReport(r.lastChange()); !cmp.Equal(got, want) {
 			t.Errorf("OnChange got %+v, want %+v", got, want)
 		}
-		if l := r.log(); !strings.Contains(l, `level=WARN msg="health check failing" check=db kind=exec reason="connection refused" failures=2`) {
+		if l := r.logs.String(); !strings.Contains(l, `level=WARN msg="health check failing" check=db kind=exec reason="connection refused" failures=2`) {
 			t.Errorf("log lacks the failing line:\n%s", l)
 		}
 		db.set(nil)
@@ -181,7 +163,7 @@ func TestMonitorRiseAndFall(t *testing.T) {
 		if got := verdictOfReport(r.lastChange()); !got.Healthy || len(got.Failing) != 0 {
 			t.Errorf("OnChange after recovery: %+v", got)
 		}
-		if l := r.log(); !strings.Contains(l, `level=INFO msg="health check recovered" check=db kind=exec successes=2`) {
+		if l := r.logs.String(); !strings.Contains(l, `level=INFO msg="health check recovered" check=db kind=exec successes=2`) {
 			t.Errorf("log lacks the recovery line:\n%s", l)
 		}
 		if n := web.probes(); n != 5 {
