@@ -52,6 +52,24 @@ func TestUnmarshalYAML(t *testing.T) {
 	}
 }
 
+// The agent decodes its file with KnownFields; that must not break checks,
+// and a check's own unknown key is still refused.
+func TestUnmarshalYAMLKnownFields(t *testing.T) {
+	var cfg struct {
+		Checks []Check `yaml:"checks"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(contract))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil || len(cfg.Checks) != 4 {
+		t.Fatalf("Decode = %v, %d checks; want 4", err, len(cfg.Checks))
+	}
+	dec = yaml.NewDecoder(strings.NewReader("checks:\n  - name: web\n    exec: x\n    fal: 3\n"))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err == nil || !strings.Contains(err.Error(), `line 4: check: unknown key "fal"`) {
+		t.Errorf("Decode = %v, want the unknown key named", err)
+	}
+}
+
 func TestUnmarshalYAMLErrors(t *testing.T) {
 	for _, tc := range []struct{ doc, want string }{
 		{"- name: web\n  exec: true\n  intervall: 2s\n", `line 3: check: unknown key "intervall"`},
