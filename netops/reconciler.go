@@ -38,6 +38,10 @@ type Config struct {
 	// Extra VIPs are managed (removed where not desired) even if the state does
 	// not list them, e.g. the -vip flags of a node that has not joined yet.
 	Extra []fsm.VIP
+	// OnHeld is called on the reconciler's goroutine after a pass that
+	// changed the set of bound VIPs, with the new set and the view's term
+	// (for notify hooks). It must not block.
+	OnHeld func(held []netip.Prefix, term uint64)
 }
 
 func (c *Config) validate() error {
@@ -69,6 +73,7 @@ type Reconciler struct {
 	lease  time.Duration
 	sched  Schedule
 	extra  []fsm.VIP
+	onHeld func([]netip.Prefix, uint64)
 	log    *slog.Logger
 	errs   errLog
 	poke   chan struct{}
@@ -117,6 +122,7 @@ func NewReconciler(cfg Config) (*Reconciler, error) {
 		lease:  cfg.Lease,
 		sched:  cfg.Schedule,
 		extra:  slices.Clone(cfg.Extra),
+		onHeld: cfg.OnHeld,
 		log:    log,
 		errs:   errLog{log: log, last: map[string]string{}},
 		poke:   make(chan struct{}, 1),
@@ -158,7 +164,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		v := r.view()
 		r.pass(ctx, v, Desired(v, r.node))
 		r.announceDue(ctx, time.Now())
-		r.publish()
+		r.publish(v.Term)
 		if next, ok := r.nextAnnounce(); ok {
 			timer.Reset(time.Until(next))
 		} else {
@@ -189,17 +195,22 @@ func (r *Reconciler) shutdown(ctx context.Context) {
 	for _, link := range links {
 		r.release(link)
 	}
-	r.publish()
+	r.publish(0)
 }
 
-func (r *Reconciler) publish() {
+// publish makes the held set visible to Held and reports a change to OnHeld.
+func (r *Reconciler) publish(term uint64) {
 	ps := make([]netip.Prefix, 0, len(r.held))
 	for _, h := range r.sortedHolds() {
 		ps = append(ps, h.Prefix)
 	}
 	r.mu.Lock()
+	changed := !slices.Equal(r.published, ps)
 	r.published = ps
 	r.mu.Unlock()
+	if changed && r.onHeld != nil {
+		r.onHeld(slices.Clone(ps), term)
+	}
 }
 
 // errLog logs each failure once: again only when its message changes, and once

@@ -3,6 +3,7 @@ package netops_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -378,5 +379,30 @@ func TestNoAnnouncementOnStaleView(t *testing.T) {
 		want(t, "announcements", []time.Duration{0}, h.since(t0, announce100))
 		want(t, "bound", []netip.Prefix(nil), h.fake.Bound())
 		h.stop()
+	})
+}
+
+// TestOnHeldReportsChangesOnly: notify hooks hear of taking and releasing the
+// VIPs once each, not on every pass.
+func TestOnHeldReportsChangesOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var calls []string
+		h := newHarness(t, held(3, vip100), func(c *netops.Config) {
+			c.OnHeld = func(ps []netip.Prefix, term uint64) {
+				mu.Lock()
+				defer mu.Unlock()
+				calls = append(calls, fmt.Sprintf("%v term %d", ps, term))
+			}
+		}).start()
+		sleep(5 * time.Second) // many passes and announcements
+		lost := held(3, vip100)
+		lost.Leader = false
+		h.set(lost)
+		sleep(time.Second)
+		h.stop()
+		mu.Lock()
+		defer mu.Unlock()
+		want(t, "OnHeld calls", []string{"[192.0.2.100/24] term 3", "[] term 3"}, calls)
 	})
 }

@@ -18,8 +18,10 @@ import (
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/health"
 	"github.com/raftvip/raftvip/metrics"
 	"github.com/raftvip/raftvip/netops"
+	"github.com/raftvip/raftvip/notify"
 )
 
 // shutdownBudget bounds the whole ordered teardown, so a wedged peer cannot keep
@@ -58,9 +60,15 @@ type agent struct {
 	ann   *netops.LinkAnnouncer
 	rec   *netops.Reconciler
 	node  *cluster.Node
+	mon   *health.Monitor
+	hooks *notify.Runner
 	srv   *api.Server
 	http  *http.Server
 	ln    net.Listener
+
+	// failing is the health seen last by onHealth, holding the VIPs last
+	// seen by onHeld; each is touched only by its own callback's goroutine.
+	failing, holding bool
 }
 
 // newAgent checks everything that can be checked before touching state, then
@@ -93,6 +101,7 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 		return nil, fmt.Errorf("-http-addr: %w", err)
 	}
 	a.ann = netops.NewAnnouncer(log)
+	a.hooks = notify.NewRunner(cfg.hooks(), log)
 	a.rec, err = netops.NewReconciler(netops.Config{
 		Node:      cfg.ID,
 		Binder:    binder,
@@ -103,6 +112,7 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 			Repeat: time.Duration(cfg.GARPRepeat), Refresh: time.Duration(cfg.GARPRefresh)},
 		Logger: log,
 		Extra:  localize(seeds, cfg.Interface),
+		OnHeld: a.onHeld,
 	})
 	if err != nil {
 		return nil, err
@@ -128,10 +138,11 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	} else if len(removed) > 0 {
 		log.Warn("removed VIPs left configured by an earlier run", "vips", removed)
 	}
-	a.node.SetHealth(cluster.Health{Known: true, Healthy: true})
+	if a.mon, err = health.NewMonitor(cfg.Checks, health.MonitorConfig{Logger: log, OnChange: a.onHealth}); err != nil {
+		return nil, fmt.Errorf("checks: %w", err)
+	}
 	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log,
-		Metrics: metrics.Handler(metrics.Sources{Status: a.node.Status, Cluster: a.node.Stats,
-			Reconciler: a.rec.Stats, Held: a.rec.Held})}); err != nil {
+		Metrics: metrics.Handler(a.metricsSources())}); err != nil {
 		return nil, err
 	}
 	a.http = api.NewHTTPServer(cfg.HTTPAddr, a.srv.Handler())
@@ -156,7 +167,13 @@ func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
 	}
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	recCtx, cancelRec := context.WithCancel(context.Background())
+	// The checks and hooks outlive the reconciler: the backup hook fires when
+	// it drops the VIPs on the way out.
+	sideCtx, cancelSide := context.WithCancel(context.Background())
+	defer cancelSide()
 	runDone, recDone, httpDone := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	go func() { _ = a.hooks.Run(sideCtx) }()
+	go func() { _ = a.mon.Run(sideCtx) }()
 	go func() { runDone <- a.node.Run(runCtx) }()
 	go func() { recDone <- a.rec.Run(recCtx) }()
 	go func() { httpDone <- a.http.Serve(a.ln) }()
@@ -213,6 +230,13 @@ func (a *agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, can
 	}
 	if err := a.http.Shutdown(ctx); err != nil {
 		log.Warn("http shutdown", "err", err)
+	}
+	// Last, so that the stop hook sees the VIPs gone and leadership handed on;
+	// Stop also runs whatever backup or fault hook is still queued.
+	_, _, term := a.node.View()
+	a.hooks.Fire(notify.EventStop, notify.Info{Node: a.cfg.ID, Term: term, VIPs: a.vipNames()})
+	if err := a.hooks.Stop(ctx); err != nil {
+		log.Warn("notify hooks cut short by the shutdown budget", "err", err)
 	}
 	a.close()
 	log.Info("stopped")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/health"
 )
 
 // HA is what keepalived operators know as priority, preempt and notify
@@ -22,6 +23,9 @@ type HA struct {
 	NotifyFault   string   `yaml:"notify-fault"`
 	NotifyStop    string   `yaml:"notify-stop"`
 	NotifyTimeout duration `yaml:"notify-timeout"`
+
+	// Checks are keepalived's track_script and track_interface; file only.
+	Checks []health.Check `yaml:"checks"`
 }
 
 func defaultHA() HA {
@@ -48,6 +52,13 @@ func (c HA) validate() error {
 	}
 	if c.NotifyTimeout <= 0 {
 		return fmt.Errorf("-notify-timeout %s: want more than 0", time.Duration(c.NotifyTimeout))
+	}
+	checks := make([]health.Check, len(c.Checks))
+	for i, ch := range c.Checks {
+		checks[i] = ch.WithDefaults()
+	}
+	if err := health.ValidateAll(checks); err != nil {
+		return fmt.Errorf("checks: %w", err)
 	}
 	return nil
 }

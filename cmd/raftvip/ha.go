@@ -1,0 +1,107 @@
+package main
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/health"
+	"github.com/raftvip/raftvip/metrics"
+	"github.com/raftvip/raftvip/notify"
+)
+
+// maxFault keeps a health report within what the API accepts.
+const maxFault = 500
+
+// hooks returns the notify commands of c.
+func (c HA) hooks() notify.Hooks {
+	return notify.Hooks{Master: c.NotifyMaster, Backup: c.NotifyBackup, Fault: c.NotifyFault, Stop: c.NotifyStop,
+		Timeout: time.Duration(c.NotifyTimeout)}
+}
+
+// nodeHealth is what the cluster learns of a health report: nothing while a
+// check has no first result and none fails yet, so that a starting node is
+// neither handed to nor hands over on a guess.
+func nodeHealth(r health.Report) cluster.Health {
+	if r.Healthy {
+		return cluster.Health{Known: !r.Pending, Healthy: true}
+	}
+	var faults []string
+	for _, c := range r.Checks {
+		if !c.Healthy && !c.Pending {
+			f := "check " + c.Name + " failing"
+			if c.LastError != "" {
+				f += ": " + c.LastError
+			}
+			faults = append(faults, f)
+		}
+	}
+	fault := strings.Join(faults, "; ")
+	if len(fault) > maxFault {
+		fault = strings.ToValidUTF8(fault[:maxFault], "") + "..."
+	}
+	return cluster.Health{Known: true, Fault: fault}
+}
+
+// onHealth runs on the health monitor's goroutine for every change of the
+// node's health.
+func (a *agent) onHealth(r health.Report) {
+	h := nodeHealth(r)
+	a.node.SetHealth(h)
+	failing := h.Known && !h.Healthy
+	if failing && !a.failing {
+		_, _, term := a.node.View()
+		a.hooks.Fire(notify.EventFault, notify.Info{Node: a.cfg.ID, Term: term, VIPs: a.vipNames(), Reason: h.Fault})
+	}
+	a.failing = failing
+}
+
+// onHeld runs on the reconciler's goroutine when the bound VIPs change: it
+// fires the master hook when this node starts holding VIPs and the backup
+// hook when it holds none any more.
+func (a *agent) onHeld(held []netip.Prefix, term uint64) {
+	holding := len(held) > 0
+	if holding == a.holding {
+		return
+	}
+	a.holding = holding
+	ev, vips := notify.EventBackup, a.vipNames()
+	if holding {
+		ev, vips = notify.EventMaster, prefixNames(held)
+	}
+	a.hooks.Fire(ev, notify.Info{Node: a.cfg.ID, Term: term, VIPs: vips})
+}
+
+func (a *agent) vipNames() []string {
+	st, _, _ := a.node.View()
+	names := make([]string, len(st.VIPs))
+	for i, v := range st.VIPs {
+		names[i] = v.Prefix.String()
+	}
+	return names
+}
+
+func prefixNames(ps []netip.Prefix) []string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.String()
+	}
+	return names
+}
+
+// metricsSources reads everything /metrics shows from its owner.
+func (a *agent) metricsSources() metrics.Sources {
+	return metrics.Sources{
+		Status: a.node.Status, Cluster: a.node.Stats, Reconciler: a.rec.Stats, Held: a.rec.Held,
+		Healthy: func() bool { return a.mon.Report().Healthy },
+		Checks: func() []metrics.Check {
+			r := a.mon.Report()
+			out := make([]metrics.Check, len(r.Checks))
+			for i, c := range r.Checks {
+				out[i] = metrics.Check{Name: c.Name, Healthy: c.Healthy, Pending: c.Pending}
+			}
+			return out
+		},
+	}
+}

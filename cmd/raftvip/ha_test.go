@@ -1,0 +1,64 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/health"
+)
+
+func TestNodeHealth(t *testing.T) {
+	tests := []struct {
+		name string
+		r    health.Report
+		want cluster.Health
+	}{
+		{"no checks", health.Report{Healthy: true}, cluster.Health{Known: true, Healthy: true}},
+		{"first results pending", health.Report{Healthy: true, Pending: true}, cluster.Health{Healthy: true}},
+		{"a failing check is known even while another is pending", health.Report{Pending: true, Failing: []string{"web"},
+			Checks: []health.CheckStatus{{Name: "web", LastError: "exit status 1"}, {Name: "db", Pending: true}}},
+			cluster.Health{Known: true, Fault: "check web failing: exit status 1"}},
+		{"two failing", health.Report{Failing: []string{"web", "db"},
+			Checks: []health.CheckStatus{{Name: "web"}, {Name: "db", LastError: "connection refused"}}},
+			cluster.Health{Known: true, Fault: "check web failing; check db failing: connection refused"}},
+	}
+	for _, tt := range tests {
+		if got := nodeHealth(tt.r); got != tt.want {
+			t.Errorf("%s: nodeHealth = %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+	long := nodeHealth(health.Report{Checks: []health.CheckStatus{{Name: "web", LastError: strings.Repeat("é", 400)}}})
+	if len(long.Fault) > maxFault+3 || !strings.HasSuffix(long.Fault, "...") {
+		t.Errorf("long fault not cut to %d bytes: %d bytes", maxFault, len(long.Fault))
+	}
+}
+
+func TestChecksInConfig(t *testing.T) {
+	file := writeFile(t, "raftvip.yaml", `
+checks:
+  - name: web
+    exec: /bin/true
+    interval: 500ms
+  - name: uplink
+    interface: eth0
+`)
+	cfg, err := parseAgentConfig(append(validBase(), "-config", file), env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("valid checks refused: %v", err)
+	}
+	if len(cfg.Checks) != 2 || cfg.Checks[0].Exec != "/bin/true" || cfg.Checks[1].Interface != "eth0" {
+		t.Fatalf("checks = %+v", cfg.Checks)
+	}
+	bad := writeFile(t, "bad.yaml", "checks:\n  - name: web\n    exec: /bin/true\n    interval: 1s\n    timeout: 3s\n")
+	cfg, err = parseAgentConfig(append(validBase(), "-config", bad), env(nil), nil)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), `check "web": timeout 3s is longer than interval 1s`) {
+		t.Fatalf("error = %v, want the bad check named", err)
+	}
+}
