@@ -66,6 +66,9 @@ type Cluster struct {
 	TokenFile string
 	// Common flags passed to every agent (e.g. "-timing", "fast").
 	Common []string
+	// PerNode, if set, gives node i's own flags (e.g. its -config), after
+	// Common.
+	PerNode func(i int) []string
 	procs  map[int]*lab.Proc
 	extra  map[int][]string // the flags each node was last started with
 	http   *http.Client
@@ -122,6 +125,9 @@ func (c *Cluster) Args(i int, extra ...string) []string {
 		"-join-timeout", "30s",
 	}
 	args = append(args, c.Common...)
+	if c.PerNode != nil {
+		args = append(args, c.PerNode(i)...)
+	}
 	return append(args, extra...)
 }
 
@@ -230,6 +236,12 @@ type Member struct {
 	APIAddr  string `json:"api_addr"`
 	Suffrage string `json:"suffrage"`
 	Leader   bool   `json:"leader"`
+	Health   struct {
+		Reported bool   `json:"reported"`
+		Healthy  bool   `json:"healthy"`
+		Fault    string `json:"fault"`
+		Priority int    `json:"priority"`
+	} `json:"health"`
 }
 
 // Status is the part of GET /v1/status the tests read.
@@ -244,9 +256,22 @@ type Status struct {
 		Prefix string `json:"prefix"`
 	} `json:"vips"`
 	Owner struct {
-		Node string `json:"node"`
-		Term uint64 `json:"term"`
+		Node     string `json:"node"`
+		Term     uint64 `json:"term"`
+		Previous string `json:"previous"`
+		Takeover int64  `json:"takeover_ms"`
 	} `json:"owner"`
+	Degraded string `json:"degraded"`
+}
+
+// Member returns the member id, and false if there is none.
+func (s Status) Member(id string) (Member, bool) {
+	for _, m := range s.Members {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return Member{}, false
 }
 
 // Voters lists the IDs of the voting members, sorted.
