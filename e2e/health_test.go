@@ -46,7 +46,9 @@ func newHAEnv(t *testing.T, priority map[int]int, preempt bool) *haEnv {
 		if prio == 0 {
 			prio = 100
 		}
-		hook := func(ev string) string { return fmt.Sprintf(`echo "%s $RAFTVIP_TERM $RAFTVIP_VIPS" >> %s`, ev, n.events) }
+		hook := func(ev string) string {
+			return fmt.Sprintf(`echo "%s $RAFTVIP_TERM $RAFTVIP_VIPS" >> %s`, ev, n.events)
+		}
 		cfg := fmt.Sprintf(`priority: %d
 preempt: %v
 notify-master: '%s'

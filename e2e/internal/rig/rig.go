@@ -69,9 +69,9 @@ type Cluster struct {
 	// PerNode, if set, gives node i's own flags (e.g. its -config), after
 	// Common.
 	PerNode func(i int) []string
-	procs  map[int]*lab.Proc
-	extra  map[int][]string // the flags each node was last started with
-	http   *http.Client
+	procs   map[int]*lab.Proc
+	extra   map[int][]string // the flags each node was last started with
+	http    *http.Client
 }
 
 // New prepares a cluster in l with the binary bin. It starts nothing.
