@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ const (
 
 // haNode is what a health test controls on one node.
 type haNode struct {
-	okFile, events string
+	okFile, events, config string
 }
 
 // haEnv is a lab whose nodes run with health checks, priorities and hooks.
@@ -63,6 +64,8 @@ checks:
     fall: %d
 `, prio, preempt, hook("master"), hook("backup"), hook("fault"), n.okFile, checkInterval, checkFall)
 		configs[i] = filepath.Join(dir, name+".yaml")
+		n.config = configs[i]
+		e.nodes[i] = n
 		if err := os.WriteFile(configs[i], []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +89,7 @@ func (e *haEnv) setHealthy(i int, ok bool) {
 }
 
 // reported waits until node from's status shows node about reporting healthy
-// (or failing, with the check named).
+// (or failing, with the failing check named).
 func (e *haEnv) reported(from, about int, healthy bool) {
 	e.t.Helper()
 	e.await(fmt.Sprintf("n%d to see n%d healthy=%v", from, about, healthy), settle, func() error {
@@ -100,7 +103,7 @@ func (e *haEnv) reported(from, about int, healthy bool) {
 			return fmt.Errorf("n%d is not a member", about)
 		case !m.Health.Reported || m.Health.Healthy != healthy:
 			return fmt.Errorf("n%d's health: %+v", about, m.Health)
-		case !healthy && !strings.Contains(m.Health.Fault, "check web failing"):
+		case !healthy && !strings.Contains(m.Health.Fault, "failing"):
 			return fmt.Errorf("n%d's fault does not name the check: %q", about, m.Health.Fault)
 		}
 		return nil
@@ -222,5 +225,48 @@ func TestNoHealthyNodeKeepsVIP(t *testing.T) {
 	e.stillHeldBy(h, 10*checkInterval)
 	if err := e.answeredBy(vip, h); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestReloadOnSIGHUP: a SIGHUP with a broken config file changes nothing; one
+// that adds a failing check to the holder moves the VIP, without restarting
+// the daemon (same process) and without any node restarting.
+func TestReloadOnSIGHUP(t *testing.T) {
+	e := newHAEnv(t, nil, false)
+	h := e.startCluster()
+	for i := 1; i <= 3; i++ {
+		e.reported(h, i, true)
+	}
+	good, err := os.ReadFile(e.nodes[h].config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(body string) {
+		if err := os.WriteFile(e.nodes[h].config, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logHas := func(what string) func() error {
+		return func() error {
+			b, err := os.ReadFile(e.lab.LogPath(h))
+			if err == nil && !strings.Contains(string(b), what) {
+				err = fmt.Errorf("n%d's log lacks %q", h, what)
+			}
+			return err
+		}
+	}
+
+	write(string(good) + "    bogus-key: 1\n")
+	e.signal(h, syscall.SIGHUP)
+	e.await("the bad reload to be refused", settle, logHas("reload refused"))
+	e.stillHeldBy(h, 5*checkInterval)
+
+	write(string(good) + "  - name: db\n    exec: 'false'\n    interval: 200ms\n    fall: 1\n")
+	e.signal(h, syscall.SIGHUP)
+	e.await("the reload to be applied", settle, logHas("configuration reloaded"))
+	n := e.waitHolder(vip, h)
+	e.reported(n, h, false)
+	if !e.c.Proc(h).Running() {
+		t.Fatalf("n%d's daemon exited on SIGHUP: %s", h, e.lastLine(h))
 	}
 }

@@ -84,6 +84,8 @@ type Reconciler struct {
 
 	mu        sync.Mutex
 	published []netip.Prefix // a copy of held's prefixes, for Held
+	// reload is a schedule set by SetSchedule, adopted by Run's next pass.
+	reload *Schedule
 
 	stats struct{ arp, na, failed atomic.Uint64 }
 }
@@ -140,6 +142,34 @@ func (r *Reconciler) Poke() {
 	}
 }
 
+// SetSchedule replaces the announcement schedule from the next pass on (a
+// SIGHUP reload). Holds keep their place in it: a VIP announced twice of a
+// new three-announcement burst gets the third, not a new burst.
+func (r *Reconciler) SetSchedule(s Schedule) error {
+	if s == (Schedule{}) {
+		s = DefaultSchedule()
+	}
+	if err := s.validate(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.reload = &s
+	r.mu.Unlock()
+	r.Poke()
+	return nil
+}
+
+// adoptSchedule takes a schedule set by SetSchedule, on Run's goroutine.
+func (r *Reconciler) adoptSchedule() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reload != nil {
+		r.sched, r.reload = *r.reload, nil
+		r.log.Info("announcement schedule reloaded", "burst", r.sched.Burst, "gap", r.sched.BurstGap,
+			"repeat", r.sched.Repeat, "refresh", r.sched.Refresh)
+	}
+}
+
 // Held returns the VIPs the reconciler believes are bound, as of its last pass.
 func (r *Reconciler) Held() []netip.Prefix {
 	r.mu.Lock()
@@ -161,6 +191,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		// Every wake-up, an announcement's included, reads the view afresh:
 		// a hold must never be announced on the strength of an old view (a
 		// leader thawed after SIGSTOP would call clients back to itself).
+		r.adoptSchedule()
 		v := r.view()
 		r.pass(ctx, v, Desired(v, r.node))
 		r.announceDue(ctx, time.Now())

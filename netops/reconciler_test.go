@@ -406,3 +406,25 @@ func TestOnHeldReportsChangesOnly(t *testing.T) {
 		want(t, "OnHeld calls", []string{"[192.0.2.100/24] term 3", "[] term 3"}, calls)
 	})
 }
+
+// TestSetSchedule: a reloaded schedule governs announcements from the next
+// pass on, without a new burst; a bad one is refused and changes nothing.
+func TestSetSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Now()
+		h := newHarness(t, held(3, vip100), func(c *netops.Config) {
+			c.Schedule = netops.Schedule{Burst: 1, Repeat: time.Second, Refresh: 10 * time.Second}
+		}).start()
+		sleep(2 * time.Second)
+		if err := h.rec.SetSchedule(netops.Schedule{Burst: 1, Repeat: time.Second, Refresh: -time.Second}); err == nil {
+			t.Error("SetSchedule accepted a negative refresh")
+		}
+		if err := h.rec.SetSchedule(netops.Schedule{Burst: 1, Repeat: time.Second, Refresh: 3 * time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		sleep(6 * time.Second)
+		s := time.Second
+		want(t, "announcement times", []time.Duration{0, 1 * s, 4 * s, 7 * s}, h.since(t0, announce100))
+		h.stop()
+	})
+}

@@ -36,7 +36,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	log, level, err := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
@@ -47,6 +47,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, getenv func(
 	if err != nil {
 		return err
 	}
+	a.reloader = reloader{args: args, getenv: getenv, level: level, running: cfg}
 	return a.run(ctx, stop)
 }
 
@@ -65,6 +66,8 @@ type agent struct {
 	srv   *api.Server
 	http  *http.Server
 	ln    net.Listener
+
+	reloader reloader
 
 	// failing is the health seen last by onHealth, holding the VIPs last
 	// seen by onHeld; each is touched only by its own callback's goroutine.
@@ -108,11 +111,10 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 		Announcer: a.ann,
 		View:      a.view,
 		Lease:     time.Duration(cfg.VIPLease),
-		Schedule: netops.Schedule{Burst: cfg.GARPCount, BurstGap: time.Duration(cfg.GARPInterval),
-			Repeat: time.Duration(cfg.GARPRepeat), Refresh: time.Duration(cfg.GARPRefresh)},
-		Logger: log,
-		Extra:  localize(seeds, cfg.Interface),
-		OnHeld: a.onHeld,
+		Schedule:  cfg.schedule(),
+		Logger:    log,
+		Extra:     localize(seeds, cfg.Interface),
+		OnHeld:    a.onHeld,
 	})
 	if err != nil {
 		return nil, err
@@ -176,6 +178,7 @@ func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
 	go func() { _ = a.mon.Run(sideCtx) }()
 	go func() { runDone <- a.node.Run(runCtx) }()
 	go func() { recDone <- a.rec.Run(recCtx) }()
+	go a.reloadOnHUP(sideCtx)
 	go func() { httpDone <- a.http.Serve(a.ln) }()
 	log.Info("raftvip agent started", "id", a.cfg.ID, "raft", a.cfg.RaftAddr, "http", a.cfg.HTTPAddr,
 		"data_dir", a.cfg.DataDir, "has_state", a.node.HasState())

@@ -62,3 +62,16 @@ checks:
 		t.Fatalf("error = %v, want the bad check named", err)
 	}
 }
+
+func TestRestartOnly(t *testing.T) {
+	old := defaultConfig()
+	new := old
+	new.LogLevel, new.GARPCount, new.NotifyMaster = "debug", 5, "/bin/true"
+	if got := restartOnly(old, new); len(got) != 0 {
+		t.Errorf("reloadable changes named as restart-only: %v", got)
+	}
+	new.DataDir, new.Priority = "/elsewhere", 150
+	if got := restartOnly(old, new); strings.Join(got, ",") != "data-dir,priority" {
+		t.Errorf("restartOnly = %v, want [data-dir priority]", got)
+	}
+}

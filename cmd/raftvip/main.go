@@ -89,14 +89,18 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+// newLogger returns a logger at level, and the variable that holds its level
+// so that SIGHUP can change it.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, *slog.LevelVar, error) {
 	l, err := parseLevel(level)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	opts := &slog.HandlerOptions{Level: l}
+	lv := new(slog.LevelVar)
+	lv.Set(l)
+	opts := &slog.HandlerOptions{Level: lv}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), lv, nil
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return slog.New(slog.NewTextHandler(w, opts)), lv, nil
 }
