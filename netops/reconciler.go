@@ -78,6 +78,7 @@ type Reconciler struct {
 
 	mu        sync.Mutex
 	published []netip.Prefix // a copy of held's prefixes, for Held
+	lastPass  time.Time      // when publish last ran, for LastPass
 }
 
 // NewReconciler validates cfg and returns a Reconciler. It starts nothing.
@@ -123,6 +124,16 @@ func (r *Reconciler) Held() []netip.Prefix {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.published)
+}
+
+// LastPass returns when the last pass finished (zero before the first). Run
+// finishes one at least every min(lease/4, 1s), so an older time means the
+// loop is stuck, e.g. in a kernel call that does not return; the agent's
+// systemd watchdog stops being fed then.
+func (r *Reconciler) LastPass() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastPass
 }
 
 // Run reconciles on every Poke, on a ticker (to repair drift such as an admin's
@@ -183,6 +194,7 @@ func (r *Reconciler) publish() {
 	}
 	r.mu.Lock()
 	r.published = ps
+	r.lastPass = time.Now()
 	r.mu.Unlock()
 }
 
