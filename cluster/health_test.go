@@ -208,11 +208,14 @@ func TestPreempt(t *testing.T) {
 			if p := st.Owner.Previous; p == "" || p == "n3" || st.Owner.Since == 0 {
 				t.Errorf("owner after preemption = %+v, want the previous owner and a claim time", st.Owner)
 			}
-			for _, n := range c.nodes {
-				if s := n.Stats(); s.VIPMoves == 0 || s.LeaderChanges < 2 {
-					t.Errorf("%s stats = %+v, want the move and both leaders counted", n.id, s)
+			waitFor(t, "every node to count the move and both leaders", func() bool {
+				for _, n := range c.nodes {
+					if s := n.Stats(); s.VIPMoves == 0 || s.LeaderChanges < 2 {
+						return false
+					}
 				}
-			}
+				return true
+			})
 			if s := c.node("n1").Stats(); s.Commits == 0 || s.CommitTime <= 0 {
 				t.Errorf("n1 stats = %+v, want its claim and joins counted as commits", s)
 			}

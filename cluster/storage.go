@@ -218,19 +218,26 @@ func (s snapshot) Release() {}
 // or seeded by an entry still in the log. It is a superset, for removing
 // addresses a killed predecessor left in the kernel; it only reads.
 func (n *Node) KnownVIPs() []fsm.VIP {
+	vips, err := knownVIPs(n.fsm.State(), n.stores.logs)
+	if err != nil {
+		n.log.Warn("cannot read the raft log for known VIPs", "err", err)
+	}
+	return vips
+}
+
+// knownVIPs is KnownVIPs on a state and a log store, shared with the offline
+// reader (ReadKnownVIPs). On a log read error it still returns st's VIPs.
+func knownVIPs(st fsm.State, logs raft.LogStore) ([]fsm.VIP, error) {
 	seen := map[fsm.VIP]bool{}
-	for _, v := range n.fsm.State().VIPs {
+	for _, v := range st.VIPs {
 		seen[v] = true
 	}
-	first, errFirst := n.stores.logs.FirstIndex()
-	last, errLast := n.stores.logs.LastIndex()
+	first, errFirst := logs.FirstIndex()
+	last, errLast := logs.LastIndex()
 	readErr := errors.Join(errFirst, errLast)
-	if readErr != nil {
-		n.log.Warn("cannot read the raft log for known VIPs", "err", readErr)
-	}
 	for i := first; readErr == nil && first > 0 && i <= last; i++ {
 		var l raft.Log
-		if err := n.stores.logs.GetLog(i, &l); err != nil || l.Type != raft.LogCommand {
+		if err := logs.GetLog(i, &l); err != nil || l.Type != raft.LogCommand {
 			continue // compacted meanwhile, or not a command
 		}
 		c, err := fsm.Decode(l.Data)
@@ -246,5 +253,5 @@ func (n *Node) KnownVIPs() []fsm.VIP {
 			}
 		}
 	}
-	return slices.SortedFunc(maps.Keys(seen), compareVIPs)
+	return slices.SortedFunc(maps.Keys(seen), compareVIPs), readErr
 }

@@ -84,6 +84,7 @@ type Reconciler struct {
 
 	mu        sync.Mutex
 	published []netip.Prefix // a copy of held's prefixes, for Held
+	lastPass  time.Time      // when publish last ran, for LastPass
 	// reload is a schedule set by SetSchedule, adopted by Run's next pass.
 	reload *Schedule
 
@@ -177,6 +178,16 @@ func (r *Reconciler) Held() []netip.Prefix {
 	return slices.Clone(r.published)
 }
 
+// LastPass returns when the last pass finished (zero before the first). Run
+// finishes one at least every min(lease/4, 1s), so an older time means the
+// loop is stuck, e.g. in a kernel call that does not return; the agent's
+// systemd watchdog stops being fed then.
+func (r *Reconciler) LastPass() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastPass
+}
+
 // Run reconciles on every Poke, on a ticker (to repair drift such as an admin's
 // `ip addr del`, and to renew lifetimes) and announces on schedule, until ctx
 // is cancelled. Then it unbinds everything it manages and returns nil. Call it
@@ -238,6 +249,7 @@ func (r *Reconciler) publish(term uint64) {
 	r.mu.Lock()
 	changed := !slices.Equal(r.published, ps)
 	r.published = ps
+	r.lastPass = time.Now()
 	r.mu.Unlock()
 	if changed && r.onHeld != nil {
 		r.onHeld(slices.Clone(ps), term)

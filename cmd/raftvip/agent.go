@@ -48,6 +48,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, getenv func(
 		return err
 	}
 	a.reloader = reloader{args: args, getenv: getenv, level: level, running: cfg}
+	a.svc = newService(getenv, log) // systemd notifications: service.go
 	return a.run(ctx, stop)
 }
 
@@ -66,6 +67,7 @@ type agent struct {
 	srv   *api.Server
 	http  *http.Server
 	ln    net.Listener
+	svc   *service
 
 	reloader reloader
 
@@ -180,6 +182,7 @@ func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
 	go func() { recDone <- a.rec.Run(recCtx) }()
 	go a.reloadOnHUP(sideCtx)
 	go func() { httpDone <- a.http.Serve(a.ln) }()
+	go a.svc.run(recCtx, a.rec.LastPass, a.node.Status)
 	log.Info("raftvip agent started", "id", a.cfg.ID, "raft", a.cfg.RaftAddr, "http", a.cfg.HTTPAddr,
 		"data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
 
@@ -192,6 +195,7 @@ func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
 		}
 	}
 	if fatal == nil {
+		a.svc.ready()
 		select {
 		case <-ctx.Done():
 		case err := <-httpDone:
@@ -212,6 +216,7 @@ func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
 // holders are not.
 func (a *agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, cancelRun context.CancelFunc, runDone <-chan error) {
 	log := a.log
+	a.svc.stopping()
 	log.Info("shutting down")
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
 	defer cancel()

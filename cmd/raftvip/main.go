@@ -30,6 +30,7 @@ commands:
   vip rm <ip>           remove a VIP
   vip ls                list the VIPs
   import-keepalived <f> print a raftvip config translated from keepalived.conf (exit 1: not all of it)
+  release               remove this host's cluster VIPs after the agent stopped (ExecStopPost)
   version               print the version
 
 Client commands take -addr (a node's HTTP address), -token-file and -json.
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "agent":
 		err = runAgent(ctx, rest, stderr, getenv)
+	case "release":
+		err = runRelease(ctx, rest, stdout, stderr, getenv)
 	case "status", "members", "join", "leave", "transfer", "vip":
 		err = runClient(ctx, cmd, rest, stdout, stderr, getenv)
 	case "import-keepalived":

@@ -51,6 +51,8 @@ func (a *agent) reloadOnHUP(ctx context.Context) {
 func (a *agent) reload() {
 	r := &a.reloader
 	a.log.Info("SIGHUP: reloading the configuration")
+	a.svc.reloading()
+	defer a.svc.reloaded()
 	cfg, err := parseAgentConfig(r.args, r.getenv, io.Discard)
 	if err == nil {
 		err = cfg.Validate()

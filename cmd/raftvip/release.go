@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/netops"
+)
+
+// runRelease is `raftvip release`: it removes from this host's interfaces
+// every VIP that the data dir says belongs to the cluster, as the agent does
+// at start. It is meant for ExecStopPost=, after the agent stopped or crashed:
+// a crashed agent's VIPs would otherwise stay bound until their kernel
+// lifetime ran out. It never writes to the data dir.
+func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := parseReleaseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	vips, err := releaseTargets(cfg)
+	if err != nil {
+		return err
+	}
+	if len(vips) == 0 {
+		fmt.Fprintf(stdout, "nothing to release: no VIP is known to %s or configured with -vip\n", cfg.DataDir)
+		return nil
+	}
+	nl, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer nl.Close()
+	links, err := linkNames()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return release(ctx, netops.NewNetlink(nl, log), links, vips, stdout, log)
+}
+
+// parseReleaseConfig accepts -config, -data-dir and -interface, merged with
+// the environment and the config file as for the agent, so that release reads
+// the same data dir as the agent it cleans up after.
+func parseReleaseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("release", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.String("config", "", "the agent's YAML config file: its data-dir, interface and vip keys are used")
+	fs.String("data-dir", defaultConfig().DataDir, "the agent's data dir, opened read-only")
+	fs.String("interface", "", "the agent's -interface, for VIPs without an interface of their own")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, usageError(err)
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return parseAgentConfig(args, getenv, io.Discard)
+}
+
+// releaseTargets is every VIP the agent would remove at start: those the data
+// dir knows of and the configured -vip seeds, pinned to -interface.
+func releaseTargets(cfg Config) ([]fsm.VIP, error) {
+	seeds, err := cfg.SeedVIPs()
+	if err != nil {
+		return nil, err
+	}
+	known, err := cluster.ReadKnownVIPs(cfg.DataDir)
+	if errors.Is(err, cluster.ErrDataDirInUse) {
+		return nil, fmt.Errorf("refusing: an agent still runs on %s and holds its VIPs; stop it first "+
+			"(a stopping agent removes its VIPs itself): %w", cfg.DataDir, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return localize(append(known, seeds...), cfg.Interface), nil
+}
+
+// release removes vips (and addresses carrying a VIP label) from links and
+// says what it removed.
+func release(ctx context.Context, b netops.LabelBinder, links []string, vips []fsm.VIP, stdout io.Writer, log *slog.Logger) error {
+	removed, err := netops.RemoveLeftovers(ctx, b, links, vips, log)
+	for _, p := range removed {
+		fmt.Fprintf(stdout, "released %s\n", p)
+	}
+	if err != nil {
+		return fmt.Errorf("release VIPs: %w", err)
+	}
+	if len(removed) == 0 {
+		fmt.Fprintf(stdout, "nothing to release: none of the known VIPs %v is configured on this host\n", prefixes(vips))
+	}
+	return nil
+}
+
+func prefixes(vs []fsm.VIP) []netip.Prefix {
+	out := make([]netip.Prefix, len(vs))
+	for i, v := range vs {
+		out[i] = v.Prefix
+	}
+	return out
+}

@@ -1,0 +1,46 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/raftvip/raftvip/netops"
+	"github.com/raftvip/raftvip/netops/nstest"
+)
+
+// TestReleaseRemovesLeftoverVIPInNetns is release after a crash, on a real
+// kernel: the VIP a killed agent left bound goes, the host's own address stays.
+func TestReleaseRemovesLeftoverVIPInNetns(t *testing.T) {
+	ns := nstest.New(t)
+	ctx := context.Background()
+	vip := mustVIP(t, "192.0.2.100/32")
+	dir := writeDataDir(t, vip)
+	b := netops.NewNetlink(ns.Handle, nil)
+	if err := b.Bind(ctx, nstest.Link, netops.Addr{Prefix: vip.Prefix}, time.Hour); err != nil {
+		t.Fatalf("bind the leftover VIP: %v", err)
+	}
+	cfg := defaultConfig()
+	cfg.DataDir, cfg.Interface = dir, nstest.Link
+	targets, err := releaseTargets(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := release(ctx, b, []string{nstest.Link}, targets, &out, nil); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	left, err := b.List(ctx, nstest.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(left, vip.Prefix) || !slices.Contains(left, netip.MustParsePrefix(nstest.Primary)) {
+		t.Fatalf("addresses on %s after release: %v; want %s gone and %s kept (output %q)",
+			nstest.Link, left, vip.Prefix, nstest.Primary, out.String())
+	}
+}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/netops"
+	"github.com/raftvip/raftvip/netops/netopstest"
+)
+
+// openNode opens a node on dir, as the agent does, on an in-memory transport.
+func openNode(t *testing.T, dir string, seeds []fsm.VIP) *cluster.Node {
+	t.Helper()
+	timing, err := cluster.Profile("fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, trans := raft.NewInmemTransport("n1")
+	n, err := cluster.Open(cluster.Config{ID: "n1", APIAddr: "api-n1", DataDir: dir, Timing: timing,
+		SeedVIPs: seeds, Transport: trans})
+	if err != nil {
+		t.Fatalf("open node on %s: %v", dir, err)
+	}
+	t.Cleanup(func() { n.Shutdown(context.Background()) })
+	return n
+}
+
+// writeDataDir leaves behind the data dir of a one-node cluster whose VIP set
+// was seeded with seeds, as a crashed agent would.
+func writeDataDir(t *testing.T, seeds ...fsm.VIP) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	n := openNode(t, dir, seeds)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.Run(ctx)
+	if err := n.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(n.KnownVIPs()) < len(seeds) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the seeds %v were not applied", seeds)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func mustVIP(t *testing.T, s string) fsm.VIP {
+	t.Helper()
+	v, err := fsm.ParseVIP(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut, env(nil))
+	return code, out.String(), errOut.String()
+}
+
+func TestReleaseWithoutDataDirReleasesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "never-created")
+	code, out, errOut := runCmd("release", "-data-dir", dir)
+	if code != 0 || !strings.Contains(out, "nothing to release") {
+		t.Fatalf("release on an absent data dir: exit %d, stdout %q, stderr %q; want 0 and 'nothing to release'", code, out, errOut)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("release created the data dir %s (stat: %v)", dir, err)
+	}
+}
+
+func TestReleaseRefusesWhileAnAgentRuns(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	openNode(t, dir, nil) // holds the bolt lock, as a running agent does
+	code, out, errOut := runCmd("release", "-data-dir", dir)
+	if code != 1 || !strings.Contains(errOut, "refusing") || !strings.Contains(errOut, dir) {
+		t.Fatalf("release while the data dir is held: exit %d, stdout %q, stderr %q; want 1 and a refusal naming %s",
+			code, out, errOut, dir)
+	}
+}
+
+func TestReleaseUsage(t *testing.T) {
+	for _, args := range [][]string{{"release", "-bootstrap"}, {"release", "extra"}} {
+		if code, _, errOut := runCmd(args...); code != 2 {
+			t.Errorf("%v: exit %d (stderr %q), want 2", args, code, errOut)
+		}
+	}
+}
+
+func TestReleaseTargets(t *testing.T) {
+	a, b := mustVIP(t, "192.0.2.100/24"), mustVIP(t, "2001:db8::100/64")
+	dir := writeDataDir(t, a, b)
+	cfgFile := writeFile(t, "raftvip.yaml", "data-dir: "+dir+"\ninterface: eth9\nvip: [192.0.2.150/24]\n")
+	cfg, err := parseReleaseConfig([]string{"-config", cfgFile}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := releaseTargets(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := localize([]fsm.VIP{a, b, mustVIP(t, "192.0.2.150/24")}, "eth9")
+	slices.SortFunc(got, func(x, y fsm.VIP) int { return x.Prefix.Addr().Compare(y.Prefix.Addr()) })
+	slices.SortFunc(want, func(x, y fsm.VIP) int { return x.Prefix.Addr().Compare(y.Prefix.Addr()) })
+	if !slices.Equal(got, want) {
+		t.Fatalf("release targets = %v, want the data dir's and the config's VIPs on eth9: %v", got, want)
+	}
+}
+
+func TestReleaseRemovesKnownVIPsOnly(t *testing.T) {
+	ctx := context.Background()
+	f := netopstest.NewFake()
+	f.AddLink("eth0", netip.MustParsePrefix("192.0.2.11/24"))
+	vip := mustVIP(t, "192.0.2.100/24")
+	admin := netops.Addr{Prefix: netip.MustParsePrefix("192.0.2.60/24")}
+	for _, a := range []netops.Addr{{Prefix: vip.Prefix}, admin} {
+		if err := f.Bind(ctx, "eth0", a, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if err := release(ctx, f, []string{"eth0"}, []fsm.VIP{vip}, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := f.List(ctx, "eth0")
+	if slices.Contains(left, vip.Prefix) || !slices.Contains(left, admin.Prefix) {
+		t.Fatalf("left on eth0: %v; want %s gone and %s kept", left, vip.Prefix, admin.Prefix)
+	}
+	if !strings.Contains(out.String(), "released 192.0.2.100/24") {
+		t.Fatalf("output %q does not say what was released", out.String())
+	}
+	out.Reset()
+	if err := release(ctx, f, []string{"eth0"}, []fsm.VIP{vip}, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "nothing to release") {
+		t.Fatalf("second release said %q, want 'nothing to release'", out.String())
+	}
+}
