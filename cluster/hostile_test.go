@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
 )
 
@@ -29,14 +31,29 @@ func freePort(t *testing.T) string {
 }
 
 // startTCP opens node id on a real TCP transport on 127.0.0.1 and runs it
-// until the test ends; it returns the node and its Raft address.
-func (c *testCluster) startTCP(id string) (*Node, string) {
+// until the test ends; it returns the node and its Raft address. With
+// guarded, the transport admits only members (memberGuard).
+func (c *testCluster) startTCP(id string, guarded bool) (*Node, string) {
 	c.t.Helper()
 	addr := freePort(c.t)
-	n, err := Open(Config{ID: id, RaftBind: addr, APIAddr: "api-" + id, Timing: testTiming(),
-		Logger: c.log.With("node", id), InMemory: true})
+	log := c.log.With("node", id)
+	cfg := Config{ID: id, RaftBind: addr, APIAddr: "api-" + id, Timing: testTiming(), Logger: log, InMemory: true}
+	var guard *memberGuard
+	if guarded {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		guard = newMemberGuard(&tcpStream{Listener: ln, adv: ln.Addr()}, log)
+		cfg.Transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: guard, MaxPool: tcpMaxPool, Timeout: tcpTimeout, Logger: NewHCLogger(log.Handler(), "transport")})
+	}
+	n, err := Open(cfg)
 	if err != nil {
 		c.t.Fatalf("open %s: %v", id, err)
+	}
+	if guard != nil {
+		guard.follow(n.raft)
 	}
 	c.run(id, n)
 	return n, addr
@@ -113,53 +130,105 @@ func sendFrame(addr string, frame []byte) error {
 	return nil
 }
 
+// tcpCluster is three nodes on TCP transports with n1 leading and one VIP
+// added, and the heap as it was once they settled.
+type tcpCluster struct {
+	t     *testing.T
+	nodes []*Node
+	addrs []string
+	// before is n1's status and state, baseHeap the heap in use, once settled.
+	before    Status
+	wantState fsm.State
+	baseHeap  uint64
+}
+
+func newTCPCluster(t *testing.T, guarded bool) *tcpCluster {
+	c := newTestCluster(t)
+	tc := &tcpCluster{t: t}
+	for i := 1; i <= 3; i++ {
+		n, addr := c.startTCP(fmt.Sprintf("n%d", i), guarded)
+		tc.nodes, tc.addrs = append(tc.nodes, n), append(tc.addrs, addr)
+	}
+	n1 := tc.nodes[0]
+	if err := n1.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n1 to hold the VIPs", func() bool { return n1.Status().Holder })
+	ctx := context.Background()
+	for i := 1; i < 3; i++ {
+		if err := n1.Join(ctx, fmt.Sprintf("n%d", i+1), tc.addrs[i], fmt.Sprintf("api-n%d", i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc.commit(fsm.AddVIP(vip("192.0.2.101/24")), 1)
+	tc.before, tc.wantState = n1.Status(), n1.fsm.State()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	tc.baseHeap = ms.HeapInuse
+	return tc
+}
+
+// commit applies cmd on n1 and waits until every node has three members and
+// wantVIPs VIPs: proof that the transports still serve the real peers.
+func (tc *tcpCluster) commit(cmd fsm.Command, wantVIPs int) {
+	tc.t.Helper()
+	if err := tc.nodes[0].Apply(context.Background(), cmd); err != nil {
+		tc.t.Fatalf("apply %s: %v", cmd.Type, err)
+	}
+	waitFor(tc.t, fmt.Sprintf("every node to see three members and %d VIPs", wantVIPs), func() bool {
+		for _, n := range tc.nodes {
+			if st := n.Status(); len(st.Members) != 3 || len(st.VIPs) != wantVIPs {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// unharmed fails the test unless n1 still leads in the same term and holds,
+// the others follow it, the state is as before, the cluster still commits,
+// and the heap peaked at most 64 MiB above where it was: far more than the
+// attacks' real bytes need, far less than their lengths claim.
+func (tc *tcpCluster) unharmed(peakHeap uint64) {
+	t := tc.t
+	t.Helper()
+	after := tc.nodes[0].Status()
+	if after.State != "Leader" || after.Term != tc.before.Term || !after.Holder {
+		t.Errorf("after the attack n1 is %s in term %d (holder %v); before: Leader in term %d",
+			after.State, after.Term, after.Holder, tc.before.Term)
+	}
+	for i, n := range tc.nodes[1:] {
+		if st := n.Status(); st.State != "Follower" || st.Term != tc.before.Term || st.Holder || st.LeaderID != "n1" {
+			t.Errorf("after the attack n%d is %s in term %d, leader %q, holder %v; want a follower of n1 in term %d",
+				i+2, st.State, st.Term, st.LeaderID, st.Holder, tc.before.Term)
+		}
+	}
+	prefixes := cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
+	if diff := cmp.Diff(tc.wantState, tc.nodes[0].fsm.State(), prefixes); diff != "" {
+		t.Errorf("the state changed under attack (-before +after):\n%s", diff)
+	}
+	tc.commit(fsm.AddVIP(vip("192.0.2.102/24")), 2)
+	const heapBound = 64 << 20
+	t.Logf("heap in use: %d KiB before the attack, at most %d KiB during it", tc.baseHeap>>10, peakHeap>>10)
+	if peakHeap > tc.baseHeap+heapBound {
+		t.Errorf("heap grew from %d MiB to %d MiB under attack", tc.baseHeap>>20, peakHeap>>20)
+	}
+}
+
 // TestHostileRaftPeer: a host that reaches the Raft port of every node of a
 // three-node cluster on TCP sends random bytes, truncated frames and frames
 // claiming 2^31-element arrays, many times over. The leader stays leader in
 // the same term, nobody else holds, the replicated state is unchanged, the
 // cluster still commits, and the heap stays within bounds.
 func TestHostileRaftPeer(t *testing.T) {
-	c := newTestCluster(t)
-	var nodes []*Node
-	var addrs []string
-	for i := 1; i <= 3; i++ {
-		n, addr := c.startTCP(fmt.Sprintf("n%d", i))
-		nodes, addrs = append(nodes, n), append(addrs, addr)
-	}
-	if err := nodes[0].Bootstrap(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "n1 to hold the VIPs", func() bool { return nodes[0].Status().Holder })
-	ctx := context.Background()
-	for i := 1; i < 3; i++ {
-		if err := nodes[0].Join(ctx, fmt.Sprintf("n%d", i+1), addrs[i], fmt.Sprintf("api-n%d", i+1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := nodes[0].Apply(ctx, fsm.AddVIP(vip("192.0.2.101/24"))); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "every node to see three members and the VIP", func() bool {
-		for _, n := range nodes {
-			if st := n.Status(); len(st.Members) != 3 || len(st.VIPs) != 1 {
-				return false
-			}
-		}
-		return true
-	})
-	before := nodes[0].Status()
-	wantState := nodes[0].fsm.State()
-	var base runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&base)
-
-	peak := watchHeap(t)
-	rng := rand.New(rand.NewPCG(1, 2))
-	frames := hostileFrames(rng)
+	tc := newTCPCluster(t, false)
+	peak := watchHeap()
+	frames := hostileFrames(rand.New(rand.NewPCG(1, 2)))
 	var wg sync.WaitGroup
 	for round := range 5 {
 		for name, frame := range frames {
-			for i, addr := range addrs {
+			for i, addr := range tc.addrs {
 				wg.Go(func() {
 					if err := sendFrame(addr, frame); err != nil {
 						t.Errorf("round %d, %s to n%d: %v", round, name, i+1, err)
@@ -169,46 +238,47 @@ func TestHostileRaftPeer(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	maxHeap := peak()
+	tc.unharmed(peak())
+}
 
-	after := nodes[0].Status()
-	if after.State != "Leader" || after.Term != before.Term || !after.Holder {
-		t.Errorf("after the attack n1 is %s in term %d (holder %v); before: Leader in term %d",
-			after.State, after.Term, after.Holder, before.Term)
-	}
-	for i, n := range nodes[1:] {
-		if st := n.Status(); st.State != "Follower" || st.Term != before.Term || st.Holder || st.LeaderID != "n1" {
-			t.Errorf("after the attack n%d is %s in term %d, leader %q, holder %v; want a follower of n1 in term %d",
-				i+2, st.State, st.Term, st.LeaderID, st.Holder, before.Term)
-		}
-	}
-	if diff := cmp.Diff(wantState, nodes[0].fsm.State(), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
-		t.Errorf("the state changed under attack (-before +after):\n%s", diff)
-	}
-	// The cluster still commits: the transport still serves the real peers.
-	if err := nodes[0].Apply(ctx, fsm.AddVIP(vip("192.0.2.102/24"))); err != nil {
-		t.Fatalf("apply after the attack: %v", err)
-	}
-	waitFor(t, "every node to see the VIP added after the attack", func() bool {
-		for _, n := range nodes {
-			if len(n.Status().VIPs) != 2 {
-				return false
+// TestMemberGuard: with the transport behind memberGuard, a host that is not
+// a member (127.0.0.2; the nodes are on 127.0.0.1) is hung up on before it
+// can feed the decoder. Its attack is the one the guard exists for: a frame
+// claiming 2^31 entries followed by 16 MiB of one-byte entries to every node,
+// which without the guard costs a node about 1.5 GiB of heap.
+func TestMemberGuard(t *testing.T) {
+	tc := newTCPCluster(t, true)
+	peak := watchHeap()
+	head := slices.Concat([]byte{rpcAppendEntries, msgpackFixmap1}, fixstr("Entries"), []byte{msgpackArray32}, be32(hostileMaxLen32))
+	entries := bytes.Repeat([]byte{msgpackEmptyFixmap}, 1<<20)
+	stranger := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: hostileFrameTimeout}
+	var wg sync.WaitGroup
+	for i, addr := range tc.addrs {
+		wg.Go(func() {
+			conn, err := stranger.Dial("tcp", addr)
+			if err != nil {
+				t.Errorf("dial n%d from 127.0.0.2: %v", i+1, err)
+				return
 			}
-		}
-		return true
-	})
-	// A frame claiming 2^31 elements must not make anyone allocate for them:
-	// 64 MiB is far above what the attack's few MiB of real bytes need.
-	const heapBound = 64 << 20
-	t.Logf("heap in use: %d KiB before the attack, at most %d KiB during it", base.HeapInuse>>10, maxHeap>>10)
-	if maxHeap > base.HeapInuse+heapBound {
-		t.Errorf("heap grew from %d MiB to %d MiB under attack", base.HeapInuse>>20, maxHeap>>20)
+			defer conn.Close()
+			sent := 0
+			for k := 0; k <= 16 && err == nil; k++ {
+				var n int
+				n, err = conn.Write(map[bool][]byte{true: head, false: entries}[k == 0])
+				sent += n
+			}
+			if err == nil {
+				t.Errorf("n%d read all %d MiB from a host that is not a member", i+1, sent>>20)
+			}
+		})
 	}
+	wg.Wait()
+	tc.unharmed(peak())
 }
 
 // watchHeap samples the heap in use until the returned function is called,
 // which returns the largest sample.
-func watchHeap(t *testing.T) func() uint64 {
+func watchHeap() func() uint64 {
 	stop, done := make(chan struct{}), make(chan uint64)
 	go func() {
 		var peak uint64
