@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -37,7 +39,13 @@ func (c *testCluster) startTCP(id string, guarded bool) (*Node, string) {
 	c.t.Helper()
 	addr := freePort(c.t)
 	log := c.log.With("node", id)
-	cfg := Config{ID: id, RaftBind: addr, APIAddr: "api-" + id, Timing: testTiming(), Logger: log, InMemory: true}
+	// The slow profile: the attacks run in this process, and a stall they
+	// cause must not pass for a step-down they caused.
+	timing, err := Profile("wan")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := Config{ID: id, RaftBind: addr, APIAddr: "api-" + id, Timing: timing, Logger: log, InMemory: true}
 	var guard *memberGuard
 	if guarded {
 		ln, err := net.Listen("tcp", addr)
@@ -243,37 +251,51 @@ func TestHostileRaftPeer(t *testing.T) {
 
 // TestMemberGuard: with the transport behind memberGuard, a host that is not
 // a member (127.0.0.2; the nodes are on 127.0.0.1) is hung up on before it
-// can feed the decoder. Its attack is the one the guard exists for: a frame
-// claiming 2^31 entries followed by 16 MiB of one-byte entries to every node,
-// which without the guard costs a node about 1.5 GiB of heap.
+// can feed the decoder. It tries the two attacks the guard exists for, on
+// every node. A well-formed AppendEntries of a higher term: without the guard
+// these 25 bytes make the leader step down, dropping its VIPs, and the term
+// jump. A frame claiming 2^31 entries followed by 16 MiB of one-byte entries:
+// without the guard that costs a node about 1.5 GiB of heap.
 func TestMemberGuard(t *testing.T) {
 	tc := newTCPCluster(t, true)
 	peak := watchHeap()
-	head := slices.Concat([]byte{rpcAppendEntries, msgpackFixmap1}, fixstr("Entries"), []byte{msgpackArray32}, be32(hostileMaxLen32))
-	entries := bytes.Repeat([]byte{msgpackEmptyFixmap}, 1<<20)
+	higherTerm := slices.Concat([]byte{rpcAppendEntries, 0x82}, fixstr("ProtocolVersion"), []byte{3},
+		fixstr("Term"), []byte{msgpackUint64}, binary.BigEndian.AppendUint64(nil, tc.before.Term+100))
+	entries := slices.Concat([]byte{rpcAppendEntries, msgpackFixmap1}, fixstr("Entries"), []byte{msgpackArray32},
+		be32(hostileMaxLen32), bytes.Repeat([]byte{msgpackEmptyFixmap}, 16<<20))
 	stranger := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: hostileFrameTimeout}
 	var wg sync.WaitGroup
 	for i, addr := range tc.addrs {
 		wg.Go(func() {
-			conn, err := stranger.Dial("tcp", addr)
-			if err != nil {
-				t.Errorf("dial n%d from 127.0.0.2: %v", i+1, err)
-				return
-			}
-			defer conn.Close()
-			sent := 0
-			for k := 0; k <= 16 && err == nil; k++ {
-				var n int
-				n, err = conn.Write(map[bool][]byte{true: head, false: entries}[k == 0])
-				sent += n
-			}
-			if err == nil {
-				t.Errorf("n%d read all %d MiB from a host that is not a member", i+1, sent>>20)
+			for name, frame := range map[string][]byte{"a higher term": higherTerm, "16 MiB of entries": entries} {
+				if err := hungUp(stranger, addr, frame); err != nil {
+					t.Errorf("n%d, %s from a host that is not a member: %v", i+1, name, err)
+				}
 			}
 		})
 	}
 	wg.Wait()
 	tc.unharmed(peak())
+}
+
+// hungUp sends frame to addr with d, and returns an error unless the other
+// side closes without an answer before taking it all.
+func hungUp(d *net.Dialer, addr string, frame []byte) error {
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(hostileFrameTimeout))
+	_, werr := conn.Write(frame)
+	n, rerr := conn.Read(make([]byte, 64))
+	switch {
+	case n > 0:
+		return fmt.Errorf("answered %d bytes", n)
+	case werr == nil && errors.Is(rerr, os.ErrDeadlineExceeded):
+		return fmt.Errorf("took all %d bytes and kept the connection open", len(frame))
+	}
+	return nil
 }
 
 // watchHeap samples the heap in use until the returned function is called,
