@@ -13,14 +13,18 @@ import (
 // memberGuard is a raft.StreamLayer that hangs up on inbound connections from
 // hosts that are not in the Raft configuration, before raft reads a byte.
 //
-// raft's NetworkTransport decodes what an inbound connection sends with no
-// size limit and no read deadline. A frame that claims 2^31 log entries and
+// raft's NetworkTransport trusts whoever connects. A well-formed
+// AppendEntries of a higher term, 25 bytes, makes the leader step down and
+// drop its VIPs. And it decodes what a connection sends with no size limit
+// and no read deadline: a frame that claims 2^31 log entries and
 // then sends one byte (an empty msgpack map) per entry makes the receiver
 // allocate a raft.Log, about 100 bytes, per byte received: 16 MiB sent from
 // one connection cost a node 1.5 GiB of heap, held for as long as the sender
 // keeps the connection open (TestMemberGuard). Any host that reaches the
-// Raft port can do that. Mutual TLS closes this for good; the guard closes
-// it, without TLS, for hosts that are not members.
+// Raft port can do both. Mutual TLS closes this to hosts without a member's
+// certificate; the guard, without TLS, to hosts that do not use a member's
+// address (a weaker bar: an address can be taken over on a LAN). It closes
+// nothing for a member itself.
 //
 // Until follow is called, and while the configuration is empty (a new node
 // waiting to be joined: the leader that adds it dials in), every host is
