@@ -18,8 +18,12 @@ vet:
 # namespace tests must run rather than skip.
 # Unit tests run in parallel; the namespace packages one at a time, since each
 # builds labs and times failovers on a 2-core machine.
+# Each fuzzer runs briefly after the unit tests: long enough to catch a
+# regression on its seed corpus (testdata/fuzz/ of each package) and a little
+# beyond; `make fuzz` searches longer.
 test: vet
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(call fuzz-each,5s)
 	$(GO) test -count=1 -p 1 $$($(GO) list ./e2e/...)
 
 unit: vet
@@ -46,8 +50,19 @@ bench: deps build
 deps:
 	@./scripts/lab-deps.sh
 
+# Every fuzz target as package:Target. go test -fuzz takes one package and
+# one target at a time, so fuzz-each runs them in turn for the time given.
+FUZZ_TARGETS := ./fsm:FuzzDecode ./fsm:FuzzRestore ./api:FuzzWrite ./cmd/raftvip:FuzzConfigFile
+FUZZTIME ?= 60s
+define fuzz-each
+	@for t in $(FUZZ_TARGETS); do \
+		echo "$(GO) test $${t%%:*} -fuzz $${t##*:} -fuzztime $(1)"; \
+		$(GO) test $${t%%:*} -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(1) || exit 1; \
+	done
+endef
+
 fuzz:
-	$(GO) test ./fsm -run '^$$' -fuzz FuzzDecode -fuzztime 60s
+	$(call fuzz-each,$(FUZZTIME))
 
 clean:
 	rm -rf bin

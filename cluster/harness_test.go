@@ -103,7 +103,18 @@ func (c *testCluster) start(id string, mod func(*Config)) *testNode {
 	if err != nil {
 		c.t.Fatalf("open %s: %v", id, err)
 	}
-	tn := &testNode{Node: n, id: id, addr: addr, trans: trans}
+	tn := &testNode{Node: n, id: id, addr: addr, trans: trans, stop: c.run(id, n)}
+	for _, o := range c.nodes {
+		o.trans.Connect(addr, trans)
+		trans.Connect(o.addr, o.trans)
+	}
+	c.nodes = append(c.nodes, tn)
+	return tn
+}
+
+// run runs n until the test ends or the returned stop is called, which shuts
+// n down and waits for Run to return.
+func (c *testCluster) run(id string, n *Node) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -112,20 +123,15 @@ func (c *testCluster) start(id string, mod func(*Config)) *testNode {
 			c.t.Errorf("run %s: %v", id, err)
 		}
 	}()
-	tn.stop = sync.OnceFunc(func() {
+	stop = sync.OnceFunc(func() {
 		if err := n.Shutdown(context.Background()); err != nil {
 			c.t.Errorf("shutdown %s: %v", id, err)
 		}
 		cancel()
 		<-done
 	})
-	c.t.Cleanup(tn.stop)
-	for _, o := range c.nodes {
-		o.trans.Connect(addr, trans)
-		trans.Connect(o.addr, o.trans)
-	}
-	c.nodes = append(c.nodes, tn)
-	return tn
+	c.t.Cleanup(stop)
+	return stop
 }
 
 // newCluster bootstraps n1 and joins the others through it.

@@ -54,7 +54,15 @@ type env struct {
 // depends on it.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	l := lab.ForTest(t, lab.Options{Nodes: 3, Responder: bins.responder})
+	return newEnvWith(t, lab.Options{})
+}
+
+// newEnvWith is newEnv with lab options (an intruder, say); the node count and
+// the responder are newEnv's.
+func newEnvWith(t *testing.T, opts lab.Options) *env {
+	t.Helper()
+	opts.Nodes, opts.Responder = 3, bins.responder
+	l := lab.ForTest(t, opts)
 	c, err := rig.New(l, bins.raftvip, "-vip-lease", "1s")
 	if err != nil {
 		t.Fatal(err)

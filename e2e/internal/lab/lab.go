@@ -1,6 +1,6 @@
 // Package lab builds the network-namespace test lab of DESIGN.md: a `lan`
-// namespace holding a bridge, one namespace per node and one for a client, all
-// on 192.0.2.0/24 and 2001:db8::/64. Nothing is configured in the machine's root
+// namespace holding a bridge, one namespace per node, one for a client and,
+// on request, one for an intruder, all on 192.0.2.0/24 and 2001:db8::/64. Nothing is configured in the machine's root
 // namespace: every link is created inside a lab namespace. Every name carries a
 // per-run prefix, and Close removes everything the lab made.
 //
@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,8 @@ const (
 
 	bridge     = "br0"
 	clientHost = 50
+	// intruderHost is above every node's and the client's address.
+	intruderHost = 66
 	// maxNodes keeps node addresses (192.0.2.11 up) below the client's.
 	maxNodes = clientHost - 11
 )
@@ -55,6 +58,10 @@ type Options struct {
 	// those signals close every open lab and then end the process with the
 	// same signal, so an interrupted test or demo leaves nothing behind.
 	KeepSignals bool
+	// Intruder adds a host on the LAN that is neither a node nor the client:
+	// hostile tests attack the cluster from it, while the client judges what
+	// users notice.
+	Intruder bool
 	// Logf receives progress lines (default: discarded).
 	Logf func(format string, args ...any)
 }
@@ -72,6 +79,7 @@ type Lab struct {
 	closed     bool
 	nodes      []node // index 0 is node 1
 	client     node
+	intruder   node // zero unless Options.Intruder
 	procs      []*Proc
 	isolated   map[int]bool // nodes cut off from their peers by Partition
 	responder  string       // built responder binary, "" until StartResponders
@@ -118,14 +126,14 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 	if !opts.KeepSignals {
 		registerSignalCleanup(l)
 	}
-	if err := l.build(ctx, opts.Nodes); err != nil {
+	if err := l.build(ctx, opts.Nodes, opts.Intruder); err != nil {
 		return nil, errors.Join(err, l.Close())
 	}
 	l.logf("lab %s: %d nodes, client, bridge in %s; logs in %s", l.prefix, opts.Nodes, l.lanNS(), l.dir)
 	return l, nil
 }
 
-func (l *Lab) build(ctx context.Context, nodes int) error {
+func (l *Lab) build(ctx context.Context, nodes int, intruder bool) error {
 	if err := l.buildLAN(ctx); err != nil {
 		return err
 	}
@@ -134,6 +142,15 @@ func (l *Lab) build(ctx context.Context, nodes int) error {
 		return fmt.Errorf("client: %w", err)
 	}
 	l.client = c
+	if intruder {
+		// Recorded before addHost returns, so that Close removes a half-built one.
+		l.intruder = node{ns: l.prefix + "i"}
+		in, err := l.addHost(ctx, l.intruder.ns, "pi", intruderHost, 0xfd)
+		if err != nil {
+			return fmt.Errorf("intruder: %w", err)
+		}
+		l.intruder = in
+	}
 	for range nodes {
 		if _, err := l.AddNode(ctx); err != nil {
 			return err
@@ -222,6 +239,21 @@ func (l *Lab) ClientNS() string { return l.client.ns }
 // ClientIP is the client's IPv4 address, 192.0.2.50.
 func (l *Lab) ClientIP() netip.Addr { return hostIP(clientHost) }
 
+// IntruderNS is the intruder's namespace name; it panics unless the lab was
+// built with Options.Intruder, which is a bug in the calling test.
+func (l *Lab) IntruderNS() string {
+	if l.intruder.ns == "" {
+		panic("lab: no intruder (Options.Intruder is false)")
+	}
+	return l.intruder.ns
+}
+
+// IntruderIP is the intruder's IPv4 address, 192.0.2.66.
+func (l *Lab) IntruderIP() netip.Addr { return hostIP(intruderHost) }
+
+// IntruderIP6 is the intruder's IPv6 address, 2001:db8::66.
+func (l *Lab) IntruderIP6() netip.Addr { return hostIP6(intruderHost) }
+
 func (l *Lab) lanNS() string { return l.prefix + "lan" }
 
 // node panics on an index out of range: that is a bug in the calling test.
@@ -255,14 +287,13 @@ func (l *Lab) Close() error {
 	}
 	l.spawner.close()
 	l.nl.close()
-	// The node and client namespaces first, so their veth ends go before the
-	// bridge's; deleting a namespace deletes the links in it.
+	// The node, client and intruder namespaces first, so their veth ends go
+	// before the bridge's; deleting a namespace deletes the links in it.
 	ctx := context.Background()
-	for _, n := range l.nodes {
-		errs = append(errs, delNetns(ctx, n.ns))
-	}
-	if l.client.ns != "" {
-		errs = append(errs, delNetns(ctx, l.client.ns))
+	for _, n := range slices.Concat(l.nodes, []node{l.client, l.intruder}) {
+		if n.ns != "" {
+			errs = append(errs, delNetns(ctx, n.ns))
+		}
 	}
 	errs = append(errs, delNetns(ctx, l.lanNS()))
 	if l.ownDir {

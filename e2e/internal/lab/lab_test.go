@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
@@ -141,6 +142,42 @@ func TestLab(t *testing.T) {
 			t.Errorf("second Close: %v", err)
 		}
 	})
+}
+
+// TestIntruder: a lab built with an intruder has one more host on the LAN,
+// with its own addresses, which reaches the nodes over IPv4 and IPv6 and is
+// reached by them; Close removes its namespace with the others.
+func TestIntruder(t *testing.T) {
+	l := lab.ForTest(t, lab.Options{Nodes: 2, Intruder: true})
+	ctx := t.Context()
+	if err := l.StartResponders(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in := l.IntruderNS()
+	if !strings.HasPrefix(in, l.Prefix()) || in == l.ClientNS() {
+		t.Fatalf("intruder namespace %q: want the lab prefix %s and not the client's", in, l.Prefix())
+	}
+	for i := 1; i <= 2; i++ {
+		reaches(t, l, in, i)
+	}
+	name, err := lab.AskFrom(ctx, in, lab.Responder(l.NodeIP6(2)), time.Second)
+	if err != nil || name != "n2" {
+		t.Fatalf("intruder → [%s]:8000 = %q, %v; want n2", l.NodeIP6(2), name, err)
+	}
+	// Nothing listens on the intruder: a refusal proves its addresses are its
+	// own and that frames pass both ways.
+	for _, ip := range []netip.Addr{l.IntruderIP(), l.IntruderIP6()} {
+		_, err := lab.AskFrom(ctx, l.NodeNS(1), lab.Responder(ip), time.Second)
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("n1 → intruder %s: %v, want connection refused (reachable, nothing listening)", ip, err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if left, err := lab.ListNetns(ctx, l.Prefix()); err != nil || len(left) > 0 {
+		t.Errorf("namespaces left with prefix %s: %v (%v)", l.Prefix(), left, err)
+	}
 }
 
 // testProc checks that a started program runs in the node's namespace under

@@ -1,0 +1,320 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// freePort returns a 127.0.0.1 address nothing listens on right now.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startTCP opens node id on a real TCP transport on 127.0.0.1 and runs it
+// until the test ends; it returns the node and its Raft address. With
+// guarded, the transport admits only members (memberGuard).
+func (c *testCluster) startTCP(id string, guarded bool) (*Node, string) {
+	c.t.Helper()
+	addr := freePort(c.t)
+	log := c.log.With("node", id)
+	// The slow profile: the attacks run in this process, and a stall they
+	// cause must not pass for a step-down they caused.
+	timing, err := Profile("wan")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg := Config{ID: id, RaftBind: addr, APIAddr: "api-" + id, Timing: timing, Logger: log, InMemory: true}
+	var guard *memberGuard
+	if guarded {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		guard = newMemberGuard(&tcpStream{Listener: ln, adv: ln.Addr()}, log)
+		cfg.Transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: guard, MaxPool: tcpMaxPool, Timeout: tcpTimeout, Logger: NewHCLogger(log.Handler(), "transport")})
+	}
+	n, err := Open(cfg)
+	if err != nil {
+		c.t.Fatalf("open %s: %v", id, err)
+	}
+	if guard != nil {
+		guard.follow(n.raft)
+	}
+	c.run(id, n)
+	return n, addr
+}
+
+// Raft's NetworkTransport reads one RPC type byte, then a msgpack body.
+const (
+	rpcAppendEntries    = 0
+	rpcRequestVote      = 1
+	rpcInstallSnapshot  = 2
+	rpcRequestPreVote   = 4
+	msgpackFixmap1      = 0x81
+	msgpackArray32      = 0xdd
+	msgpackBin32        = 0xc6
+	msgpackStr32        = 0xdb
+	msgpackMap32        = 0xdf
+	msgpackEmptyFixmap  = 0x80
+	msgpackUint64       = 0xcf
+	hostileMaxLen32     = 1<<31 - 1
+	hostileFrameTimeout = 2 * time.Second
+)
+
+// fixstr is s as a msgpack fixstr (s shorter than 32 bytes).
+func fixstr(s string) []byte { return append([]byte{0xa0 | byte(len(s))}, s...) }
+
+// be32 is n as 4 big-endian bytes, msgpack's length encoding.
+func be32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+
+// hostileFrames are what an intruder on the LAN could send to a Raft port:
+// random bytes, frames cut short, and frames whose length fields claim 2^31
+// elements or bytes that never come.
+func hostileFrames(rng *rand.Rand) map[string][]byte {
+	random := make([]byte, 64<<10)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	// An AppendEntries header from a "leader" of term 1, cut off before its
+	// entries: the node must wait or give up, never act on it.
+	appendHead := slices.Concat([]byte{rpcAppendEntries, 0x82},
+		fixstr("Term"), []byte{msgpackUint64}, binary.BigEndian.AppendUint64(nil, 1),
+		fixstr("Entries"), []byte{msgpackArray32}, be32(3))
+	frames := map[string][]byte{
+		"random bytes":            random,
+		"unknown rpc type":        {0x63, 0x80},
+		"type byte only":          {rpcAppendEntries},
+		"truncated append":        appendHead[:len(appendHead)-3],
+		"append without entries":  appendHead,
+		"2^31 entries":            slices.Concat([]byte{rpcAppendEntries, msgpackFixmap1}, fixstr("Entries"), []byte{msgpackArray32}, be32(hostileMaxLen32)),
+		"2^31-byte leader":        slices.Concat([]byte{rpcAppendEntries, msgpackFixmap1}, fixstr("Leader"), []byte{msgpackBin32}, be32(hostileMaxLen32), []byte("x")),
+		"2^31-byte key":           slices.Concat([]byte{rpcRequestVote, msgpackFixmap1, msgpackStr32}, be32(hostileMaxLen32), []byte("Term")),
+		"2^31-pair map":           slices.Concat([]byte{rpcRequestPreVote, msgpackMap32}, be32(hostileMaxLen32), fixstr("Term"), []byte{1}),
+		"2^31-byte snapshot meta": slices.Concat([]byte{rpcInstallSnapshot, msgpackFixmap1}, fixstr("Peers"), []byte{msgpackBin32}, be32(hostileMaxLen32)),
+	}
+	for range 8 {
+		cut := 1 + rng.IntN(len(appendHead)-1)
+		frames[fmt.Sprintf("append cut at %d", cut)] = appendHead[:cut]
+	}
+	return frames
+}
+
+// sendFrame connects to addr, writes frame, and closes after the node
+// answers, closes or hostileFrameTimeout passes, whichever comes first.
+func sendFrame(addr string, frame []byte) error {
+	conn, err := net.DialTimeout("tcp", addr, hostileFrameTimeout)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(hostileFrameTimeout))
+	if _, err := conn.Write(frame); err != nil {
+		return nil // the node closed on us mid-frame: fine
+	}
+	_, _ = conn.Read(make([]byte, 1))
+	return nil
+}
+
+// tcpCluster is three nodes on TCP transports with n1 leading and one VIP
+// added, and the heap as it was once they settled.
+type tcpCluster struct {
+	t     *testing.T
+	nodes []*Node
+	addrs []string
+	// before is n1's status and state, baseHeap the heap in use, once settled.
+	before    Status
+	wantState fsm.State
+	baseHeap  uint64
+}
+
+func newTCPCluster(t *testing.T, guarded bool) *tcpCluster {
+	c := newTestCluster(t)
+	tc := &tcpCluster{t: t}
+	for i := 1; i <= 3; i++ {
+		n, addr := c.startTCP(fmt.Sprintf("n%d", i), guarded)
+		tc.nodes, tc.addrs = append(tc.nodes, n), append(tc.addrs, addr)
+	}
+	n1 := tc.nodes[0]
+	if err := n1.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n1 to hold the VIPs", func() bool { return n1.Status().Holder })
+	ctx := context.Background()
+	for i := 1; i < 3; i++ {
+		if err := n1.Join(ctx, fmt.Sprintf("n%d", i+1), tc.addrs[i], fmt.Sprintf("api-n%d", i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc.commit(fsm.AddVIP(vip("192.0.2.101/24")), 1)
+	tc.before, tc.wantState = n1.Status(), n1.fsm.State()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	tc.baseHeap = ms.HeapInuse
+	return tc
+}
+
+// commit applies cmd on n1 and waits until every node has three members and
+// wantVIPs VIPs: proof that the transports still serve the real peers.
+func (tc *tcpCluster) commit(cmd fsm.Command, wantVIPs int) {
+	tc.t.Helper()
+	if err := tc.nodes[0].Apply(context.Background(), cmd); err != nil {
+		tc.t.Fatalf("apply %s: %v", cmd.Type, err)
+	}
+	waitFor(tc.t, fmt.Sprintf("every node to see three members and %d VIPs", wantVIPs), func() bool {
+		for _, n := range tc.nodes {
+			if st := n.Status(); len(st.Members) != 3 || len(st.VIPs) != wantVIPs {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// unharmed fails the test unless n1 still leads in the same term and holds,
+// the others follow it, the state is as before, the cluster still commits,
+// and the heap peaked at most 64 MiB above where it was: far more than the
+// attacks' real bytes need, far less than their lengths claim.
+func (tc *tcpCluster) unharmed(peakHeap uint64) {
+	t := tc.t
+	t.Helper()
+	after := tc.nodes[0].Status()
+	if after.State != "Leader" || after.Term != tc.before.Term || !after.Holder {
+		t.Errorf("after the attack n1 is %s in term %d (holder %v); before: Leader in term %d",
+			after.State, after.Term, after.Holder, tc.before.Term)
+	}
+	for i, n := range tc.nodes[1:] {
+		if st := n.Status(); st.State != "Follower" || st.Term != tc.before.Term || st.Holder || st.LeaderID != "n1" {
+			t.Errorf("after the attack n%d is %s in term %d, leader %q, holder %v; want a follower of n1 in term %d",
+				i+2, st.State, st.Term, st.LeaderID, st.Holder, tc.before.Term)
+		}
+	}
+	prefixes := cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
+	if diff := cmp.Diff(tc.wantState, tc.nodes[0].fsm.State(), prefixes); diff != "" {
+		t.Errorf("the state changed under attack (-before +after):\n%s", diff)
+	}
+	tc.commit(fsm.AddVIP(vip("192.0.2.102/24")), 2)
+	const heapBound = 64 << 20
+	t.Logf("heap in use: %d KiB before the attack, at most %d KiB during it", tc.baseHeap>>10, peakHeap>>10)
+	if peakHeap > tc.baseHeap+heapBound {
+		t.Errorf("heap grew from %d MiB to %d MiB under attack", tc.baseHeap>>20, peakHeap>>20)
+	}
+}
+
+// TestHostileRaftPeer: a host that reaches the Raft port of every node of a
+// three-node cluster on TCP sends random bytes, truncated frames and frames
+// claiming 2^31-element arrays, many times over. The leader stays leader in
+// the same term, nobody else holds, the replicated state is unchanged, the
+// cluster still commits, and the heap stays within bounds.
+func TestHostileRaftPeer(t *testing.T) {
+	tc := newTCPCluster(t, false)
+	peak := watchHeap()
+	frames := hostileFrames(rand.New(rand.NewPCG(1, 2)))
+	var wg sync.WaitGroup
+	for round := range 5 {
+		for name, frame := range frames {
+			for i, addr := range tc.addrs {
+				wg.Go(func() {
+					if err := sendFrame(addr, frame); err != nil {
+						t.Errorf("round %d, %s to n%d: %v", round, name, i+1, err)
+					}
+				})
+			}
+		}
+		wg.Wait()
+	}
+	tc.unharmed(peak())
+}
+
+// TestMemberGuard: with the transport behind memberGuard, a host that is not
+// a member (127.0.0.2; the nodes are on 127.0.0.1) is hung up on before it
+// can feed the decoder. It tries the two attacks the guard exists for, on
+// every node. A well-formed AppendEntries of a higher term: without the guard
+// these 25 bytes make the leader step down, dropping its VIPs, and the term
+// jump. A frame claiming 2^31 entries followed by 16 MiB of one-byte entries:
+// without the guard that costs a node about 1.5 GiB of heap.
+func TestMemberGuard(t *testing.T) {
+	tc := newTCPCluster(t, true)
+	peak := watchHeap()
+	higherTerm := slices.Concat([]byte{rpcAppendEntries, 0x82}, fixstr("ProtocolVersion"), []byte{3},
+		fixstr("Term"), []byte{msgpackUint64}, binary.BigEndian.AppendUint64(nil, tc.before.Term+100))
+	entries := slices.Concat([]byte{rpcAppendEntries, msgpackFixmap1}, fixstr("Entries"), []byte{msgpackArray32},
+		be32(hostileMaxLen32), bytes.Repeat([]byte{msgpackEmptyFixmap}, 16<<20))
+	stranger := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: hostileFrameTimeout}
+	var wg sync.WaitGroup
+	for i, addr := range tc.addrs {
+		wg.Go(func() {
+			for name, frame := range map[string][]byte{"a higher term": higherTerm, "16 MiB of entries": entries} {
+				if err := hungUp(stranger, addr, frame); err != nil {
+					t.Errorf("n%d, %s from a host that is not a member: %v", i+1, name, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tc.unharmed(peak())
+}
+
+// hungUp sends frame to addr with d, and returns an error unless the other
+// side closes without an answer before taking it all.
+func hungUp(d *net.Dialer, addr string, frame []byte) error {
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(hostileFrameTimeout))
+	_, werr := conn.Write(frame)
+	n, rerr := conn.Read(make([]byte, 64))
+	switch {
+	case n > 0:
+		return fmt.Errorf("answered %d bytes", n)
+	case werr == nil && errors.Is(rerr, os.ErrDeadlineExceeded):
+		return fmt.Errorf("took all %d bytes and kept the connection open", len(frame))
+	}
+	return nil
+}
+
+// watchHeap samples the heap in use until the returned function is called,
+// which returns the largest sample.
+func watchHeap() func() uint64 {
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				done <- peak
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
+}
