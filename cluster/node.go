@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,13 @@ type Config struct {
 	Transport raft.Transport
 	// InMemory keeps the log, stable and snapshot stores in memory (tests).
 	InMemory bool
+	// TLS, when set, carries Raft over mutual TLS with this configuration
+	// (pki.Identity.TLSConfig); nil means plain TCP.
+	TLS *tls.Config
+	// ClusterID is the cluster the node's certificates are of ("" in
+	// plaintext mode). Open refuses a data dir whose state belongs to another
+	// cluster (ErrOtherCluster) and records it in a new one.
+	ClusterID string
 }
 
 // Node is one raftvip cluster member.
@@ -111,7 +119,10 @@ func Open(cfg Config) (*Node, error) {
 	if n.hasState, err = raft.HasExistingState(st.logs, st.stable, st.snaps); err != nil {
 		return nil, errors.Join(fmt.Errorf("read raft state in %s: %w", cfg.DataDir, err), n.closeStores())
 	}
-	if n.trans, err = openTransport(cfg, hlog); err != nil {
+	if err := checkClusterID(st.stable, cfg.ClusterID, n.hasState, cfg.DataDir); err != nil {
+		return nil, errors.Join(err, n.closeStores())
+	}
+	if n.trans, err = openTransport(cfg, log, hlog); err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	rc := raft.DefaultConfig()
@@ -133,7 +144,7 @@ func Open(cfg Config) (*Node, error) {
 		return false
 	})
 	n.raft.RegisterObserver(n.observer)
-	log.Info("raft started", "id", cfg.ID, "addr", n.trans.LocalAddr(), "data_dir", cfg.DataDir,
+	log.Info("raft started", "id", cfg.ID, "addr", n.trans.LocalAddr(), "tls", cfg.TLS != nil, "data_dir", cfg.DataDir,
 		"has_state", n.hasState, "heartbeat", cfg.Timing.Heartbeat, "election", cfg.Timing.Election,
 		"leader_lease", cfg.Timing.LeaderLease)
 	return n, nil
@@ -156,8 +167,8 @@ func (c Config) validate() error {
 }
 
 // openTransport returns cfg.Transport, or a TCP transport on cfg.RaftBind that
-// advertises cfg.RaftAdvertise.
-func openTransport(cfg Config, hlog hclog.Logger) (raft.Transport, error) {
+// advertises cfg.RaftAdvertise, over TLS when cfg.TLS is set.
+func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transport, error) {
 	if cfg.Transport != nil {
 		return cfg.Transport, nil
 	}
@@ -172,6 +183,13 @@ func openTransport(cfg Config, hlog hclog.Logger) (raft.Transport, error) {
 	if addr.IP == nil || addr.IP.IsUnspecified() {
 		// Peers would dial 0.0.0.0, i.e. themselves.
 		return nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
+	}
+	if cfg.TLS != nil {
+		stream, err := newTLSStream(cfg.RaftBind, addr, cfg.TLS, log)
+		if err != nil {
+			return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
+		}
+		return raft.NewNetworkTransportWithLogger(stream, tcpMaxPool, tcpTimeout, hlog.Named("transport")), nil
 	}
 	t, err := raft.NewTCPTransportWithLogger(cfg.RaftBind, addr, tcpMaxPool, tcpTimeout, hlog.Named("transport"))
 	if err != nil {
