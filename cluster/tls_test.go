@@ -12,31 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/raftvip/raftvip/pki"
+	"github.com/raftvip/raftvip/pki/pkitest"
 )
-
-// testIdentity is node id's TLS config in cluster ca.
-func testIdentity(t *testing.T, ca *pki.CA, id string) *tls.Config {
-	t.Helper()
-	c, k, err := ca.Issue(id, nil, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ident, err := pki.Load(c, k, pki.CertPEM(ca.Cert), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ident.TLSConfig()
-}
-
-func testCA(t *testing.T) *pki.CA {
-	t.Helper()
-	ca, err := pki.NewCA(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ca
-}
 
 // tlsTransport is a raft transport over TLS on a free loopback port that
 // answers every RequestVote with Granted, until the test ends.
@@ -81,10 +58,10 @@ func closedByPeer(t *testing.T, c net.Conn) error {
 }
 
 func TestTLSStream(t *testing.T) {
-	ca := testCA(t)
+	ca := pkitest.CA(t)
 	// A short handshake deadline for the silent client below.
-	n1 := tlsTransport(t, testIdentity(t, ca, "n1"), 300*time.Millisecond)
-	n2 := tlsTransport(t, testIdentity(t, ca, "n2"), 300*time.Millisecond)
+	n1 := tlsTransport(t, pkitest.Config(t, ca, "n1"), 300*time.Millisecond)
+	n2 := tlsTransport(t, pkitest.Config(t, ca, "n2"), 300*time.Millisecond)
 	addr := string(n1.LocalAddr())
 
 	// A client that connects and says nothing must not hold the accept loop.
@@ -110,7 +87,7 @@ func TestTLSStream(t *testing.T) {
 	closedByPeer(t, plain)
 
 	// A client with a certificate of another CA, that trusts any server.
-	foreign := testIdentity(t, testCA(t), "n3")
+	foreign := pkitest.Config(t, pkitest.CA(t), "n3")
 	foreign.VerifyConnection = nil
 	foreign.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		return &foreign.Certificates[0], nil
@@ -124,7 +101,7 @@ func TestTLSStream(t *testing.T) {
 		t.Errorf("foreign client: %v, want the server's unknown CA alert", err)
 	}
 	// A transport of another cluster: refused, and it refuses n1 in turn.
-	other := tlsTransport(t, testIdentity(t, testCA(t), "n4"), time.Second)
+	other := tlsTransport(t, pkitest.Config(t, pkitest.CA(t), "n4"), time.Second)
 	if err := vote(other, n1); err == nil {
 		t.Error("a transport of another cluster got a vote")
 	}
