@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/netops"
+	"github.com/raftvip/raftvip/pki"
 )
 
 // shutdownBudget bounds the whole ordered teardown, so a wedged peer cannot keep
@@ -60,6 +63,11 @@ type agent struct {
 	srv   *api.Server
 	http  *http.Server
 	ln    net.Listener
+	// tls is the node's mutual TLS config; nil with -insecure-plaintext.
+	tls *tls.Config
+	// mon and monLn serve -monitor-addr; nil without it.
+	mon   *http.Server
+	monLn net.Listener
 }
 
 // newAgent checks everything that can be checked before touching state, then
@@ -74,7 +82,11 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 			a.close()
 		}
 	}()
-	if a.token, err = readToken(cfg.TokenFile); err != nil {
+	if a.token, err = readToken(cfg.TokenFile, log); err != nil {
+		return nil, err
+	}
+	clusterID, err := a.loadTLS()
+	if err != nil {
 		return nil, err
 	}
 	seeds, _ := cfg.SeedVIPs()
@@ -88,8 +100,14 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	}
 	// Listen before opening Raft so that a busy or wrong -http-addr is reported
 	// before anything in the data dir is opened.
-	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("-http-addr: %w", err)
+	if a.ln, err = listen("-http-addr", cfg.HTTPAddr, a.tls); err != nil {
+		return nil, err
+	}
+	if cfg.MonitorAddr != "" {
+		// Plain HTTP on purpose: load balancers have no cluster certificate.
+		if a.monLn, err = listen("-monitor-addr", cfg.MonitorAddr, nil); err != nil {
+			return nil, err
+		}
 	}
 	a.ann = netops.NewAnnouncer(log)
 	a.rec, err = netops.NewReconciler(netops.Config{
@@ -109,6 +127,7 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	a.node, err = cluster.Open(cluster.Config{
 		ID: cfg.ID, RaftBind: cfg.RaftAddr, RaftAdvertise: cfg.RaftAdvertise, APIAddr: cfg.HTTPAddr,
 		DataDir: cfg.DataDir, Timing: timing, SeedVIPs: seeds, Logger: log, OnChange: a.rec.Poke,
+		TLS: a.tls, ClusterID: clusterID,
 	})
 	if err != nil {
 		return nil, err
@@ -125,11 +144,44 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	} else if len(removed) > 0 {
 		log.Warn("removed VIPs left configured by an earlier run", "vips", removed)
 	}
-	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log}); err != nil {
+	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log, TLS: a.tls}); err != nil {
 		return nil, err
 	}
 	a.http = api.NewHTTPServer(cfg.HTTPAddr, a.srv.Handler())
+	if a.monLn != nil {
+		a.mon = api.NewHTTPServer(cfg.MonitorAddr, a.srv.MonitorHandler())
+	}
 	return a, nil
+}
+
+// loadTLS loads the node's certificate into a.tls and returns the cluster ID
+// of its CA, or warns that the node runs in plaintext ("" then).
+func (a *agent) loadTLS() (string, error) {
+	ident, err := a.cfg.tlsFiles().load(a.log)
+	if err != nil || ident == nil {
+		if err == nil {
+			a.log.Warn("Raft and API traffic is unauthenticated and unencrypted (-insecure-plaintext): " +
+				"anyone on the LAN can join the cluster, vote, and move or add VIPs with a sniffed token")
+		}
+		return "", err
+	}
+	if ident.ID != a.cfg.ID {
+		a.log.Warn("the certificate was made for another node ID", "cert_id", ident.ID, "id", a.cfg.ID)
+	}
+	a.tls = ident.TLSConfig()
+	a.log.Info("TLS on for Raft and the API", "cluster_id", ident.ClusterID, "cert_id", ident.ID,
+		"cert_expires", ident.Cert.Leaf.NotAfter.Format(time.DateOnly))
+	return ident.ClusterID, nil
+}
+
+// listen listens on addr for the API (with the connection cap, and TLS when
+// conf is set); flagName names the flag in errors.
+func listen(flagName, addr string, conf *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flagName, err)
+	}
+	return api.Listener(ln, conf), nil
 }
 
 // view is the reconciler's window on the node. -interface is local to this
@@ -150,12 +202,15 @@ func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
 	}
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	recCtx, cancelRec := context.WithCancel(context.Background())
-	runDone, recDone, httpDone := make(chan error, 1), make(chan error, 1), make(chan error, 1)
+	runDone, recDone, httpDone := make(chan error, 1), make(chan error, 1), make(chan error, 2)
 	go func() { runDone <- a.node.Run(runCtx) }()
 	go func() { recDone <- a.rec.Run(recCtx) }()
 	go func() { httpDone <- a.http.Serve(a.ln) }()
+	if a.mon != nil {
+		go func() { httpDone <- fmt.Errorf("monitor: %w", a.mon.Serve(a.monLn)) }()
+	}
 	log.Info("raftvip agent started", "id", a.cfg.ID, "raft", a.cfg.RaftAddr, "http", a.cfg.HTTPAddr,
-		"data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
+		"monitor", a.cfg.MonitorAddr, "tls", a.tls != nil, "data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
 
 	var fatal error
 	if len(a.cfg.Join) > 0 {
@@ -208,6 +263,11 @@ func (a *agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, can
 	if err := a.http.Shutdown(ctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
+	if a.mon != nil {
+		if err := a.mon.Shutdown(ctx); err != nil {
+			log.Warn("monitor shutdown", "err", err)
+		}
+	}
 	a.close()
 	log.Info("stopped")
 }
@@ -224,6 +284,9 @@ func (a *agent) close() {
 	}
 	if a.ln != nil {
 		_ = a.ln.Close()
+	}
+	if a.monLn != nil {
+		_ = a.monLn.Close()
 	}
 	if a.nl != nil {
 		a.nl.Close()
@@ -249,7 +312,7 @@ func (a *agent) join(ctx context.Context) error {
 	var last error
 	for {
 		for _, addr := range a.cfg.Join {
-			c := api.NewClient(addr, string(a.token), nil)
+			c := newAPIClient(addr, string(a.token), a.tls)
 			attempt, cancelAttempt := context.WithTimeout(ctx, 5*time.Second)
 			err := c.Join(attempt, req)
 			cancelAttempt()
@@ -259,6 +322,11 @@ func (a *agent) join(ctx context.Context) error {
 			}
 			if errors.Is(err, api.ErrUnauthorized) {
 				return fmt.Errorf("join via %s: refused: the token in -token-file does not match the cluster's", addr)
+			}
+			if certRefused(err) {
+				// Another cluster's member, or this node's certificates are
+				// of another CA: retrying cannot help.
+				return fmt.Errorf("join via %s: the member's certificate is not of this node's cluster CA (-tls-ca): %w", addr, err)
 			}
 			last = fmt.Errorf("join via %s: %w", addr, err)
 			a.log.Warn("join attempt failed, will retry", "addr", addr, "err", err)
@@ -270,6 +338,14 @@ func (a *agent) join(ctx context.Context) error {
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// certRefused reports whether err is this node refusing the peer's
+// certificate: signed by another CA, or of another cluster.
+func certRefused(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &verify) || errors.Is(err, pki.ErrOtherCluster)
 }
 
 func advertised(c Config) string {
