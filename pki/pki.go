@@ -59,13 +59,19 @@ type CA struct {
 	ClusterID string
 }
 
-// NewCA creates a CA for a new cluster with a random cluster ID.
-func NewCA(now time.Time) (*CA, error) {
-	idb := make([]byte, 12)
-	if _, err := rand.Read(idb); err != nil {
-		return nil, fmt.Errorf("cluster ID: %w", err)
+// NewCA creates a CA for a new cluster with a random cluster ID, or with id
+// when not empty: a new CA for an existing cluster, whose data dirs record
+// its ID (replacing a CA whose key leaked, docs/security.md).
+func NewCA(now time.Time, id string) (*CA, error) {
+	if id == "" {
+		idb := make([]byte, 12)
+		if _, err := rand.Read(idb); err != nil {
+			return nil, fmt.Errorf("cluster ID: %w", err)
+		}
+		id = hex.EncodeToString(idb)
+	} else if err := checkClusterID(id); err != nil {
+		return nil, err
 	}
-	id := hex.EncodeToString(idb)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("CA key: %w", err)
@@ -140,6 +146,15 @@ func sign(tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, priv *ecdsa.Priv
 		return nil, fmt.Errorf("sign certificate %q: %w", tmpl.Subject.CommonName, err)
 	}
 	return x509.ParseCertificate(der)
+}
+
+// checkClusterID accepts what NewCA draws (24 hex digits), and other hex IDs
+// of 8 to 64 digits.
+func checkClusterID(id string) error {
+	if _, err := hex.DecodeString(id); err != nil || len(id) < 8 || len(id) > 64 {
+		return fmt.Errorf("cluster ID %q: want 8 to 64 hex digits, as raftvip tls init prints", id)
+	}
+	return nil
 }
 
 // clusterURI is raftvip://cluster/<id>, or .../node/<node> for a node.

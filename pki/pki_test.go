@@ -20,7 +20,7 @@ var now = time.Now()
 
 func newCA(t *testing.T) *CA {
 	t.Helper()
-	ca, err := NewCA(now)
+	ca, err := NewCA(now, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +75,24 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if _, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok {
 		t.Errorf("key %T, want ECDSA", leaf.PublicKey)
+	}
+}
+
+func TestNewCAWithClusterID(t *testing.T) {
+	ca := newCA(t)
+	again, err := NewCA(now, ca.ClusterID)
+	if err != nil || again.ClusterID != ca.ClusterID || again.Key.Equal(ca.Key) {
+		t.Fatalf("NewCA with the cluster's ID = %v; want the same ID and a new key", err)
+	}
+	// The old CA's certificates are not valid under the new one.
+	cert, key := issue(t, ca, "n1")
+	if _, err := Load(cert, key, CertPEM(again.Cert), now); err == nil {
+		t.Error("a certificate of the replaced CA was accepted")
+	}
+	for _, bad := range []string{"xyz", "12", "../../etc"} {
+		if _, err := NewCA(now, bad); err == nil {
+			t.Errorf("NewCA(%q) accepted", bad)
+		}
 	}
 }
 

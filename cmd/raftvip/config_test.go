@@ -315,3 +315,17 @@ func TestTLSFilesLoad(t *testing.T) {
 		t.Error("the key's content was logged")
 	}
 }
+
+// TestExampleConfig: the documented example file parses and validates.
+func TestExampleConfig(t *testing.T) {
+	cfg, err := parseAgentConfig([]string{"-config", "../../testdata/raftvip.yaml"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLSCA == "" || cfg.InsecurePlaintext {
+		t.Errorf("the example runs without TLS: %+v", cfg.tlsFiles())
+	}
+}

@@ -31,8 +31,11 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tls "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", ".", "directory of the CA files (ca.pem, ca-key.pem) and of the certificates made")
-	var id string
+	var id, clusterID string
 	var hosts listFlag
+	if sub == "init" {
+		fs.StringVar(&clusterID, "cluster-id", "", "give the new CA this existing cluster's ID, to replace its CA (default: a new random ID)")
+	}
 	if sub == "cert" {
 		fs.StringVar(&id, "id", "", "node ID (the agent's -id), or a name such as admin for an operator (required)")
 		fs.Var(&hosts, "host", "comma-separated IP addresses and DNS names to add as SANs, for clients that check host names")
@@ -44,7 +47,7 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	if sub == "init" {
-		return tlsInit(*dir, stdout)
+		return tlsInit(*dir, clusterID, stdout)
 	}
 	if err := api.ValidateID("-id", id); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -52,10 +55,10 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 	return tlsCert(*dir, id, hosts, stdout)
 }
 
-func tlsInit(dir string, stdout io.Writer) error {
-	ca, err := pki.NewCA(time.Now())
+func tlsInit(dir, clusterID string, stdout io.Writer) error {
+	ca, err := pki.NewCA(time.Now(), clusterID)
 	if err != nil {
-		return err
+		return fmt.Errorf("-cluster-id: %w", err)
 	}
 	key, err := pki.KeyPEM(ca.Key)
 	if err != nil {

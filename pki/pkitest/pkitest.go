@@ -12,7 +12,7 @@ import (
 // CA creates a new cluster CA.
 func CA(t testing.TB) *pki.CA {
 	t.Helper()
-	ca, err := pki.NewCA(time.Now())
+	ca, err := pki.NewCA(time.Now(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
