@@ -147,9 +147,14 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log, TLS: a.tls}); err != nil {
 		return nil, err
 	}
+	// net/http reports refused TLS handshakes ("client didn't provide a
+	// certificate") through ErrorLog; into the agent's log, not bare stderr.
+	httpLog := slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn)
 	a.http = api.NewHTTPServer(cfg.HTTPAddr, a.srv.Handler())
+	a.http.ErrorLog = httpLog
 	if a.monLn != nil {
 		a.mon = api.NewHTTPServer(cfg.MonitorAddr, a.srv.MonitorHandler())
+		a.mon.ErrorLog = httpLog
 	}
 	return a, nil
 }
