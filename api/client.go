@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,9 +21,10 @@ import (
 // leader by the follower; when that fails because leadership moved, the client
 // retries once at the leader the answer names.
 type Client struct {
-	base  string
-	token string
-	hc    *http.Client
+	scheme string // of addresses given as host:port: "http" or "https"
+	base   string
+	token  string
+	hc     *http.Client
 }
 
 // maxAnswer bounds what the client reads of an answer; a status with every
@@ -37,14 +39,36 @@ func NewClient(addr, token string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Client{base: baseURL(addr), token: token, hc: hc}
+	return &Client{scheme: "http", base: baseURL("http", addr), token: token, hc: hc}
+}
+
+// NewTLSClient returns a client for addr over HTTPS, presenting the
+// certificate in conf (pki.Identity.TLSConfig) and verifying the node's.
+func NewTLSClient(addr, token string, conf *tls.Config) *Client {
+	return &Client{scheme: "https", base: baseURL("https", addr), token: token, hc: HTTPClient(conf, 30*time.Second)}
+}
+
+// HTTPClient is an http.Client for calls between nodes: over TLS with conf
+// when conf is set, and never following redirects (a redirect would carry the
+// token to wherever it points).
+func HTTPClient(conf *tls.Config, timeout time.Duration) *http.Client {
+	hc := &http.Client{
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if conf != nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = conf
+		hc.Transport = t
+	}
+	return hc
 }
 
 // baseURL turns an API address into a URL prefix without a trailing slash.
-// Members record plain host:port, which means http.
-func baseURL(addr string) string {
+// Members record plain host:port, which means scheme: https in a TLS cluster.
+func baseURL(scheme, addr string) string {
 	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
+		addr = scheme + "://" + addr
 	}
 	return strings.TrimRight(addr, "/")
 }
@@ -114,8 +138,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	if method != http.MethodGet {
-		if leader := retryAt(code, data); leader != "" && baseURL(leader) != c.base {
-			if code, data, err = c.roundTrip(ctx, baseURL(leader), method, path, payload); err != nil {
+		if leader := retryAt(code, data); leader != "" && baseURL(c.scheme, leader) != c.base {
+			if code, data, err = c.roundTrip(ctx, baseURL(c.scheme, leader), method, path, payload); err != nil {
 				return err
 			}
 		}

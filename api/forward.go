@@ -53,7 +53,7 @@ func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.R
 // leader's answer, status and body, as it is: the leader has already mapped and
 // logged its own errors.
 func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, st cluster.Status) {
-	target := baseURL(st.LeaderAPIAddr) + r.URL.EscapedPath()
+	target := baseURL(s.scheme, st.LeaderAPIAddr) + r.URL.EscapedPath()
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
 	}

@@ -7,14 +7,18 @@ package api
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
@@ -42,10 +46,14 @@ type ServerConfig struct {
 	Token []byte
 	// Logger receives one line per 5xx answer; nil discards.
 	Logger *slog.Logger
-	// Client forwards writes to the leader; nil means a client with a timeout.
+	// Client forwards writes to the leader; nil means a client with a timeout,
+	// over TLS with the TLS config when that is set.
 	Client *http.Client
 	// Metrics serves GET /metrics; nil leaves the endpoint out.
 	Metrics http.Handler
+	// TLS, when set, means members' API addresses are HTTPS, and is the
+	// client configuration (this node's certificate) for forwarding to them.
+	TLS *tls.Config
 }
 
 // Server answers the HTTP API for one node.
@@ -54,6 +62,7 @@ type Server struct {
 	tokenHash [sha256.Size]byte
 	log       *slog.Logger
 	client    *http.Client
+	scheme    string // of members' API addresses
 	mux       *http.ServeMux
 	metrics   http.Handler
 	stopped   atomic.Bool
@@ -83,12 +92,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	hc := cfg.Client
 	if hc == nil {
-		hc = &http.Client{
-			Timeout: writeBudget,
-			// The leader never redirects; following one would resend the token
-			// to wherever it points.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		hc = HTTPClient(cfg.TLS, writeBudget)
 	}
 	s := &Server{
 		cluster:   cfg.Cluster,
@@ -96,6 +100,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		log:       log.With("component", "api"),
 		client:    hc,
 		metrics:   cfg.Metrics,
+		scheme:    "http",
+	}
+	if cfg.TLS != nil {
+		s.scheme = "https"
 	}
 	s.mux = s.routes()
 	return s, nil
@@ -108,6 +116,26 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // on. The agent calls it first in its ordered shutdown: a change accepted now
 // could not be served by a node about to drop its VIPs.
 func (s *Server) StopWrites() { s.stopped.Store(true) }
+
+// MaxConns caps the connections one API (or monitor) listener holds open at a
+// time (Listener). A few operators, the peers' forwards and joins need far
+// fewer; the cap keeps a flood of connections from the LAN from exhausting
+// the daemon's file descriptors and memory. It cannot keep such a flood from
+// delaying API answers; Raft has its own port and is not affected.
+const MaxConns = 64
+
+// Listener caps ln at MaxConns connections (golang.org/x/net/netutil: at the
+// cap Accept waits, so new connections queue in the kernel's backlog instead
+// of being accepted and dropped) and, with conf, serves TLS on it. The TLS
+// handshake runs in each connection's goroutine, bounded by the server's
+// timeouts (NewHTTPServer), so a stalled client holds only its own slot.
+func Listener(ln net.Listener, conf *tls.Config) net.Listener {
+	ln = netutil.LimitListener(ln, MaxConns)
+	if conf != nil {
+		ln = tls.NewListener(ln, conf)
+	}
+	return ln
+}
 
 // NewHTTPServer returns an http.Server for h with timeouts, so that slow or idle
 // clients cannot hold connections open (the zero http.Server has none).

@@ -5,6 +5,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,13 @@ type Config struct {
 	// Report sends a command to the leader when this node is not leader; the
 	// node uses it to publish its health (SetHealth). Nil: health stays local.
 	Report func(ctx context.Context, c fsm.Command) error
+	// TLS, when set, carries Raft over mutual TLS with this configuration
+	// (pki.Identity.TLSConfig); nil means plain TCP.
+	TLS *tls.Config
+	// ClusterID is the cluster the node's certificates are of ("" in
+	// plaintext mode). Open refuses a data dir whose state belongs to another
+	// cluster (ErrOtherCluster) and records it in a new one.
+	ClusterID string
 }
 
 // Node is one raftvip cluster member.
@@ -135,7 +143,11 @@ func Open(cfg Config) (*Node, error) {
 	if n.hasState, err = raft.HasExistingState(st.logs, st.stable, st.snaps); err != nil {
 		return nil, errors.Join(fmt.Errorf("read raft state in %s: %w", cfg.DataDir, err), n.closeStores())
 	}
-	if n.trans, err = openTransport(cfg, hlog); err != nil {
+	if err := checkClusterID(st.stable, cfg.ClusterID, n.hasState, cfg.DataDir); err != nil {
+		return nil, errors.Join(err, n.closeStores())
+	}
+	var guard *memberGuard
+	if n.trans, guard, err = openTransport(cfg, log, hlog); err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	rc := raft.DefaultConfig()
@@ -147,6 +159,9 @@ func Open(cfg Config) (*Node, error) {
 	rep := &replica{f: n.fsm, log: log, changed: n.changed, moves: &n.counters.vipMoves}
 	if n.raft, err = raft.NewRaft(rc, rep, st.logs, st.stable, st.snaps, n.trans); err != nil {
 		return nil, errors.Join(fmt.Errorf("start raft: %w", err), n.closeTransport(), n.closeStores())
+	}
+	if guard != nil {
+		guard.follow(n.raft)
 	}
 	n.openIndex = n.raft.LastIndex()
 	n.observer = raft.NewObserver(n.observed, false, func(o *raft.Observation) bool {
@@ -164,7 +179,7 @@ func Open(cfg Config) (*Node, error) {
 		}
 		return false
 	}))
-	log.Info("raft started", "id", cfg.ID, "addr", n.trans.LocalAddr(), "data_dir", cfg.DataDir,
+	log.Info("raft started", "id", cfg.ID, "addr", n.trans.LocalAddr(), "tls", cfg.TLS != nil, "data_dir", cfg.DataDir,
 		"has_state", n.hasState, "heartbeat", cfg.Timing.Heartbeat, "election", cfg.Timing.Election,
 		"leader_lease", cfg.Timing.LeaderLease)
 	return n, nil
@@ -192,11 +207,12 @@ func (c Config) validate() error {
 	return nil
 }
 
-// openTransport returns cfg.Transport, or a TCP transport on cfg.RaftBind that
-// advertises cfg.RaftAdvertise.
-func openTransport(cfg Config, hlog hclog.Logger) (raft.Transport, error) {
+// openTransport returns cfg.Transport, or a TCP transport (over mutual TLS
+// with cfg.TLS) on cfg.RaftBind that advertises cfg.RaftAdvertise, behind a
+// memberGuard that Open points at raft once it runs (nil with cfg.Transport).
+func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transport, *memberGuard, error) {
 	if cfg.Transport != nil {
-		return cfg.Transport, nil
+		return cfg.Transport, nil, nil
 	}
 	adv := cfg.RaftAdvertise
 	if adv == "" {
@@ -204,17 +220,29 @@ func openTransport(cfg Config, hlog hclog.Logger) (raft.Transport, error) {
 	}
 	addr, err := net.ResolveTCPAddr("tcp", adv)
 	if err != nil {
-		return nil, fmt.Errorf("raft advertise address %q: %w", adv, err)
+		return nil, nil, fmt.Errorf("raft advertise address %q: %w", adv, err)
 	}
 	if addr.IP == nil || addr.IP.IsUnspecified() {
 		// Peers would dial 0.0.0.0, i.e. themselves.
-		return nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
+		return nil, nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
 	}
-	t, err := raft.NewTCPTransportWithLogger(cfg.RaftBind, addr, tcpMaxPool, tcpTimeout, hlog.Named("transport"))
+	var stream raft.StreamLayer
+	if cfg.TLS != nil {
+		stream, err = newTLSStream(cfg.RaftBind, addr, cfg.TLS, log)
+	} else {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", cfg.RaftBind); err == nil {
+			stream = &tcpStream{Listener: ln, adv: addr}
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
+		return nil, nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
 	}
-	return t, nil
+	// The guard also stands in front of TLS, as a second bar: a member's
+	// certificate used from a host that is not a member gets no further
+	// unless that host also takes a member's address.
+	g := newMemberGuard(stream, log)
+	return raft.NewNetworkTransportWithLogger(g, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, nil
 }
 
 // HasState reports whether the data dir held Raft state when the node was

@@ -61,9 +61,16 @@ func newEnv(t *testing.T) *env {
 // the responder are newEnv's.
 func newEnvWith(t *testing.T, opts lab.Options) *env {
 	t.Helper()
+	return newEnvRig(t, opts, rig.New)
+}
+
+// newEnvRig is newEnvWith with the rig constructor given: rig.New (TLS) or
+// rig.NewPlaintext.
+func newEnvRig(t *testing.T, opts lab.Options, newRig func(*lab.Lab, string, ...string) (*rig.Cluster, error)) *env {
+	t.Helper()
 	opts.Nodes, opts.Responder = 3, bins.responder
 	l := lab.ForTest(t, opts)
-	c, err := rig.New(l, bins.raftvip, "-vip-lease", "1s")
+	c, err := newRig(l, bins.raftvip, "-vip-lease", "1s")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +24,7 @@ import (
 	"github.com/raftvip/raftvip/metrics"
 	"github.com/raftvip/raftvip/netops"
 	"github.com/raftvip/raftvip/notify"
+	"github.com/raftvip/raftvip/pki"
 )
 
 // shutdownBudget bounds the whole ordered teardown, so a wedged peer cannot keep
@@ -74,6 +77,11 @@ type agent struct {
 	// failing is the health seen last by onHealth, holding the VIPs last
 	// seen by onHeld; each is touched only by its own callback's goroutine.
 	failing, holding bool
+	// tls is the node's mutual TLS config; nil with -insecure-plaintext.
+	tls *tls.Config
+	// monitor and monLn serve -monitor-addr; nil without it.
+	monitor *http.Server
+	monLn   net.Listener
 }
 
 // newAgent checks everything that can be checked before touching state, then
@@ -88,7 +96,11 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 			a.close()
 		}
 	}()
-	if a.token, err = readToken(cfg.TokenFile); err != nil {
+	if a.token, err = readToken(cfg.TokenFile, log); err != nil {
+		return nil, err
+	}
+	clusterID, err := a.loadTLS()
+	if err != nil {
 		return nil, err
 	}
 	seeds, _ := cfg.SeedVIPs()
@@ -102,8 +114,14 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	}
 	// Listen before opening Raft so that a busy or wrong -http-addr is reported
 	// before anything in the data dir is opened.
-	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("-http-addr: %w", err)
+	if a.ln, err = listen("-http-addr", cfg.HTTPAddr, a.tls); err != nil {
+		return nil, err
+	}
+	if cfg.MonitorAddr != "" {
+		// Plain HTTP on purpose: load balancers have no cluster certificate.
+		if a.monLn, err = listen("-monitor-addr", cfg.MonitorAddr, nil); err != nil {
+			return nil, err
+		}
 	}
 	a.ann = netops.NewAnnouncer(log)
 	a.hooks = notify.NewRunner(cfg.hooks(), log)
@@ -126,6 +144,7 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 		DataDir: cfg.DataDir, Timing: timing, SeedVIPs: seeds, Logger: log, OnChange: a.rec.Poke,
 		Priority: cfg.Priority, Preempt: cfg.Preempt, PreemptDelay: time.Duration(cfg.PreemptDelay),
 		Report: a.reportHealth,
+		TLS:    a.tls, ClusterID: clusterID,
 	})
 	if err != nil {
 		return nil, err
@@ -145,12 +164,50 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	if a.mon, err = health.NewMonitor(cfg.Checks, health.MonitorConfig{Logger: log, OnChange: a.onHealth}); err != nil {
 		return nil, fmt.Errorf("checks: %w", err)
 	}
-	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log,
+	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log, TLS: a.tls,
 		Metrics: metrics.Handler(a.metricsSources())}); err != nil {
 		return nil, err
 	}
+	// net/http reports refused TLS handshakes ("client didn't provide a
+	// certificate") through ErrorLog; into the agent's log, not bare stderr.
+	httpLog := slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn)
 	a.http = api.NewHTTPServer(cfg.HTTPAddr, a.srv.Handler())
+	a.http.ErrorLog = httpLog
+	if a.monLn != nil {
+		a.monitor = api.NewHTTPServer(cfg.MonitorAddr, a.srv.MonitorHandler())
+		a.monitor.ErrorLog = httpLog
+	}
 	return a, nil
+}
+
+// loadTLS loads the node's certificate into a.tls and returns the cluster ID
+// of its CA, or warns that the node runs in plaintext ("" then).
+func (a *agent) loadTLS() (string, error) {
+	ident, err := a.cfg.tlsFiles().load(a.log)
+	if err != nil || ident == nil {
+		if err == nil {
+			a.log.Warn("Raft and API traffic is unauthenticated and unencrypted (-insecure-plaintext): " +
+				"anyone on the LAN can join the cluster, vote, and move or add VIPs with a sniffed token")
+		}
+		return "", err
+	}
+	if ident.ID != a.cfg.ID {
+		a.log.Warn("the certificate was made for another node ID", "cert_id", ident.ID, "id", a.cfg.ID)
+	}
+	a.tls = ident.TLSConfig()
+	a.log.Info("TLS on for Raft and the API", "cluster_id", ident.ClusterID, "cert_id", ident.ID,
+		"cert_expires", ident.Cert.Leaf.NotAfter.Format(time.DateOnly))
+	return ident.ClusterID, nil
+}
+
+// listen listens on addr for the API (with the connection cap, and TLS when
+// conf is set); flagName names the flag in errors.
+func listen(flagName, addr string, conf *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flagName, err)
+	}
+	return api.Listener(ln, conf), nil
 }
 
 // view is the reconciler's window on the node. -interface is local to this
@@ -175,16 +232,19 @@ func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
 	// it drops the VIPs on the way out.
 	sideCtx, cancelSide := context.WithCancel(context.Background())
 	defer cancelSide()
-	runDone, recDone, httpDone := make(chan error, 1), make(chan error, 1), make(chan error, 1)
 	go func() { _ = a.hooks.Run(sideCtx) }()
 	go func() { _ = a.mon.Run(sideCtx) }()
+	runDone, recDone, httpDone := make(chan error, 1), make(chan error, 1), make(chan error, 2)
 	go func() { runDone <- a.node.Run(runCtx) }()
 	go func() { recDone <- a.rec.Run(recCtx) }()
 	go a.reloadOnHUP(sideCtx)
 	go func() { httpDone <- a.http.Serve(a.ln) }()
 	go a.svc.run(recCtx, a.rec.LastPass, a.node.Status)
+	if a.monitor != nil {
+		go func() { httpDone <- fmt.Errorf("monitor: %w", a.monitor.Serve(a.monLn)) }()
+	}
 	log.Info("raftvip agent started", "id", a.cfg.ID, "raft", a.cfg.RaftAddr, "http", a.cfg.HTTPAddr,
-		"data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
+		"monitor", a.cfg.MonitorAddr, "tls", a.tls != nil, "data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
 
 	var fatal error
 	if len(a.cfg.Join) > 0 {
@@ -239,6 +299,11 @@ func (a *agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, can
 	if err := a.http.Shutdown(ctx); err != nil {
 		log.Warn("http shutdown", "err", err)
 	}
+	if a.monitor != nil {
+		if err := a.monitor.Shutdown(ctx); err != nil {
+			log.Warn("monitor shutdown", "err", err)
+		}
+	}
 	// Last, so that the stop hook sees the VIPs gone and leadership handed on;
 	// Stop also runs whatever backup or fault hook is still queued.
 	_, _, term := a.node.View()
@@ -262,6 +327,9 @@ func (a *agent) close() {
 	}
 	if a.ln != nil {
 		_ = a.ln.Close()
+	}
+	if a.monLn != nil {
+		_ = a.monLn.Close()
 	}
 	if a.nl != nil {
 		a.nl.Close()
@@ -287,7 +355,7 @@ func (a *agent) join(ctx context.Context) error {
 	var last error
 	for {
 		for _, addr := range a.cfg.Join {
-			c := api.NewClient(addr, string(a.token), nil)
+			c := newAPIClient(addr, string(a.token), a.tls)
 			attempt, cancelAttempt := context.WithTimeout(ctx, 5*time.Second)
 			err := c.Join(attempt, req)
 			cancelAttempt()
@@ -297,6 +365,11 @@ func (a *agent) join(ctx context.Context) error {
 			}
 			if errors.Is(err, api.ErrUnauthorized) {
 				return fmt.Errorf("join via %s: refused: the token in -token-file does not match the cluster's", addr)
+			}
+			if certRefused(err) {
+				// Another cluster's member, or this node's certificates are
+				// of another CA: retrying cannot help.
+				return fmt.Errorf("join via %s: the member's certificate is not of this node's cluster CA (-tls-ca): %w", addr, err)
 			}
 			last = fmt.Errorf("join via %s: %w", addr, err)
 			a.log.Warn("join attempt failed, will retry", "addr", addr, "err", err)
@@ -313,8 +386,16 @@ func (a *agent) join(ctx context.Context) error {
 // reportHealth sends this node's health report to the leader, through this
 // node's own API, which forwards writes to the leader.
 func (a *agent) reportHealth(ctx context.Context, c fsm.Command) error {
-	return api.NewClient(a.cfg.HTTPAddr, string(a.token), nil).ReportHealth(ctx,
+	return newAPIClient(a.cfg.HTTPAddr, string(a.token), a.tls).ReportHealth(ctx,
 		api.HealthReport{ID: c.Node, Healthy: c.Healthy, Fault: c.Fault, Priority: c.Priority})
+}
+
+// certRefused reports whether err is this node refusing the peer's
+// certificate: signed by another CA, or of another cluster.
+func certRefused(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknown) || errors.As(err, &verify) || errors.Is(err, pki.ErrOtherCluster)
 }
 
 func advertised(c Config) string {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,6 +25,8 @@ type clientOpts struct {
 	tokenFile string
 	json      bool
 	timeout   time.Duration
+	tls       tlsFiles
+	envErr    error // a bad RAFTVIP_INSECURE_PLAINTEXT
 }
 
 func clientFlags(name string, o *clientOpts, getenv func(string) string, stderr io.Writer) *flag.FlagSet {
@@ -34,6 +38,14 @@ func clientFlags(name string, o *clientOpts, getenv func(string) string, stderr 
 	}
 	fs.StringVar(&o.addr, "addr", addr, "HTTP address of any cluster node (env RAFTVIP_ADDR)")
 	fs.StringVar(&o.tokenFile, "token-file", getenv(envPrefix+"TOKEN_FILE"), "cluster token file, needed for changes (env RAFTVIP_TOKEN_FILE)")
+	o.tls = tlsFiles{cert: getenv(envPrefix + "TLS_CERT"), key: getenv(envPrefix + "TLS_KEY"), ca: getenv(envPrefix + "TLS_CA")}
+	if v := getenv(envPrefix + "INSECURE_PLAINTEXT"); v != "" {
+		var err error
+		if o.tls.insecure, err = strconv.ParseBool(v); err != nil {
+			o.envErr = fmt.Errorf("%sINSECURE_PLAINTEXT=%q: want true or false", envPrefix, v)
+		}
+	}
+	tlsFlagVars(fs, &o.tls.cert, &o.tls.key, &o.tls.ca, &o.tls.insecure)
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up after this long")
 	return fs
@@ -80,13 +92,26 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	token, err := clientToken(o.tokenFile)
+	if err := errors.Join(o.envErr, o.tls.validate()); err != nil {
+		return err
+	}
+	// Warnings (a key or token file others can read) go to stderr.
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	token, err := clientToken(o.tokenFile, log)
+	if err != nil {
+		return err
+	}
+	ident, err := o.tls.load(log)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	c := api.NewClient(o.addr, token, nil)
+	var conf *tls.Config
+	if ident != nil {
+		conf = ident.TLSConfig()
+	}
+	c := newAPIClient(o.addr, token, conf)
 	out := printer{w: stdout, json: o.json}
 
 	switch sub {
@@ -170,20 +195,29 @@ func vipRemove(ctx context.Context, c *api.Client, arg string, out printer) erro
 	return out.done(fmt.Sprintf("removed %s", a))
 }
 
-func clientToken(path string) (string, error) {
+func clientToken(path string, log *slog.Logger) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	tok, err := readToken(path)
+	tok, err := readToken(path, log)
 	return string(tok), err
+}
+
+// newAPIClient is a client over TLS with conf (a certificate of the cluster),
+// or over plain HTTP when conf is nil (-insecure-plaintext).
+func newAPIClient(addr, token string, conf *tls.Config) *api.Client {
+	if conf == nil {
+		return api.NewClient(addr, token, nil)
+	}
+	return api.NewTLSClient(addr, token, conf)
 }
 
 // readToken reads and trims the cluster token; an empty file is an error since
 // it would make every write look authorised with "".
-func readToken(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+func readToken(path string, log *slog.Logger) ([]byte, error) {
+	b, err := readSecret(path, "token file", log)
 	if err != nil {
-		return nil, fmt.Errorf("token file: %w", err)
+		return nil, err
 	}
 	tok := []byte(strings.TrimSpace(string(b)))
 	if len(tok) == 0 {

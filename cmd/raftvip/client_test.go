@@ -16,8 +16,8 @@ func TestVIPArgsRefusedLocally(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"vip", "add", "192.0.2.101", "-addr", "127.0.0.1:1"}, "not a CIDR"},
-		{[]string{"vip", "rm", "web", "-addr", "127.0.0.1:1"}, `"web" is not an IP address or CIDR`},
+		{[]string{"vip", "add", "192.0.2.101", "-addr", "127.0.0.1:1", "-insecure-plaintext"}, "not a CIDR"},
+		{[]string{"vip", "rm", "web", "-addr", "127.0.0.1:1", "-insecure-plaintext"}, `"web" is not an IP address or CIDR`},
 	}
 	for _, tt := range tests {
 		var out, errb strings.Builder

@@ -42,6 +42,12 @@ type Config struct {
 	Interface     string   `yaml:"interface"`
 	TokenFile     string   `yaml:"token-file"`
 
+	TLSCert           string `yaml:"tls-cert"`
+	TLSKey            string `yaml:"tls-key"`
+	TLSCA             string `yaml:"tls-ca"`
+	InsecurePlaintext bool   `yaml:"insecure-plaintext"`
+	MonitorAddr       string `yaml:"monitor-addr"`
+
 	Timing      string   `yaml:"timing"`
 	Heartbeat   duration `yaml:"heartbeat"`
 	Election    duration `yaml:"election"`
@@ -92,6 +98,8 @@ func agentFlags(c *Config) *flag.FlagSet {
 	fs.Var(&c.VIPs, "vip", "VIP in CIDR form, repeatable; seeds the VIP set of a new cluster")
 	fs.StringVar(&c.Interface, "interface", c.Interface, "interface for the VIPs on this node (default: the one whose subnet contains the VIP)")
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "file holding the cluster token that API writes and joins must present (required)")
+	tlsFlagVars(fs, &c.TLSCert, &c.TLSKey, &c.TLSCA, &c.InsecurePlaintext)
+	fs.StringVar(&c.MonitorAddr, "monitor-addr", c.MonitorAddr, "host:port of a plain-HTTP listener serving only GET /v1/leader and /healthz, for load balancers (default: none)")
 	fs.StringVar(&c.Timing, "timing", c.Timing, "Raft timing profile: fast, lan or wan")
 	fs.Var(&c.Heartbeat, "heartbeat", "Raft heartbeat timeout (overrides the profile)")
 	fs.Var(&c.Election, "election", "Raft election timeout (overrides the profile)")
@@ -232,6 +240,17 @@ func (c Config) Validate() error {
 	if c.TokenFile == "" {
 		return errors.New("-token-file is required: API writes and joins must present the cluster token")
 	}
+	if err := c.tlsFiles().validate(); err != nil {
+		return err
+	}
+	if c.MonitorAddr != "" {
+		if err := checkHostPort("-monitor-addr", c.MonitorAddr); err != nil {
+			return err
+		}
+		if c.MonitorAddr == c.HTTPAddr {
+			return fmt.Errorf("-monitor-addr %s is -http-addr: the monitor needs a port of its own", c.MonitorAddr)
+		}
+	}
 	if c.Bootstrap && len(c.Join) > 0 {
 		return errors.New("-bootstrap and -join exclude each other: bootstrap the first node, join the others")
 	}
@@ -269,6 +288,19 @@ func (c Config) validateAnnounce() error {
 		return err
 	}
 	return c.HA.validate()
+}
+
+func (c Config) tlsFiles() tlsFiles {
+	return tlsFiles{cert: c.TLSCert, key: c.TLSKey, ca: c.TLSCA, insecure: c.InsecurePlaintext}
+}
+
+// tlsFlagVars binds the TLS flags, the same for the agent and the client
+// commands.
+func tlsFlagVars(fs *flag.FlagSet, cert, key, ca *string, insecure *bool) {
+	fs.StringVar(cert, "tls-cert", *cert, "this node's (or operator's) certificate, PEM, from raftvip tls cert")
+	fs.StringVar(key, "tls-key", *key, "its private key, PEM (keep it 0600)")
+	fs.StringVar(ca, "tls-ca", *ca, "the cluster CA certificate, PEM (ca.pem of raftvip tls init)")
+	fs.BoolVar(insecure, "insecure-plaintext", *insecure, "run without TLS: Raft and API traffic unauthenticated and unencrypted")
 }
 
 // SeedVIPs parses the -vip values.

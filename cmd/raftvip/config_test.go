@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 )
+
+var discard = slog.New(slog.DiscardHandler)
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -74,7 +78,8 @@ notify-master: /etc/raftvip/notify.sh master
 }
 
 func validBase() []string {
-	return []string{"-id", "n1", "-raft-addr", "192.0.2.11:7000", "-data-dir", "/tmp/x", "-token-file", "/etc/token"}
+	return []string{"-id", "n1", "-raft-addr", "192.0.2.11:7000", "-data-dir", "/tmp/x", "-token-file", "/etc/token",
+		"-insecure-plaintext"}
 }
 
 func TestValidateNamesTheProblem(t *testing.T) {
@@ -156,13 +161,13 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestReadToken(t *testing.T) {
-	if tok, err := readToken(writeFile(t, "tok", "  s3cret\n")); err != nil || string(tok) != "s3cret" {
+	if tok, err := readToken(writeFile(t, "tok", "  s3cret\n"), discard); err != nil || string(tok) != "s3cret" {
 		t.Errorf("readToken = %q, %v", tok, err)
 	}
-	if _, err := readToken(writeFile(t, "empty", "\n")); err == nil || !strings.Contains(err.Error(), "empty") {
+	if _, err := readToken(writeFile(t, "empty", "\n"), discard); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("empty token file = %v, want an error", err)
 	}
-	if _, err := readToken("/nonexistent/token"); err == nil || !strings.Contains(err.Error(), "/nonexistent/token") {
+	if _, err := readToken("/nonexistent/token", discard); err == nil || !strings.Contains(err.Error(), "/nonexistent/token") {
 		t.Errorf("missing token file = %v, want an error naming it", err)
 	}
 }
@@ -179,10 +184,16 @@ func TestRunExitCodes(t *testing.T) {
 		{[]string{"agent", "-id", "n1"}, 1},
 		// Valid flags, missing token file: start-up fails after parsing, and
 		// must clean up without crashing.
-		{[]string{"agent", "-id", "n1", "-raft-addr", "127.0.0.1:1", "-data-dir", "/nonexistent/data", "-token-file", "/nonexistent/token"}, 1},
+		{[]string{"agent", "-id", "n1", "-raft-addr", "127.0.0.1:1", "-data-dir", "/nonexistent/data", "-token-file", "/nonexistent/token",
+			"-insecure-plaintext"}, 1},
+		// Neither TLS nor -insecure-plaintext.
+		{[]string{"agent", "-id", "n1", "-raft-addr", "127.0.0.1:1", "-token-file", "/nonexistent/token"}, 1},
+		{[]string{"status", "-addr", "127.0.0.1:1"}, 1},
+		{[]string{"tls"}, 2},
+		{[]string{"tls", "cert", "-id", "bad id"}, 2},
 		{[]string{"vip"}, 2},
 		{[]string{"vip", "add", "not-a-cidr", "-addr", "127.0.0.1:1"}, 1},
-		{[]string{"status", "-addr", "127.0.0.1:1", "-timeout", "200ms"}, 1},
+		{[]string{"status", "-addr", "127.0.0.1:1", "-timeout", "200ms", "-insecure-plaintext"}, 1},
 	}
 	for _, tt := range tests {
 		var out, errb strings.Builder
@@ -208,5 +219,124 @@ func TestLocalize(t *testing.T) {
 	}
 	if seeds[0].Interface != "" {
 		t.Fatal("localize modified its input")
+	}
+}
+
+func TestTLSFlags(t *testing.T) {
+	base := []string{"-id", "n1", "-raft-addr", "192.0.2.11:7000", "-token-file", "/etc/token"}
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string // "" = valid
+	}{
+		{nil, nil, "give -tls-cert, -tls-key and -tls-ca (made with raftvip tls init and tls cert), or -insecure-plaintext"},
+		{[]string{"-tls-cert", "c.pem", "-tls-ca", "ca.pem"}, nil, "-tls-key missing"},
+		{[]string{"-tls-cert", "c.pem"}, nil, "-tls-key and -tls-ca missing"},
+		{[]string{"-tls-cert", "c.pem", "-tls-key", "k.pem", "-tls-ca", "ca.pem", "-insecure-plaintext"}, nil, "exclude each other"},
+		{[]string{"-tls-cert", "c.pem", "-tls-key", "k.pem", "-tls-ca", "ca.pem"}, nil, ""},
+		{nil, map[string]string{"RAFTVIP_TLS_CERT": "c.pem", "RAFTVIP_TLS_KEY": "k.pem", "RAFTVIP_TLS_CA": "ca.pem"}, ""},
+		{nil, map[string]string{"RAFTVIP_INSECURE_PLAINTEXT": "true"}, ""},
+		{[]string{"-insecure-plaintext", "-monitor-addr", "192.0.2.11"}, nil, `-monitor-addr "192.0.2.11"`},
+		{[]string{"-insecure-plaintext", "-monitor-addr", "192.0.2.11:8080"}, nil, "a port of its own"},
+		{[]string{"-insecure-plaintext", "-monitor-addr", "192.0.2.11:9090"}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " ")+fmt.Sprint(tt.env), func(t *testing.T) {
+			cfg, err := parseAgentConfig(append(base, tt.args...), env(tt.env), io.Discard)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Fatalf("error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	// The YAML keys are the flag names.
+	file := writeFile(t, "raftvip.yaml", "tls-cert: /etc/raftvip/n1.pem\ntls-key: /etc/raftvip/n1-key.pem\n"+
+		"tls-ca: /etc/raftvip/ca.pem\nmonitor-addr: 192.0.2.11:9090\n")
+	cfg, err := parseAgentConfig(append(base, "-config", file), env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.tlsFiles(); got != (tlsFiles{cert: "/etc/raftvip/n1.pem", key: "/etc/raftvip/n1-key.pem", ca: "/etc/raftvip/ca.pem"}) ||
+		cfg.MonitorAddr != "192.0.2.11:9090" {
+		t.Fatalf("from the file: %+v, monitor %q", got, cfg.MonitorAddr)
+	}
+}
+
+// TestTLSFilesLoad: each way the three files can be wrong gives an error
+// naming it, and a key file others can read is loaded with a warning.
+func TestTLSFilesLoad(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"init", "-dir", dir}, {"cert", "-dir", dir, "-id", "n1"}, {"cert", "-dir", dir, "-id", "n2"}} {
+		if err := runTLS(args, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := t.TempDir()
+	for _, args := range [][]string{{"init", "-dir", other}, {"cert", "-dir", other, "-id", "n1"}} {
+		if err := runTLS(args, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := func(d, name string) string { return filepath.Join(d, name) }
+	junk := writeFile(t, "junk.pem", "not PEM\n")
+	good := tlsFiles{cert: p(dir, "n1.pem"), key: p(dir, "n1-key.pem"), ca: p(dir, "ca.pem")}
+	tests := []struct {
+		name string
+		mod  func(*tlsFiles)
+		want string
+	}{
+		{"missing file", func(f *tlsFiles) { f.cert = p(dir, "n9.pem") }, "-tls-cert: open " + p(dir, "n9.pem")},
+		{"missing key", func(f *tlsFiles) { f.key = p(dir, "n9-key.pem") }, "-tls-key: open"},
+		{"bad PEM", func(f *tlsFiles) { f.cert = junk }, "no PEM CERTIFICATE block"},
+		{"bad CA PEM", func(f *tlsFiles) { f.ca = junk }, "CA certificate: no PEM"},
+		{"key of another cert", func(f *tlsFiles) { f.key = p(dir, "n2-key.pem") }, "does not match"},
+		{"cert of another CA", func(f *tlsFiles) { f.cert, f.key = p(other, "n1.pem"), p(other, "n1-key.pem") }, "signed by unknown authority"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := good
+			tt.mod(&f)
+			if _, err := f.load(discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("load = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	id, err := good.load(log)
+	if err != nil || id.ID != "n1" {
+		t.Fatalf("load = %v, %v", id, err)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("a 0600 key gave warnings: %s", logs.String())
+	}
+	if err := os.Chmod(good.key, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := good.load(log); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := os.ReadFile(good.key)
+	if !strings.Contains(logs.String(), "readable by group or others") || !strings.Contains(logs.String(), "0640") {
+		t.Errorf("no warning for a 0640 key: %q", logs.String())
+	}
+	if strings.Contains(logs.String(), "PRIVATE KEY") || strings.Contains(logs.String(), string(key[40:60])) {
+		t.Error("the key's content was logged")
+	}
+}
+
+// TestExampleConfig: the documented example file parses and validates.
+func TestExampleConfig(t *testing.T) {
+	cfg, err := parseAgentConfig([]string{"-config", "../../testdata/raftvip.yaml"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLSCA == "" || cfg.InsecurePlaintext {
+		t.Errorf("the example runs without TLS: %+v", cfg.tlsFiles())
 	}
 }

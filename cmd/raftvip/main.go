@@ -5,6 +5,7 @@
 //	raftvip status|members ...   ask a node about the cluster
 //	raftvip join|leave|transfer  change membership or leadership
 //	raftvip vip add|rm|ls        change or list the VIP set
+//	raftvip tls init|cert        create the cluster CA and certificates
 package main
 
 import (
@@ -31,9 +32,12 @@ commands:
   vip ls                list the VIPs
   import-keepalived <f> print a raftvip config translated from keepalived.conf (exit 1: not all of it)
   release               remove this host's cluster VIPs after the agent stopped (ExecStopPost)
+  tls init              create the CA of a new cluster (ca.pem, ca-key.pem)
+  tls cert -id <id>     create a node's (or operator's) certificate, signed by the CA
   version               print the version
 
-Client commands take -addr (a node's HTTP address), -token-file and -json.
+Client commands take -addr (a node's API address), -token-file, -json, and
+-tls-cert, -tls-key, -tls-ca (or -insecure-plaintext).
 `
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -55,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runAgent(ctx, rest, stderr, getenv)
 	case "release":
 		err = runRelease(ctx, rest, stdout, stderr, getenv)
+	case "tls":
+		err = runTLS(rest, stdout, stderr)
 	case "status", "members", "join", "leave", "transfer", "vip":
 		err = runClient(ctx, cmd, rest, stdout, stderr, getenv)
 	case "import-keepalived":

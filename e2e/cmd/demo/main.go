@@ -67,6 +67,7 @@ func run(ctx context.Context, w io.Writer, bin, timing string, verbose bool) err
 		return err
 	}
 	say("lab %s: a LAN bridge, nodes n1-n3 (192.0.2.11-13), a client (192.0.2.50); timing profile %q", l.Prefix(), timing)
+	say("Raft and the API over mutual TLS: a cluster CA and one certificate per node and for the operator, made with raftvip tls init and tls cert")
 	if _, err := c.Bootstrap(ctx, netip.MustParsePrefix(vip+"/24")); err != nil {
 		return fmt.Errorf("%w\n%s", err, l.Tails(15))
 	}

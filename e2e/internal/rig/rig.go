@@ -5,6 +5,8 @@ package rig
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +66,10 @@ type Cluster struct {
 	Lab       *lab.Lab
 	Bin       string
 	TokenFile string
+	// TLSDir holds the cluster CA (ca.pem, ca-key.pem) and a certificate per
+	// node (n1.pem, n1-key.pem ...) and for the operator (admin.pem), made
+	// with `raftvip tls`; "" for a plaintext cluster.
+	TLSDir string
 	// Common flags passed to every agent (e.g. "-timing", "fast").
 	Common []string
 	// PerNode, if set, gives node i's own flags (e.g. its -config), after
@@ -74,8 +80,45 @@ type Cluster struct {
 	http    *http.Client
 }
 
-// New prepares a cluster in l with the binary bin. It starts nothing.
+// Admin is the ID of the operator's certificate the rig and CLI calls use.
+const Admin = "admin"
+
+// New prepares a cluster in l with the binary bin, secured as an operator
+// would set it up: `raftvip tls init`, then `raftvip tls cert` for every node
+// and for the operator. It starts nothing.
 func New(l *lab.Lab, bin string, common ...string) (*Cluster, error) {
+	c, err := newCluster(l, bin, common)
+	if err != nil {
+		return nil, err
+	}
+	c.TLSDir = filepath.Join(l.Dir(), "tls")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := TLS(ctx, bin, "init", "-dir", c.TLSDir); err != nil {
+		return nil, err
+	}
+	if _, err := TLS(ctx, bin, "cert", "-dir", c.TLSDir, "-id", Admin); err != nil {
+		return nil, err
+	}
+	for i := 1; i <= l.Nodes(); i++ {
+		if err := c.nodeCert(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	conf, err := ClientTLS(c.TLSDir, Admin)
+	if err != nil {
+		return nil, err
+	}
+	c.http.Transport.(*http.Transport).TLSClientConfig = conf
+	return c, nil
+}
+
+// NewPlaintext prepares a cluster without TLS (-insecure-plaintext).
+func NewPlaintext(l *lab.Lab, bin string, common ...string) (*Cluster, error) {
+	return newCluster(l, bin, common)
+}
+
+func newCluster(l *lab.Lab, bin string, common []string) (*Cluster, error) {
 	tf := filepath.Join(l.Dir(), "token")
 	if err := os.WriteFile(tf, []byte(Token+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
@@ -87,19 +130,76 @@ func New(l *lab.Lab, bin string, common ...string) (*Cluster, error) {
 			DisableKeepAlives: true,
 			// Node addresses exist only inside the lab: dial from the client
 			// namespace, as an operator's workstation on that LAN would.
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				var conn net.Conn
-				err := lab.RunInNS(l.ClientNS(), func() error {
-					var d net.Dialer
-					var err error
-					conn, err = d.DialContext(ctx, network, addr)
-					return err
-				})
-				return conn, err
-			},
+			DialContext: DialIn(l.ClientNS()),
 		},
 	}
 	return c, nil
+}
+
+// DialIn is a DialContext that dials from namespace ns.
+func DialIn(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := lab.RunInNS(ns, func() error {
+			var d net.Dialer
+			var err error
+			conn, err = d.DialContext(ctx, network, addr)
+			return err
+		})
+		return conn, err
+	}
+}
+
+// TLS runs `raftvip tls args...` (it only writes files) and returns its output.
+func TLS(ctx context.Context, bin string, args ...string) (string, error) {
+	out, err := exec.CommandContext(ctx, bin, append([]string{"tls"}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("raftvip tls %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// ClientTLS is a TLS client config with certificate id of dir, trusting dir's
+// CA. It verifies the node's host name too: the rig's node certificates carry
+// the node's address (tls cert -host), as an operator's would for curl.
+func ClientTLS(dir, id string) (*tls.Config, error) {
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, id+".pem"), filepath.Join(dir, id+"-key.pem"))
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s in %s: %w", id, dir, err)
+	}
+	ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("%s/ca.pem: no certificate", dir)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{pair}, RootCAs: pool}, nil
+}
+
+// nodeCert makes node i's certificate unless it exists.
+func (c *Cluster) nodeCert(ctx context.Context, i int) error {
+	if _, err := os.Stat(filepath.Join(c.TLSDir, lab.NodeName(i)+".pem")); err == nil {
+		return nil
+	}
+	_, err := TLS(ctx, c.Bin, "cert", "-dir", c.TLSDir, "-id", lab.NodeName(i), "-host", c.Lab.NodeIP(i).String())
+	return err
+}
+
+// TLSArgs are the flags that give the agent or CLI the certificate id of the
+// cluster, or -insecure-plaintext for a plaintext cluster.
+func (c *Cluster) TLSArgs(id string) []string {
+	if c.TLSDir == "" {
+		return []string{"-insecure-plaintext"}
+	}
+	return CertArgs(c.TLSDir, id)
+}
+
+// CertArgs are -tls-cert, -tls-key and -tls-ca for certificate id in dir.
+func CertArgs(dir, id string) []string {
+	return []string{"-tls-cert", filepath.Join(dir, id+".pem"), "-tls-key", filepath.Join(dir, id+"-key.pem"),
+		"-tls-ca", filepath.Join(dir, "ca.pem")}
 }
 
 // APIAddr is node i's HTTP address.
@@ -112,8 +212,15 @@ func (c *Cluster) DataDir(i int) string {
 	return filepath.Join(c.Lab.Dir(), "data-"+lab.NodeName(i))
 }
 
-// Args is the agent command line for node i, with extra appended.
+// Args is the agent command line for node i, with extra appended. A node
+// added to the lab after New gets its certificate here; if that fails, the
+// agent's own start-up error names the missing file.
 func (c *Cluster) Args(i int, extra ...string) []string {
+	if c.TLSDir != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_ = c.nodeCert(ctx, i)
+		cancel()
+	}
 	ip := c.Lab.NodeIP(i)
 	args := []string{c.Bin, "agent",
 		"-id", lab.NodeName(i),
@@ -124,6 +231,7 @@ func (c *Cluster) Args(i int, extra ...string) []string {
 		"-token-file", c.TokenFile,
 		"-join-timeout", "30s",
 	}
+	args = append(args, c.TLSArgs(lab.NodeName(i))...)
 	args = append(args, c.Common...)
 	if c.PerNode != nil {
 		args = append(args, c.PerNode(i)...)
@@ -304,7 +412,7 @@ func (c *Cluster) StatusOf(ctx context.Context, i int) (Status, error) {
 }
 
 func (c *Cluster) get(ctx context.Context, i int, path string, v any) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.APIAddr(i)+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme()+"://"+c.APIAddr(i)+path, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -324,9 +432,11 @@ func (c *Cluster) get(ctx context.Context, i int, path string, v any) (int, erro
 }
 
 // CLI runs the raftvip client in the client namespace against node i's API,
-// with the token file, and returns its combined output.
+// with the token file and the operator's certificate, and returns its
+// combined output.
 func (c *Cluster) CLI(ctx context.Context, i int, args ...string) (string, error) {
 	argv := append(args, "-addr", c.APIAddr(i), "-token-file", c.TokenFile)
+	argv = append(argv, c.TLSArgs(Admin)...)
 	out, err := c.Lab.Exec(ctx, c.Lab.ClientNS(), c.Bin, argv...)
 	return out, err
 }

@@ -1,0 +1,52 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+)
+
+// clusterIDKey is where the stable store records the cluster a data dir
+// belongs to. raft's own keys (CurrentTerm, LastVoteTerm, LastVoteCand) do
+// not collide with it.
+const clusterIDKey = "raftvip_cluster_id"
+
+// ErrOtherCluster: the data dir belongs to another cluster than the one the
+// node's certificates are of (or to a TLS cluster, for a plaintext node).
+var ErrOtherCluster = errors.New("data dir belongs to another cluster")
+
+// checkClusterID compares the cluster ID recorded in stable with want, the
+// cluster ID of the node's CA ("" in plaintext mode), and records want.
+//
+// Only a data dir with raft state belongs to a cluster: one without (a node
+// that never completed a join) takes the new ID. A data dir with state but no
+// ID was written by a plaintext node or an older raftvip; it takes the CA's
+// ID, which is how a cluster moves to TLS. A TLS cluster's data dir is refused
+// to a plaintext node: it could not talk to the cluster anyway, and starting
+// it would hide the mistake.
+func checkClusterID(stable raft.StableStore, want string, hasState bool, dataDir string) error {
+	b, err := stable.Get([]byte(clusterIDKey))
+	// Both raft stores report a missing key as an error reading "not found"
+	// (raft's own code tests for it the same way).
+	if err != nil && err.Error() != "not found" {
+		return fmt.Errorf("read the cluster ID in %s: %w", dataDir, err)
+	}
+	have := string(b)
+	switch {
+	case have == want:
+		return nil
+	case hasState && have != "" && want == "":
+		return fmt.Errorf("%w: %s holds the state of TLS cluster %s; start this node with that cluster's "+
+			"-tls-cert, -tls-key and -tls-ca", ErrOtherCluster, dataDir, have)
+	case hasState && have != "":
+		return fmt.Errorf("%w: %s holds the state of cluster %s, but the certificates are of cluster %s; "+
+			"use that cluster's certificates, or another data dir", ErrOtherCluster, dataDir, have, want)
+	}
+	// want may be "": a plaintext node forgets the ID of an attempt that
+	// never got state.
+	if err := stable.Set([]byte(clusterIDKey), []byte(want)); err != nil {
+		return fmt.Errorf("record the cluster ID in %s: %w", dataDir, err)
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/pki/pkitest"
+)
+
+// tlsTransport is a raft transport over TLS on a free loopback port that
+// answers every RequestVote with Granted, until the test ends.
+func tlsTransport(t *testing.T, conf *tls.Config, timeout time.Duration) *raft.NetworkTransport {
+	t.Helper()
+	log, _ := testLogger(t)
+	s, err := newTLSStream("127.0.0.1:0", nil, conf, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.timeout = timeout
+	tr := raft.NewNetworkTransport(s, 2, 2*time.Second, io.Discard)
+	t.Cleanup(func() { tr.Close() })
+	go func() {
+		for rpc := range tr.Consumer() {
+			rpc.Respond(&raft.RequestVoteResponse{Term: 1, Granted: true}, nil)
+		}
+	}()
+	return tr
+}
+
+// vote sends one RequestVote from `from` to `to`.
+func vote(from, to *raft.NetworkTransport) error {
+	var resp raft.RequestVoteResponse
+	err := from.RequestVote("n2", to.LocalAddr(), &raft.RequestVoteRequest{Term: 1}, &resp)
+	if err == nil && !resp.Granted {
+		err = errors.New("vote not granted")
+	}
+	return err
+}
+
+// closedByPeer reads from c until the peer closes it or the test's deadline
+// passes; only the former is a refusal.
+func closedByPeer(t *testing.T, c net.Conn) error {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, c)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the connection stayed open: not refused")
+	}
+	return err
+}
+
+func TestTLSStream(t *testing.T) {
+	ca := pkitest.CA(t)
+	// A short handshake deadline for the silent client below.
+	n1 := tlsTransport(t, pkitest.Config(t, ca, "n1"), 300*time.Millisecond)
+	n2 := tlsTransport(t, pkitest.Config(t, ca, "n2"), 300*time.Millisecond)
+	addr := string(n1.LocalAddr())
+
+	// A client that connects and says nothing must not hold the accept loop.
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	if err := vote(n2, n1); err != nil {
+		t.Fatalf("RPC between two members: %v", err)
+	}
+	closedByPeer(t, silent)
+
+	// Plain TCP speaking raft's framing (a RequestVote type byte and junk).
+	plain, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := plain.Write(append([]byte{1}, strings.Repeat("garbage", 100)...)); err != nil {
+		t.Fatal(err)
+	}
+	closedByPeer(t, plain)
+
+	// A client with a certificate of another CA, that trusts any server.
+	foreign := pkitest.Config(t, pkitest.CA(t), "n3")
+	foreign.VerifyConnection = nil
+	foreign.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		return &foreign.Certificates[0], nil
+	}
+	fc, err := tls.Dial("tcp", addr, foreign)
+	if err != nil {
+		t.Fatal(err) // TLS 1.3: the client finishes before the server judges it
+	}
+	defer fc.Close()
+	if err := closedByPeer(t, fc); err == nil || !strings.Contains(err.Error(), "unknown certificate authority") {
+		t.Errorf("foreign client: %v, want the server's unknown CA alert", err)
+	}
+	// A transport of another cluster: refused, and it refuses n1 in turn.
+	other := tlsTransport(t, pkitest.Config(t, pkitest.CA(t), "n4"), time.Second)
+	if err := vote(other, n1); err == nil {
+		t.Error("a transport of another cluster got a vote")
+	}
+	if err := vote(n1, other); err == nil || !strings.Contains(err.Error(), "unknown authority") {
+		t.Errorf("n1 voted by another cluster: %v, want unknown authority", err)
+	}
+	// n1 still serves its own cluster.
+	if err := vote(n2, n1); err != nil {
+		t.Fatalf("RPC after the refusals: %v", err)
+	}
+}
+
+func TestCheckClusterID(t *testing.T) {
+	tests := []struct {
+		name      string
+		stored    string // "" = none
+		want      string
+		hasState  bool
+		err       string
+		recording string
+	}{
+		{"new TLS node", "", "a", false, "", "a"},
+		{"same cluster", "a", "a", true, "", "a"},
+		{"another cluster", "a", "b", true, "cluster a, but the certificates are of cluster b", "a"},
+		{"plaintext on a TLS cluster's dir", "a", "", true, "TLS cluster a", "a"},
+		{"plaintext cluster moving to TLS", "", "a", true, "", "a"},
+		{"a failed join's dir reused", "a", "b", false, "", "b"},
+		{"plaintext reuses a failed TLS join's dir", "a", "", false, "", ""},
+		{"plaintext", "", "", true, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := raft.NewInmemStore()
+			if tt.stored != "" {
+				if err := st.Set([]byte(clusterIDKey), []byte(tt.stored)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := checkClusterID(st, tt.want, tt.hasState, "/data")
+			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Fatalf("check = %v, want %q", err, tt.err)
+			}
+			if err != nil && !errors.Is(err, ErrOtherCluster) {
+				t.Errorf("%v does not wrap ErrOtherCluster", err)
+			}
+			got, _ := st.Get([]byte(clusterIDKey))
+			if string(got) != tt.recording {
+				t.Errorf("recorded %q, want %q", got, tt.recording)
+			}
+		})
+	}
+}
+
+func TestReopenWithAnotherClusterRefused(t *testing.T) {
+	dir := t.TempDir()
+	cfg := diskConfig(t, dir)
+	cfg.ClusterID = "aaaa"
+	n, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a leader", func() bool { return n.raft.State() == raft.Leader })
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"bbbb", ""} {
+		cfg := diskConfig(t, dir)
+		cfg.ClusterID = id
+		if n, err := Open(cfg); !errors.Is(err, ErrOtherCluster) {
+			if n != nil {
+				n.Shutdown(context.Background())
+			}
+			t.Fatalf("reopen as cluster %q = %v, want ErrOtherCluster", id, err)
+		}
+	}
+	cfg = diskConfig(t, dir)
+	cfg.ClusterID = "aaaa"
+	n, err = Open(cfg)
+	if err != nil {
+		t.Fatalf("reopen as the same cluster: %v", err)
+	}
+	n.Shutdown(context.Background())
+}

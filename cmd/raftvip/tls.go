@@ -1,0 +1,222 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/raftvip/raftvip/api"
+	"github.com/raftvip/raftvip/pki"
+)
+
+// File names in a `raftvip tls` directory.
+const (
+	caCertFile = "ca.pem"
+	caKeyFile  = "ca-key.pem"
+)
+
+// runTLS is `raftvip tls init|cert`: the cluster's certificate authority.
+func runTLS(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "init" && args[0] != "cert") {
+		return fmt.Errorf("%w: tls needs init or cert", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("tls "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", ".", "directory of the CA files (ca.pem, ca-key.pem) and of the certificates made")
+	var id, clusterID string
+	var hosts listFlag
+	if sub == "init" {
+		fs.StringVar(&clusterID, "cluster-id", "", "give the new CA this existing cluster's ID, to replace its CA (default: a new random ID)")
+	}
+	if sub == "cert" {
+		fs.StringVar(&id, "id", "", "node ID (the agent's -id), or a name such as admin for an operator (required)")
+		fs.Var(&hosts, "host", "comma-separated IP addresses and DNS names to add as SANs, for clients that check host names")
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError(err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if sub == "init" {
+		return tlsInit(*dir, clusterID, stdout)
+	}
+	if err := api.ValidateID("-id", id); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return tlsCert(*dir, id, hosts, stdout)
+}
+
+func tlsInit(dir, clusterID string, stdout io.Writer) error {
+	ca, err := pki.NewCA(time.Now(), clusterID)
+	if err != nil {
+		return fmt.Errorf("-cluster-id: %w", err)
+	}
+	key, err := pki.KeyPEM(ca.Key)
+	if err != nil {
+		return err
+	}
+	certPath, keyPath := filepath.Join(dir, caCertFile), filepath.Join(dir, caKeyFile)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("-dir: %w", err)
+	}
+	if err := writeNew([]newFile{{keyPath, key, 0o600}, {certPath, pki.CertPEM(ca.Cert), 0o644}}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `created the CA of a new cluster, cluster ID %s, valid until %s:
+  %s  CA certificate: every node and client gets a copy (-tls-ca)
+  %s  CA private key (0600): whoever holds it can make members; keep it off the nodes
+next, one certificate per node (and one for the operator's CLI):
+  raftvip tls cert -dir %s -id <node-id> [-host <ip>,<dns-name>]
+`, ca.ClusterID, ca.Cert.NotAfter.Format(time.DateOnly), certPath, keyPath, dir)
+	return nil
+}
+
+func tlsCert(dir, id string, hosts []string, stdout io.Writer) error {
+	caCert, err := os.ReadFile(filepath.Join(dir, caCertFile))
+	if err != nil {
+		return fmt.Errorf("CA certificate (make one with raftvip tls init -dir %s): %w", dir, err)
+	}
+	caKey, err := os.ReadFile(filepath.Join(dir, caKeyFile))
+	if err != nil {
+		return fmt.Errorf("CA key: %w", err)
+	}
+	ca, err := pki.ParseCA(caCert, caKey)
+	if err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	cert, key, err := ca.Issue(id, hosts, time.Now())
+	if err != nil {
+		return err
+	}
+	certPath, keyPath := filepath.Join(dir, id+".pem"), filepath.Join(dir, id+"-key.pem")
+	if err := writeNew([]newFile{{keyPath, key, 0o600}, {certPath, cert, 0o644}}); err != nil {
+		return err
+	}
+	caPath := filepath.Join(dir, caCertFile)
+	fmt.Fprintf(stdout, `created a certificate for %s in cluster %s (server and client auth, SANs: %s):
+  %s  certificate (-tls-cert)
+  %s  private key (0600, -tls-key): belongs on %s only
+next: copy %s, %s and %s to %s, then start it with
+  -tls-cert %s -tls-key %s -tls-ca %s
+`, id, ca.ClusterID, orDash(strings.Join(hosts, ",")), certPath, keyPath, id,
+		caPath, certPath, keyPath, id, filepath.Base(certPath), filepath.Base(keyPath), caCertFile)
+	return nil
+}
+
+type newFile struct {
+	path string
+	data []byte
+	mode fs.FileMode
+}
+
+// writeNew creates every file, refusing to overwrite any: a CA or key
+// overwritten by mistake cannot be recovered. When one fails, those already
+// written are removed.
+func writeNew(files []newFile) error {
+	for _, f := range files {
+		if _, err := os.Lstat(f.path); err == nil {
+			return fmt.Errorf("%s already exists; refusing to overwrite it", f.path)
+		}
+	}
+	var done []string
+	for _, f := range files {
+		err := writeExclusive(f)
+		if err != nil {
+			for _, p := range done {
+				_ = os.Remove(p)
+			}
+			return err
+		}
+		done = append(done, f.path)
+	}
+	return nil
+}
+
+func writeExclusive(f newFile) error {
+	fh, err := os.OpenFile(f.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, f.mode)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", f.path, err)
+	}
+	_, err = fh.Write(f.data)
+	if err = errors.Join(err, fh.Sync(), fh.Close()); err != nil {
+		_ = os.Remove(f.path)
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	return nil
+}
+
+// tlsFiles are the -tls-* and -insecure-plaintext settings, shared by the
+// agent and the client commands.
+type tlsFiles struct {
+	cert, key, ca string
+	insecure      bool
+}
+
+// validate wants all three files or -insecure-plaintext, and not both.
+func (t tlsFiles) validate() error {
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"-tls-cert", t.cert}, {"-tls-key", t.key}, {"-tls-ca", t.ca}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	switch {
+	case len(missing) == 3 && !t.insecure:
+		return errors.New("no TLS: give -tls-cert, -tls-key and -tls-ca (made with raftvip tls init and tls cert), " +
+			"or -insecure-plaintext to run unauthenticated")
+	case len(missing) == 3:
+		return nil
+	case t.insecure:
+		return errors.New("-insecure-plaintext and -tls-cert/-tls-key/-tls-ca exclude each other")
+	case len(missing) > 0:
+		return fmt.Errorf("-tls-cert, -tls-key and -tls-ca go together: %s missing", strings.Join(missing, " and "))
+	}
+	return nil
+}
+
+// load reads and checks the three files; nil in plaintext mode.
+func (t tlsFiles) load(log *slog.Logger) (*pki.Identity, error) {
+	if t.insecure {
+		return nil, nil
+	}
+	cert, err := os.ReadFile(t.cert)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert: %w", err)
+	}
+	key, err := readSecret(t.key, "-tls-key", log)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := os.ReadFile(t.ca)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-ca: %w", err)
+	}
+	id, err := pki.Load(cert, key, ca, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("-tls-cert %s, -tls-key %s, -tls-ca %s: %w", t.cert, t.key, t.ca, err)
+	}
+	return id, nil
+}
+
+// readSecret reads a key or token file, warning when group or others may
+// read it. Its content is never logged.
+func readSecret(path, what string, log *slog.Logger) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("secret file is readable by group or others: chmod 600 it", "file", path, "flag", what,
+			"mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+	return b, nil
+}
