@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -269,4 +273,64 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if !e.c.Proc(h).Running() {
 		t.Fatalf("n%d's daemon exited on SIGHUP: %s", h, e.lastLine(h))
 	}
+}
+
+// metric reads one unlabelled sample from node i's /metrics.
+func (e *env) metric(i int, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.c.BaseURL(i)+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := e.c.HTTPClient().Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("n%d's /metrics (HTTP %d) has no %s", i, resp.StatusCode, name)
+}
+
+// TestMetrics: /metrics tells the holder from the others, and counts the
+// gratuitous ARP it sent and the VIP move of a failover.
+func TestMetrics(t *testing.T) {
+	e := newHAEnv(t, nil, false)
+	h := e.startCluster()
+	want := func(i int, name string, ok func(float64) bool) {
+		t.Helper()
+		e.await(fmt.Sprintf("n%d's %s", i, name), settle, func() error {
+			v, err := e.metric(i, name)
+			if err == nil && !ok(v) {
+				err = fmt.Errorf("%s = %v", name, v)
+			}
+			return err
+		})
+	}
+	positive := func(v float64) bool { return v > 0 }
+	for i := 1; i <= 3; i++ {
+		holder := 0.0
+		if i == h {
+			holder = 1
+		}
+		want(i, "raftvip_holder", func(v float64) bool { return v == holder })
+		want(i, "raftvip_healthy", func(v float64) bool { return v == 1 })
+	}
+	want(h, "raftvip_gratuitous_arp_sent_total", positive)
+	want(h, "raftvip_vips_bound", func(v float64) bool { return v == 1 })
+
+	e.setHealthy(h, false)
+	n := e.waitHolder(vip, h)
+	want(n, "raftvip_vip_moves_total", positive)
+	want(n, "raftvip_last_takeover_seconds", positive)
+	want(h, "raftvip_healthy", func(v float64) bool { return v == 0 })
+	want(h, "raftvip_vips_bound", func(v float64) bool { return v == 0 })
 }

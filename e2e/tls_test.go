@@ -181,14 +181,31 @@ func TestPlaintextOption(t *testing.T) {
 func (e *env) dial(addr string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	return rig.DialIn(e.lab.ClientNS())(ctx, "tcp", addr)
+	return rig.DialIn(e.dialNS(addr))(ctx, "tcp", addr)
+}
+
+// dialNS is where dial connects from: the client namespace, but for a Raft
+// port another member's namespace. The member guard hangs up on a host that
+// is no member before TLS is even tried (TestRaftPortRefusesNonMembers), and
+// these checks are about what TLS refuses.
+func (e *env) dialNS(addr string) string {
+	ap := netip.MustParseAddrPort(addr)
+	if ap.Port() != rig.RaftPort {
+		return e.lab.ClientNS()
+	}
+	for i := 1; i <= e.lab.Nodes(); i++ {
+		if e.lab.NodeIP(i) != ap.Addr() {
+			return e.lab.NodeNS(i)
+		}
+	}
+	return e.lab.ClientNS()
 }
 
 // refusalWait is how long a refused connection may take to be closed by the
 // server; a connection still open then was accepted.
 const refusalWait = 3 * time.Second
 
-// tlsRefused handshakes with addr from the client namespace with conf and
+// tlsRefused handshakes with addr (from dialNS) with conf and
 // reads: nil when the server refused (an alert or a close), an error when the
 // connection was accepted. In TLS 1.3 the client's handshake completes before
 // the server has judged the client's certificate, so the read tells.
@@ -300,5 +317,41 @@ func (e *env) checkMonitor(h int) {
 		if err != nil || code != want {
 			e.t.Errorf("%s %s on the monitor port = %d %s (%v), want %d", try.method, try.path, code, b, err, want)
 		}
+	}
+}
+
+// TestRaftPortRefusesNonMembers: a certificate of the cluster (the operator's,
+// which monitoring and scripts also get) does not make a host a Raft peer:
+// the Raft port hangs up on a host that is not a member, while the API on the
+// same host accepts the certificate.
+func TestRaftPortRefusesNonMembers(t *testing.T) {
+	e := newEnv(t)
+	h := e.startCluster()
+	admin, err := rig.ClientTLS(e.c.TLSDir, rig.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raft := netip.AddrPortFrom(e.lab.NodeIP(h), rig.RaftPort).String()
+	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
+	defer cancel()
+	raw, err := rig.DialIn(e.lab.ClientNS())(ctx, "tcp", raft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := admin.Clone()
+	conf.ServerName = e.lab.NodeIP(h).String()
+	conn := tls.Client(raw, conf)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(refusalWait))
+	err = conn.Handshake()
+	if err == nil {
+		_, err = conn.Read(make([]byte, 1))
+	}
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the Raft port kept a connection from the client host open (err %v): a non-member may speak Raft", err)
+	}
+	t.Logf("Raft port, operator's certificate, from the client host: %v", err)
+	if code, _, err := e.httpsGet(e.c.APIAddr(h), "/v1/status", admin); err != nil || code != http.StatusOK {
+		t.Fatalf("GET /v1/status with the operator's certificate: %d, %v", code, err)
 	}
 }
