@@ -26,13 +26,13 @@ import (
 const monitorPort = 9090
 
 // TestTLSRefusesOutsiders: a host on the LAN that is not a member (the lab's
-// client namespace) cannot speak Raft, use the API or join without a
+// intruder namespace) cannot speak Raft, use the API or join without a
 // certificate of the cluster CA, and a node with another cluster's
 // certificates can neither join nor reuse a member's data dir. Through all of
 // it the holder, its term and the three voters stay as they were. The monitor
 // port answers the leadership question in plain HTTP, and nothing else.
 func TestTLSRefusesOutsiders(t *testing.T) {
-	l := lab.ForTest(t, lab.Options{Nodes: 3, Responder: bins.responder})
+	l := lab.ForTest(t, lab.Options{Nodes: 3, Responder: bins.responder, Intruder: true})
 	c, err := rig.New(l, bins.raftvip, "-vip-lease", "1s", "-monitor-addr", fmt.Sprintf(":%d", monitorPort))
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestTLSRefusesOutsiders(t *testing.T) {
 			t.Logf("POST %s/v1/join: %d, %v", url, code, err)
 		}
 	}
-	out, err := l.Exec(e.ctx, l.ClientNS(), bins.raftvip, "join", "-id", "n9", "-raft-addr", "192.0.2.19:7000",
+	out, err := l.Exec(e.ctx, l.IntruderNS(), bins.raftvip, "join", "-id", "n9", "-raft-addr", "192.0.2.19:7000",
 		"-api-addr", "192.0.2.19:8080", "-addr", apiAddr(h), "-token-file", c.TokenFile, "-insecure-plaintext")
 	if err == nil {
 		t.Errorf("raftvip join -insecure-plaintext succeeded: %s", out)
@@ -108,7 +108,7 @@ func TestTLSRefusesOutsiders(t *testing.T) {
 			t.Errorf("%s with another cluster's certificate: %v", addr, err)
 		}
 	}
-	out, err = l.Exec(e.ctx, l.ClientNS(), bins.raftvip, append([]string{"status", "-addr", apiAddr(h)},
+	out, err = l.Exec(e.ctx, l.IntruderNS(), bins.raftvip, append([]string{"status", "-addr", apiAddr(h)},
 		rig.CertArgs(other, rig.Admin)...)...)
 	if err == nil || !strings.Contains(out, "certificate") {
 		t.Errorf("raftvip status with another cluster's certificate: %v: %s", err, out)
@@ -177,28 +177,28 @@ func TestPlaintextOption(t *testing.T) {
 	}
 }
 
-// dial connects from the client namespace.
+// dial connects from the intruder namespace (see dialNS).
 func (e *env) dial(addr string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
 	return rig.DialIn(e.dialNS(addr))(ctx, "tcp", addr)
 }
 
-// dialNS is where dial connects from: the client namespace, but for a Raft
+// dialNS is where dial connects from: the intruder namespace, but for a Raft
 // port another member's namespace. The member guard hangs up on a host that
 // is no member before TLS is even tried (TestRaftPortRefusesNonMembers), and
 // these checks are about what TLS refuses.
 func (e *env) dialNS(addr string) string {
 	ap := netip.MustParseAddrPort(addr)
 	if ap.Port() != rig.RaftPort {
-		return e.lab.ClientNS()
+		return e.lab.IntruderNS()
 	}
 	for i := 1; i <= e.lab.Nodes(); i++ {
 		if e.lab.NodeIP(i) != ap.Addr() {
 			return e.lab.NodeNS(i)
 		}
 	}
-	return e.lab.ClientNS()
+	return e.lab.IntruderNS()
 }
 
 // refusalWait is how long a refused connection may take to be closed by the
@@ -257,10 +257,10 @@ func (e *env) plainRefused(addr string) error {
 	return nil
 }
 
-// httpClient is an HTTP client in the client namespace, TLS with conf.
+// httpClient is an HTTP client in the intruder namespace, TLS with conf.
 func (e *env) httpClient(conf *tls.Config) *http.Client {
 	return &http.Client{Timeout: refusalWait, Transport: &http.Transport{
-		DialContext: rig.DialIn(e.lab.ClientNS()), TLSClientConfig: conf, DisableKeepAlives: true}}
+		DialContext: rig.DialIn(e.lab.IntruderNS()), TLSClientConfig: conf, DisableKeepAlives: true}}
 }
 
 func (e *env) httpsGet(addr, path string, conf *tls.Config) (int, []byte, error) {
@@ -272,7 +272,7 @@ func (e *env) postJoin(base, body string, conf *tls.Config) (int, error) {
 	return code, err
 }
 
-// request sends one request with the cluster token from the client namespace.
+// request sends one request with the cluster token from the intruder namespace.
 func (e *env) request(method, url, body string, conf *tls.Config) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(e.ctx, method, url, strings.NewReader(body))
 	if err != nil {
@@ -325,7 +325,7 @@ func (e *env) checkMonitor(h int) {
 // the Raft port hangs up on a host that is not a member, while the API on the
 // same host accepts the certificate.
 func TestRaftPortRefusesNonMembers(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, lab.Options{Intruder: true})
 	h := e.startCluster()
 	admin, err := rig.ClientTLS(e.c.TLSDir, rig.Admin)
 	if err != nil {
@@ -334,7 +334,7 @@ func TestRaftPortRefusesNonMembers(t *testing.T) {
 	raft := netip.AddrPortFrom(e.lab.NodeIP(h), rig.RaftPort).String()
 	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
 	defer cancel()
-	raw, err := rig.DialIn(e.lab.ClientNS())(ctx, "tcp", raft)
+	raw, err := rig.DialIn(e.lab.IntruderNS())(ctx, "tcp", raft)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,9 +348,9 @@ func TestRaftPortRefusesNonMembers(t *testing.T) {
 		_, err = conn.Read(make([]byte, 1))
 	}
 	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("the Raft port kept a connection from the client host open (err %v): a non-member may speak Raft", err)
+		t.Fatalf("the Raft port kept a connection from the intruder host open (err %v): a non-member may speak Raft", err)
 	}
-	t.Logf("Raft port, operator's certificate, from the client host: %v", err)
+	t.Logf("Raft port, operator's certificate, from the intruder host: %v", err)
 	if code, _, err := e.httpsGet(e.c.APIAddr(h), "/v1/status", admin); err != nil || code != http.StatusOK {
 		t.Fatalf("GET /v1/status with the operator's certificate: %d, %v", code, err)
 	}
