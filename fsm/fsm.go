@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -156,6 +157,9 @@ func DecodeSnapshot(r io.Reader) (State, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
 		return State{}, fmt.Errorf("decode snapshot: %w: %w", ErrMalformed, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return State{}, fmt.Errorf("decode snapshot: %w: data after the snapshot", ErrMalformed)
 	}
 	if s.Version != snapshotVersion {
 		return State{}, fmt.Errorf("decode snapshot: %w: %d (this build reads %d)", ErrUnsupportedVersion, s.Version, snapshotVersion)

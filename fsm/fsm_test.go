@@ -312,7 +312,7 @@ func TestRestoreRejectsDamage(t *testing.T) {
 	f := goldenState(t)
 	before := f.State()
 	for _, in := range []string{"", "{", `{"version":2,"state":{}}`, `{"version":1,"state":{"vips":[{"prefix":"192.0.2.0/24"}]}}`,
-		`{"version":1,"state":{},"extra":1}`} {
+		`{"version":1,"state":{},"extra":1}`, `{"version":1,"state":{}} {"version":1,"state":{}}`, `{"version":1,"state":{}} x`} {
 		if err := f.Restore(strings.NewReader(in)); err == nil {
 			t.Errorf("Restore(%q) = nil, want an error", in)
 		}

@@ -202,6 +202,11 @@ func loadConfigFile(path string, c *Config) error {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
+	// A second document ("---") would otherwise be ignored without a word.
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: more than one YAML document: put every key in one", path)
+	}
 	return nil
 }
 

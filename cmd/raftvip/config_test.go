@@ -145,6 +145,10 @@ func TestParseErrors(t *testing.T) {
 	if _, err := parseAgentConfig([]string{"-h"}, env(nil), io.Discard); !errors.Is(err, errHelp) {
 		t.Errorf("-h = %v, want errHelp", err)
 	}
+	two := writeFile(t, "two.yaml", "id: n1\n---\nid: n2\n")
+	if _, err := parseAgentConfig([]string{"-config", two}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "more than one YAML document") {
+		t.Errorf("two YAML documents: %v, want them refused", err)
+	}
 	bad := writeFile(t, "bad.yaml", "raft-adr: 192.0.2.11:7000\n")
 	_, err := parseAgentConfig([]string{"-config", bad}, env(nil), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "raft-adr") {

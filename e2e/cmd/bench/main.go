@@ -30,6 +30,7 @@ type config struct {
 	scenarios  []string
 	timing     []string
 	keepalived bool
+	transports []string // "tls", "plaintext"
 	out        string
 	bin        string
 	idle       time.Duration
@@ -41,11 +42,12 @@ type config struct {
 func parse(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var c config
-	var scen, timing string
+	var scen, timing, transport string
 	fs.IntVar(&c.runs, "runs", 10, "runs per scenario and system")
 	fs.StringVar(&scen, "scenarios", strings.Join(scenarioNames(), ","), "comma list of scenarios")
 	fs.StringVar(&timing, "timing", "lan,fast", "comma list of raftvip timing profiles")
 	fs.BoolVar(&c.keepalived, "keepalived", true, "run the keepalived baseline (default and tuned) too")
+	fs.StringVar(&transport, "transport", "tls", "comma list: tls (mutual TLS, as deployed) and/or plaintext (-insecure-plaintext), to measure what TLS costs")
 	fs.StringVar(&c.out, "out", "bin/bench", "directory for results.json, results.md, the SVGs and the run logs")
 	fs.StringVar(&c.bin, "bin", "", "raftvip binary (default: build it)")
 	fs.DurationVar(&c.idle, "idle", 60*time.Second, "idle window for the CPU and RSS figures (0: skip)")
@@ -54,7 +56,12 @@ func parse(args []string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	c.scenarios, c.timing = split(scen), split(timing)
+	c.scenarios, c.timing, c.transports = split(scen), split(timing), split(transport)
+	for _, t := range c.transports {
+		if t != "tls" && t != "plaintext" {
+			return c, fmt.Errorf("-transport: unknown %q (known: tls, plaintext)", t)
+		}
+	}
 	for _, s := range c.scenarios {
 		if _, ok := scenarioByName(s); !ok {
 			return c, fmt.Errorf("-scenarios: unknown %q (known: %s)", s, strings.Join(scenarioNames(), ", "))
@@ -166,8 +173,10 @@ func (b *benchRun) prepare(ctx context.Context) error {
 	if b.responder, err = lab.BuildResponder(ctx, binDir); err != nil {
 		return err
 	}
-	for _, p := range b.cfg.timing {
-		b.systems = append(b.systems, raftvipSpec(p, b.bin))
+	for _, t := range b.cfg.transports {
+		for _, p := range b.cfg.timing {
+			b.systems = append(b.systems, raftvipSpec(p, b.bin, t == "plaintext"))
+		}
 	}
 	kversion := "not run (-keepalived=false)"
 	if b.cfg.keepalived {

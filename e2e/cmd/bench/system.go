@@ -60,10 +60,16 @@ const (
 	apiTimeout = time.Second
 )
 
-func raftvipSpec(profile, bin string) spec {
-	return spec{kind: bench.Raftvip, profile: profile, maxWait: 6 * time.Second,
+// raftvipSpec is raftvip with a timing profile, over mutual TLS as deployed,
+// or in plaintext (its profile then reads e.g. "lan-plaintext").
+func raftvipSpec(profile, bin string, plaintext bool) spec {
+	newRig, label := rig.New, profile
+	if plaintext {
+		newRig, label = rig.NewPlaintext, profile+"-plaintext"
+	}
+	return spec{kind: bench.Raftvip, profile: label, maxWait: 6 * time.Second,
 		newSys: func(l *lab.Lab) (system, error) {
-			c, err := rig.New(l, bin, "-timing", profile)
+			c, err := newRig(l, bin, "-timing", profile)
 			return &raftvipSys{l: l, c: c}, err
 		}}
 }
