@@ -174,6 +174,12 @@ func TestUnhealthyLeaderHandsOver(t *testing.T) {
 		t.Errorf("two nodes held the VIP for %v during the handover", r.DualHolder)
 	}
 	e.reported(n, old, false)
+	out := e.cli(n, "status")
+	for _, want := range []string{fmt.Sprintf("took over from n%d", old), "FAILING: check web failing"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("raftvip status lacks %q:\n%s", want, out)
+		}
+	}
 	e.eventsAre(old, "master", "fault", "backup")
 	e.eventsAre(n, "master")
 

@@ -75,9 +75,11 @@ type Cluster struct {
 	// PerNode, if set, gives node i's own flags (e.g. its -config), after
 	// Common.
 	PerNode func(i int) []string
-	procs   map[int]*lab.Proc
-	extra   map[int][]string // the flags each node was last started with
-	http    *http.Client
+	// Env, if set, gives node i's agent extra environment ("K=V").
+	Env   func(i int) []string
+	procs map[int]*lab.Proc
+	extra map[int][]string // the flags each node was last started with
+	http  *http.Client
 }
 
 // Admin is the ID of the operator's certificate the rig and CLI calls use.
@@ -241,7 +243,11 @@ func (c *Cluster) Args(i int, extra ...string) []string {
 
 // Start starts node i's agent with extra flags (e.g. "-bootstrap", "-vip", ...).
 func (c *Cluster) Start(ctx context.Context, i int, extra ...string) (*lab.Proc, error) {
-	p, err := c.Lab.Start(ctx, i, c.Args(i, extra...), nil)
+	var env []string
+	if c.Env != nil {
+		env = c.Env(i)
+	}
+	p, err := c.Lab.Start(ctx, i, c.Args(i, extra...), env)
 	if err != nil {
 		return nil, err
 	}
