@@ -1,10 +1,12 @@
 #!/bin/sh
-# Installs what the network-namespace lab needs (iproute2 for `ip netns`,
-# nftables for the partition fault) from Debian's packages, when missing.
+# Installs what the tests need from Debian's packages, when missing: iproute2
+# for `ip netns` and nftables for the partition fault (the namespace lab), and
+# systemd for `systemd-analyze verify` of deploy/raftvip.service.
 set -eu
 missing=""
 command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 command -v nft >/dev/null 2>&1 || missing="$missing nftables"
+command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "the lab needs:$missing (install them as root: apt-get install$missing)" >&2
