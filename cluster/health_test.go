@@ -231,3 +231,27 @@ func TestConfigRefusesBadPriority(t *testing.T) {
 		}
 	}
 }
+
+// TestNoQuorumSaidLoudly: a member that cannot reach a majority logs, once,
+// that no node holds the VIPs; a node waiting to be joined does not.
+func TestNoQuorumSaidLoudly(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.holder()
+	var alone *testNode
+	for _, n := range c.nodes {
+		if n != leader {
+			alone = n
+			break
+		}
+	}
+	waiting := c.start("n4", nil) // never joined
+	c.isolate(alone)
+	waitFor(t, "the isolated node to report lost quorum", func() bool {
+		return strings.Count(c.logs.String(), "no leader: no node holds the VIPs") == 1
+	})
+	time.Sleep(10 * leaderlessAfter * testTiming().Election)
+	if logs := c.logs.String(); strings.Count(logs, "no leader: no node holds the VIPs") != 1 {
+		t.Errorf("lost quorum reported %d times (the waiting %s must not, the isolated node once)",
+			strings.Count(logs, "no leader: no node holds the VIPs"), waiting.id)
+	}
+}

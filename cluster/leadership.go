@@ -21,6 +21,10 @@ type watch struct {
 	leaderID    raft.ServerID
 	est         *establishment
 	seedChecked bool
+	// noLeader is when this node last saw no leader begin; leaderless is
+	// true once that was reported as lost quorum.
+	noLeader   time.Time
+	leaderless bool
 }
 
 // establishment is one run of establish for one leadership term.
@@ -82,6 +86,7 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 		n.changed()
 	}
 	w.state, w.term, w.leaderID = state, term, leaderID
+	n.watchQuorum(w, time.Now())
 
 	if state != raft.Leader {
 		w.est.stop()
@@ -105,6 +110,39 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 	}
 	n.reportHealth(ctx)
 }
+
+// watchQuorum says loudly, once, when no leader has been known for longer
+// than a few elections take: no node holds the VIPs then (DESIGN.md), and
+// raft's own lines (a rising term, "starting election") do not say so.
+func (n *Node) watchQuorum(w *watch, now time.Time) {
+	if w.leaderID != "" || w.state == raft.Shutdown {
+		if w.leaderless {
+			n.log.Info("a leader is known again", "leader", w.leaderID, "term", w.term,
+				"after", now.Sub(w.noLeader).Round(time.Millisecond))
+		}
+		w.noLeader, w.leaderless = time.Time{}, false
+		return
+	}
+	if w.noLeader.IsZero() {
+		w.noLeader = now
+	}
+	if !w.leaderless && now.Sub(w.noLeader) > leaderlessAfter*n.cfg.Timing.Election && n.isMember() {
+		w.leaderless = true
+		n.log.Error("no leader: no node holds the VIPs; a majority of the voters is down or unreachable, "+
+			"or elections keep failing", "for", now.Sub(w.noLeader).Round(time.Millisecond), "term", w.term)
+	}
+}
+
+// isMember reports whether this node is in its own Raft configuration: a
+// node still waiting to be joined has no leader and no quorum to lose.
+func (n *Node) isMember() bool {
+	_, ok := n.server(n.cfg.ID)
+	return ok
+}
+
+// leaderlessAfter is how many election timeouts without a leader count as
+// lost quorum: a healthy cluster elects within one or two.
+const leaderlessAfter = 5
 
 // establish makes this leader the VIP owner for term: a barrier so the FSM has
 // applied everything earlier leaders committed, then the claim, which proves a
