@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-
-	"github.com/raftvip/raftvip/e2e/internal/lab"
 )
 
 // Raw access to the API, for tests that send what the raftvip client never
@@ -75,12 +73,5 @@ func (c *Cluster) DialAPI(ctx context.Context, ns string, i int) (net.Conn, erro
 
 // dialFrom dials addr from namespace ns; the socket stays in ns.
 func dialFrom(ctx context.Context, ns, network, addr string) (net.Conn, error) {
-	var conn net.Conn
-	err := lab.RunInNS(ns, func() error {
-		var d net.Dialer
-		var err error
-		conn, err = d.DialContext(ctx, network, addr)
-		return err
-	})
-	return conn, err
+	return DialIn(ns)(ctx, network, addr)
 }
