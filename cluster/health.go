@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"sync"
 	"time"
@@ -80,7 +81,7 @@ func (n *Node) reportHealth(ctx context.Context) {
 		return
 	}
 	want := fsm.Health{Reported: true, Healthy: h.Healthy, Fault: h.Fault, Priority: n.cfg.Priority}
-	if n.fsm.State().Members[n.cfg.ID].Health == want {
+	if n.fsm.Members()[n.cfg.ID].Health == want {
 		return
 	}
 	n.health.mu.Lock()
@@ -149,25 +150,34 @@ func (n *Node) guardPass(ctx context.Context, term uint64, g *guardState, now ti
 	} else {
 		n.setDegraded("")
 	}
-	if d.Target == "" || (d.Preempt && !n.preemptDue(g, d.Target, now)) {
-		if d.Target == "" {
-			g.preempt = ""
-		}
+	switch {
+	case d.Target == "":
+		g.preempt = ""
+		return false
+	case d.Preempt && !n.preemptDue(g, d.Target, now):
 		return false
 	}
+	err := n.handOverTo(ctx, term, d, true)
+	if err != nil && ctx.Err() == nil {
+		g.refused[d.Target] = time.Now().Add(refusedFor)
+	}
+	return err == nil
+}
+
+// handOverTo carries out decision d: leadership to d.Target (handOver, with
+// its grace period when VIPs may be bound). A failure is logged; the caller
+// keeps leading.
+func (n *Node) handOverTo(ctx context.Context, term uint64, d decision, grace bool) error {
 	s, ok := n.server(d.Target)
 	if !ok {
-		return false
+		return fmt.Errorf("hand over to %s: %w", d.Target, ErrUnknownMember)
 	}
-	n.log.Warn("handing leadership over", "to", d.Target, "term", term, "reason", d.Reason)
-	if err := n.handOver(ctx, d.Target, s.Address, true); err != nil {
-		if ctx.Err() == nil {
-			n.log.Warn("handover refused; keeping leadership", "to", d.Target, "err", err)
-			g.refused[d.Target] = time.Now().Add(refusedFor)
-		}
-		return false
+	n.log.Warn("handing leadership over", "to", d.Target, "term", term, "reason", d.Reason, "claimed", grace)
+	err := n.handOver(ctx, d.Target, s.Address, grace)
+	if err != nil && ctx.Err() == nil {
+		n.log.Warn("handover refused; keeping leadership", "to", d.Target, "err", err)
 	}
-	return true
+	return err
 }
 
 // preemptDue reports whether target has been the preemption candidate for
@@ -189,7 +199,7 @@ func (n *Node) successionInput(g *guardState, now time.Time) successionInput {
 		health:   n.localHealth(),
 		priority: n.cfg.Priority,
 		preempt:  n.cfg.Preempt,
-		members:  n.fsm.State().Members,
+		members:  n.fsm.Members(),
 		excluded: map[string]bool{},
 	}
 	n.health.mu.Lock()

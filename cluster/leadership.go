@@ -190,17 +190,8 @@ func (n *Node) handOverUnclaimed(ctx context.Context, term uint64) bool {
 	if d.Target == "" || d.Preempt {
 		return false
 	}
-	s, ok := n.server(d.Target)
-	if !ok {
-		return false
-	}
-	n.log.Warn("elected while unhealthy: handing leadership over before claiming", "to", d.Target,
-		"term", term, "reason", d.Reason)
-	if err := n.handOver(ctx, d.Target, s.Address, false); err != nil {
-		n.log.Warn("handover refused; claiming the VIPs", "to", d.Target, "err", err)
-		return false
-	}
-	return true
+	// Nothing is bound yet: no grace period for the reconciler to drop it.
+	return n.handOverTo(ctx, term, d, false) == nil
 }
 
 func (n *Node) lostLeadership(term uint64) bool {
@@ -237,7 +228,7 @@ func (n *Node) claim(ctx context.Context, term uint64) error {
 func (n *Node) claimCommand(term uint64, now time.Time) fsm.Command {
 	c := fsm.Claim(n.cfg.ID, term)
 	c.At = now.UnixMilli()
-	if last := n.raft.LastContact(); !last.IsZero() && n.fsm.State().Owner.Node != "" {
+	if last := n.raft.LastContact(); !last.IsZero() && n.fsm.Owner().Node != "" {
 		c.Takeover = max(now.Sub(last).Milliseconds(), 0)
 	}
 	return c

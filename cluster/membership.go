@@ -106,7 +106,7 @@ func (n *Node) Join(ctx context.Context, id, raftAddr, apiAddr string) error {
 		}
 		n.log.Info("member joined", "id", id, "raft_addr", raftAddr, "replaced", action == joinReplace)
 	}
-	if apiAddr != "" && n.fsm.State().Members[id].APIAddr != apiAddr {
+	if apiAddr != "" && n.fsm.Members()[id].APIAddr != apiAddr {
 		if err := n.Apply(ctx, fsm.SetMember(id, apiAddr)); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
@@ -134,7 +134,7 @@ func (n *Node) Leave(ctx context.Context, id string) error {
 			op, ErrNotLeader)
 	}
 	server, inRaft := n.server(id)
-	_, inFSM := n.fsm.State().Members[id]
+	_, inFSM := n.fsm.Members()[id]
 	if !inRaft && !inFSM {
 		return fmt.Errorf("%s: %w", op, ErrUnknownMember)
 	}

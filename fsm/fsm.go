@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -31,6 +32,14 @@ func (f *FSM) Owner() Owner {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.st.Owner
+}
+
+// Members returns a copy of the members without copying the VIP set: the
+// leadership loop reads them often, and the set may hold hundreds of VIPs.
+func (f *FSM) Members() map[string]Member {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return maps.Clone(f.st.Members)
 }
 
 // Apply decodes data, written at logTerm, and applies it. A command that is

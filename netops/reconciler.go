@@ -228,7 +228,8 @@ func (r *Reconciler) Run(ctx context.Context) error {
 func (r *Reconciler) shutdown(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	r.pass(ctx, r.view(), nil)
+	v := r.view()
+	r.pass(ctx, v, nil)
 	// What a failed List hid from the pass is still ours to remove.
 	links := r.heldLinks()
 	for _, h := range r.sortedHolds() {
@@ -237,7 +238,7 @@ func (r *Reconciler) shutdown(ctx context.Context) {
 	for _, link := range links {
 		r.release(link)
 	}
-	r.publish(0)
+	r.publish(v.Term)
 }
 
 // publish makes the held set visible to Held and reports a change to OnHeld.

@@ -332,13 +332,7 @@ func (p printer) vips(vs []fsm.VIP) error {
 	return tw.Flush()
 }
 
-func vipList(vs []fsm.VIP) string {
-	s := make([]string, len(vs))
-	for i, v := range vs {
-		s[i] = v.Prefix.String()
-	}
-	return strings.Join(s, ", ")
-}
+func vipList(vs []fsm.VIP) string { return strings.Join(strs(vs), ", ") }
 
 func orDash(s string) string {
 	if s == "" {

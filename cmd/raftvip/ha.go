@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -68,26 +69,23 @@ func (a *agent) onHeld(held []netip.Prefix, term uint64) {
 	a.holding = holding
 	ev, vips := notify.EventBackup, a.vipNames()
 	if holding {
-		ev, vips = notify.EventMaster, prefixNames(held)
+		ev, vips = notify.EventMaster, strs(held)
 	}
 	a.hooks.Fire(ev, notify.Info{Node: a.cfg.ID, Term: term, VIPs: vips})
 }
 
 func (a *agent) vipNames() []string {
 	st, _, _ := a.node.View()
-	names := make([]string, len(st.VIPs))
-	for i, v := range st.VIPs {
-		names[i] = v.Prefix.String()
-	}
-	return names
+	return strs(st.VIPs)
 }
 
-func prefixNames(ps []netip.Prefix) []string {
-	names := make([]string, len(ps))
-	for i, p := range ps {
-		names[i] = p.String()
+// strs is the String of each of xs: hooks get VIPs as prefixes.
+func strs[T fmt.Stringer](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = x.String()
 	}
-	return names
+	return out
 }
 
 // metricsSources reads everything /metrics shows from its owner.
