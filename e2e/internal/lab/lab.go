@@ -110,6 +110,11 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 	if l.logf == nil {
 		l.logf = func(string, ...any) {}
 	}
+	if removed, err := sweepStale(ctx); err != nil {
+		l.logf("removing labs left by killed runs: %v", err)
+	} else if len(removed) > 0 {
+		l.logf("removed the namespaces of labs whose creator was killed: %v", removed)
+	}
 	var err error
 	if l.prefix, err = pickPrefix(ctx, opts.Prefix); err != nil {
 		return nil, err

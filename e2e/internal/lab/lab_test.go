@@ -275,6 +275,15 @@ func TestSignalCleanup(t *testing.T) {
 				}
 			}
 			if sig == syscall.SIGKILL {
+				// Nothing could clean up; the next lab built removes the
+				// namespaces of the killed one.
+				if left, err := lab.ListNetns(t.Context(), prefix); err != nil || len(left) == 0 {
+					t.Fatalf("no namespaces left after SIGKILL (%v, %v): the sweep below would prove nothing", left, err)
+				}
+				lab.ForTest(t, lab.Options{Nodes: 1})
+				if left, err := lab.ListNetns(t.Context(), prefix); err != nil || len(left) > 0 {
+					t.Errorf("namespaces of the killed lab still there after a new lab was built: %v (%v)", left, err)
+				}
 				return
 			}
 			if left, err := lab.ListNetns(t.Context(), prefix); err != nil || len(left) > 0 {
