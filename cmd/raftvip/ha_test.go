@@ -63,6 +63,23 @@ checks:
 	}
 }
 
+// The agent's loader refuses, with the line and the name, a misspelt key
+// inside a check and a value that is not a duration: health.Check has no
+// unmarshaler of its own, so KnownFields and yaml.v3's duration rule reach it.
+func TestBadCheckInConfigFile(t *testing.T) {
+	for _, tc := range []struct{ check, want string }{
+		{"    fal: 3\n", "line 5: field fal not found in type health.Check"},
+		{"    interval: soon\n", "line 5: cannot unmarshal !!str `soon` into time.Duration"},
+		{"    timeout: 2\n", "line 5: cannot unmarshal !!int `2` into time.Duration"},
+	} {
+		file := writeFile(t, "raftvip.yaml", "vip: 192.0.2.10/24\nchecks:\n  - name: web\n    exec: /bin/true\n"+tc.check)
+		_, err := parseAgentConfig(append(validBase(), "-config", file), env(nil), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error = %v, want %q", tc.check, err, tc.want)
+		}
+	}
+}
+
 func TestRestartOnly(t *testing.T) {
 	old := defaultConfig()
 	new := old
