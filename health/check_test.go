@@ -44,11 +44,8 @@ func TestUnmarshalYAML(t *testing.T) {
 	if diff := cmp.Diff(want, cfg.Checks); diff != "" {
 		t.Errorf("checks (-want +got):\n%s", diff)
 	}
-	for i := range cfg.Checks {
-		cfg.Checks[i] = cfg.Checks[i].WithDefaults()
-	}
-	if err := ValidateAll(cfg.Checks); err != nil {
-		t.Errorf("ValidateAll: %v", err)
+	if _, err := Prepare(cfg.Checks); err != nil {
+		t.Errorf("Prepare: %v", err)
 	}
 }
 
@@ -133,9 +130,9 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestValidateAll(t *testing.T) {
-	web := Check{Name: "web", Exec: "true"}.WithDefaults()
-	db := Check{Name: "db", TCP: "h:1"}.WithDefaults()
+func TestPrepare(t *testing.T) {
+	web := Check{Name: "web", Exec: "true"}
+	db := Check{Name: "db", TCP: "h:1"}
 	for _, tc := range []struct {
 		checks []Check
 		want   string
@@ -147,11 +144,20 @@ func TestValidateAll(t *testing.T) {
 		{[]Check{web, {Name: "db"}}, `check "db": no probe`},
 	} {
 		got := ""
-		if err := ValidateAll(tc.checks); err != nil {
+		full, err := Prepare(tc.checks)
+		if err != nil {
 			got = err.Error()
 		}
 		if tc.want == "" && got != "" || !strings.HasPrefix(got, tc.want) {
-			t.Errorf("ValidateAll = %q, want %q", got, tc.want)
+			t.Errorf("Prepare = %q, want %q", got, tc.want)
+		}
+		if err == nil && len(full) != len(tc.checks) {
+			t.Fatalf("Prepare returned %d checks, want %d", len(full), len(tc.checks))
+		}
+		for i := range full {
+			if full[i] != tc.checks[i].WithDefaults() {
+				t.Errorf("Prepare returned %+v, want the defaults applied", full[i])
+			}
 		}
 	}
 }

@@ -53,11 +53,7 @@ func (c HA) validate() error {
 	if c.NotifyTimeout <= 0 {
 		return fmt.Errorf("-notify-timeout %s: want more than 0", time.Duration(c.NotifyTimeout))
 	}
-	checks := make([]health.Check, len(c.Checks))
-	for i, ch := range c.Checks {
-		checks[i] = ch.WithDefaults()
-	}
-	if err := health.ValidateAll(checks); err != nil {
+	if _, err := health.Prepare(c.Checks); err != nil {
 		return fmt.Errorf("checks: %w", err)
 	}
 	return nil
