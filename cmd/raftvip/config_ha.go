@@ -8,6 +8,7 @@ import (
 
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/health"
+	"github.com/raftvip/raftvip/notify"
 )
 
 // HA is what keepalived operators know as priority, preempt and notify
@@ -29,7 +30,7 @@ type HA struct {
 }
 
 func defaultHA() HA {
-	return HA{Priority: fsm.DefaultPriority, NotifyTimeout: duration(10 * time.Second)}
+	return HA{Priority: fsm.DefaultPriority, NotifyTimeout: duration(notify.DefaultTimeout)}
 }
 
 func haFlags(fs *flag.FlagSet, c *HA) {
