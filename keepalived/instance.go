@@ -78,6 +78,12 @@ func (t *translator) instanceOther(n *Node) {
 	}
 }
 
+// switchUser is the advice for a script keepalived ran as another user. The
+// agent's unit (deploy/raftvip.service) runs it as root with only
+// CAP_NET_ADMIN and CAP_NET_RAW, so sudo -u and runuser fail there.
+const switchUser = "the agent's unit cannot switch users: make the command work as root without capabilities, " +
+	"or add CAP_SETUID CAP_SETGID to the unit in a drop-in (CapabilityBoundingSet=) and use runuser -u USER -- COMMAND"
+
 // notify translates notify_master and friends. Words after the script are
 // the user and group to run it as (keepalived.conf(5)).
 func (t *translator) notify(n *Node) {
@@ -88,7 +94,7 @@ func (t *translator) notify(n *Node) {
 	key := "notify-" + strings.TrimPrefix(n.Keyword, "notify_")
 	t.set(key, n.Args[0], n, false)
 	if len(n.Args) > 1 {
-		t.untranslated(n, fmt.Sprintf("runs as user %s: raftvip runs hooks as its own user; use sudo -u or runuser in the hook", strings.Join(n.Args[1:], " ")))
+		t.untranslated(n, fmt.Sprintf("runs as user %s: raftvip runs hooks as the agent's user; %s", strings.Join(n.Args[1:], " "), switchUser))
 	}
 }
 
@@ -141,7 +147,7 @@ func (t *translator) global(n *Node) {
 	case "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout", "smtp_helo_name":
 		t.note(n, "raftvip sends no mail; send it from a notify hook if you relied on smtp_alert")
 	case "script_user":
-		t.untranslated(n, "raftvip runs checks and hooks as its own user; use sudo -u or runuser in the command")
+		t.untranslated(n, "raftvip runs checks and hooks as the agent's user; "+switchUser)
 	case "enable_script_security", "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_mcast_group4", "vrrp_mcast_group6",
 		"vrrp_version", "vrrp_iptables", "vrrp_check_unicast_src", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
 		"vrrp_garp_master_refresh_repeat", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_priority",

@@ -35,7 +35,7 @@ func (t *translator) script(s *Node) (Check, bool) {
 				t.untranslated(n, "raftvip has no priority weights: a failing check makes the node hand the VIPs over instead of lowering its priority")
 			}
 		case "user":
-			t.untranslated(n, "raftvip runs checks as its own user; use sudo -u or runuser in the command")
+			t.untranslated(n, "raftvip runs checks as the agent's user; "+switchUser)
 		case "init_fail":
 			t.untranslated(n, "raftvip decides a check's initial state itself; see the checks documentation")
 		default:
@@ -46,6 +46,10 @@ func (t *translator) script(s *Node) (Check, bool) {
 		t.untranslated(s, "no script: keepalived drops this vrrp_script too")
 		return Check{}, false
 	}
+	if signalsOthers(c.Exec) {
+		t.note(s, "kill -0 on a process of another user (haproxy, nginx ...) fails under the agent's unit, which has no CAP_KILL: "+
+			"use pidof NAME, or add CAP_KILL to the unit in a drop-in (CapabilityBoundingSet=CAP_KILL)")
+	}
 	if c.Timeout == 0 || c.Timeout > c.Interval {
 		// raftvip wants 0 < timeout <= interval; keepalived lets a run take
 		// longer than the interval, but skips runs while one is going.
@@ -55,6 +59,18 @@ func (t *translator) script(s *Node) (Check, bool) {
 		c.Timeout = c.Interval
 	}
 	return c, true
+}
+
+// signalsOthers reports whether cmd probes a process with signal 0, the
+// keepalived idiom "killall -0 haproxy".
+func signalsOthers(cmd string) bool {
+	f := strings.Fields(cmd)
+	for i := 0; i+1 < len(f); i++ {
+		if base := f[i][strings.LastIndexByte(f[i], '/')+1:]; (base == "kill" || base == "killall") && f[i+1] == "-0" {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *translator) riseFall(n *Node, c *Check) {

@@ -195,3 +195,19 @@ func TestScalar(t *testing.T) {
 		}
 	}
 }
+
+// The note on kill -0 comes for the keepalived idiom only: the agent's unit
+// has no CAP_KILL, so signal 0 to another user's process fails.
+func TestSignalsOthers(t *testing.T) {
+	for cmd, want := range map[string]bool{
+		"/usr/bin/killall -0 haproxy":        true,
+		"kill -0 $(cat /run/nginx.pid)":      true,
+		"/usr/bin/pidof haproxy":             false,
+		"/usr/local/bin/check-kill -0 thing": false,
+		"killall -HUP haproxy":               false,
+	} {
+		if got := signalsOthers(cmd); got != want {
+			t.Errorf("signalsOthers(%q) = %v, want %v", cmd, got, want)
+		}
+	}
+}
