@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,5 +91,19 @@ func TestRestartOnly(t *testing.T) {
 	new.DataDir, new.Priority = "/elsewhere", 150
 	if got := restartOnly(old, new); strings.Join(got, ",") != "data-dir,priority" {
 		t.Errorf("restartOnly = %v, want [data-dir priority]", got)
+	}
+	// The TLS identity and the listeners are set up once, at start.
+	for name, change := range map[string]func(*Config){
+		"tls-cert":           func(c *Config) { c.TLSCert = "/etc/raftvip/tls/new.pem" },
+		"tls-key":            func(c *Config) { c.TLSKey = "/etc/raftvip/tls/new-key.pem" },
+		"tls-ca":             func(c *Config) { c.TLSCA = "/etc/raftvip/tls/new-ca.pem" },
+		"insecure-plaintext": func(c *Config) { c.InsecurePlaintext = true },
+		"monitor-addr":       func(c *Config) { c.MonitorAddr = "192.0.2.11:8081" },
+	} {
+		new := old
+		change(&new)
+		if got := restartOnly(old, new); !slices.Equal(got, []string{name}) {
+			t.Errorf("%s changed: restartOnly = %v, want [%s]", name, got, name)
+		}
 	}
 }
