@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/health"
 )
 
 // instance translates one statement inside a vrrp_instance block.
@@ -19,7 +22,7 @@ func (t *translator) instance(n *Node) {
 			t.vipLine(c)
 		}
 	case "priority":
-		t.setInt("priority", n, 1, 255, false)
+		t.setInt("priority", n, fsm.MinPriority, fsm.MaxPriority, false)
 	case "nopreempt", "no_preempt":
 		t.set("preempt", "false", n, false)
 	case "preempt":
@@ -240,7 +243,7 @@ func (t *translator) trackInterfaces(n *Node) {
 		if it.weight != "" {
 			t.untranslated(it.node, fmt.Sprintf("weight %s: raftvip has no priority weights: a down interface makes the node hand the VIPs over", it.weight))
 		}
-		t.addCheck(Check{Name: "if-" + it.name, Interface: it.name, Interval: second, Timeout: second, Rise: 1, Fall: 1})
+		t.addCheck(it.node, health.Check{Name: "if-" + it.name, Interface: it.name, Interval: second, Timeout: second, Rise: 1, Fall: 1})
 	}
 }
 
@@ -260,7 +263,7 @@ func (t *translator) trackScripts(n *Node) {
 		}
 		t.tracked[it.name] = true
 		if c, ok := t.script(s); ok {
-			t.addCheck(c)
+			t.addCheck(s, c)
 		}
 	}
 }
@@ -291,12 +294,17 @@ func listItems(n *Node) []item {
 	return out
 }
 
-// addCheck adds c under a name raftvip accepts ([a-z0-9_-]+, unique).
-func (t *translator) addCheck(c Check) {
+// addCheck adds c, from n, under a unique name made of the characters
+// raftvip accepts, if the agent would accept c (health.Check.Validate).
+func (t *translator) addCheck(n *Node, c health.Check) {
 	base := checkName(c.Name)
 	c.Name = base
 	for i := 2; t.checkName[c.Name]; i++ {
 		c.Name = base + "-" + strconv.Itoa(i)
+	}
+	if err := c.Validate(); err != nil {
+		t.untranslated(n, fmt.Sprintf("raftvip refuses the check: %v", err))
+		return
 	}
 	t.checkName[c.Name] = true
 	t.Checks = append(t.Checks, c)

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/raftvip/raftvip/health"
 )
 
 // Render prints r as a raftvip YAML config. The findings come first, as
@@ -56,7 +58,7 @@ func writeFindings(b *bytes.Buffer, fs []Finding, sev Severity, title string) {
 	}
 }
 
-func writeCheck(b *bytes.Buffer, c Check) {
+func writeCheck(b *bytes.Buffer, c health.Check) {
 	fmt.Fprintf(b, "  - name: %s\n", scalar(c.Name))
 	if c.Exec != "" {
 		fmt.Fprintf(b, "    exec: %s\n", strconv.Quote(c.Exec))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/health"
 )
 
 const second = time.Second
@@ -16,8 +17,8 @@ const second = time.Second
 // defaults written out: interval 1s, timeout = interval, rise 1, fall 1
 // (keepalived's vrrp_data.c alloc_vrrp_script; a zero timeout means the
 // interval, vrrp_scheduler.c).
-func (t *translator) script(s *Node) (Check, bool) {
-	c := Check{Name: s.Args[0], Interval: second, Rise: 1, Fall: 1}
+func (t *translator) script(s *Node) (health.Check, bool) {
+	c := health.Check{Name: s.Args[0], Interval: second, Rise: 1, Fall: 1}
 	for _, n := range s.Children {
 		switch n.Keyword {
 		case "script":
@@ -44,7 +45,7 @@ func (t *translator) script(s *Node) (Check, bool) {
 	}
 	if c.Exec == "" {
 		t.untranslated(s, "no script: keepalived drops this vrrp_script too")
-		return Check{}, false
+		return health.Check{}, false
 	}
 	if signalsOthers(c.Exec) {
 		t.note(s, "kill -0 on a process of another user (haproxy, nginx ...) fails under the agent's unit, which has no CAP_KILL: "+
@@ -73,7 +74,7 @@ func signalsOthers(cmd string) bool {
 	return false
 }
 
-func (t *translator) riseFall(n *Node, c *Check) {
+func (t *translator) riseFall(n *Node, c *health.Check) {
 	v, ok := t.oneArg(n)
 	if !ok {
 		return
