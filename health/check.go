@@ -191,21 +191,26 @@ func validateHostPort(addr string) error {
 	return nil
 }
 
-// ValidateAll validates every check and that their names are unique. The
-// checks should have had WithDefaults applied.
-func ValidateAll(checks []Check) error {
+// Prepare fills the unset fields of every check (WithDefaults) and validates
+// each and that their names are unique. It returns the checks as they run:
+// the config loader and the Monitor both call it, so the file is refused on
+// the same rules the Monitor applies.
+func Prepare(checks []Check) ([]Check, error) {
+	full := make([]Check, len(checks))
 	seen := make(map[string]bool, len(checks))
 	for i, c := range checks {
+		c = c.WithDefaults()
 		if err := c.Validate(); err != nil {
 			if c.Name == "" {
-				return fmt.Errorf("checks[%d]: %w", i, err)
+				return nil, fmt.Errorf("checks[%d]: %w", i, err)
 			}
-			return err
+			return nil, err
 		}
 		if seen[c.Name] {
-			return fmt.Errorf("check %q: name is used twice", c.Name)
+			return nil, fmt.Errorf("check %q: name is used twice", c.Name)
 		}
 		seen[c.Name] = true
+		full[i] = c
 	}
-	return nil
+	return full, nil
 }

@@ -44,42 +44,26 @@ func TestUnmarshalYAML(t *testing.T) {
 	if diff := cmp.Diff(want, cfg.Checks); diff != "" {
 		t.Errorf("checks (-want +got):\n%s", diff)
 	}
-	for i := range cfg.Checks {
-		cfg.Checks[i] = cfg.Checks[i].WithDefaults()
-	}
-	if err := ValidateAll(cfg.Checks); err != nil {
-		t.Errorf("ValidateAll: %v", err)
+	if _, err := Prepare(cfg.Checks); err != nil {
+		t.Errorf("Prepare: %v", err)
 	}
 }
 
-// The agent decodes its file with KnownFields; that must not break checks,
-// and a check's own unknown key is still refused.
-func TestUnmarshalYAMLKnownFields(t *testing.T) {
-	var cfg struct {
-		Checks []Check `yaml:"checks"`
-	}
-	dec := yaml.NewDecoder(strings.NewReader(contract))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil || len(cfg.Checks) != 4 {
-		t.Fatalf("Decode = %v, %d checks; want 4", err, len(cfg.Checks))
-	}
-	dec = yaml.NewDecoder(strings.NewReader("checks:\n  - name: web\n    exec: x\n    fal: 3\n"))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err == nil || !strings.Contains(err.Error(), `line 4: check: unknown key "fal"`) {
-		t.Errorf("Decode = %v, want the unknown key named", err)
-	}
-}
-
+// Check has no unmarshaler of its own: yaml.v3 reads "2s" into a
+// time.Duration and refuses what is not one, and a decoder's KnownFields
+// reaches into the checks list (the agent's loader, cmd/raftvip, sets it).
 func TestUnmarshalYAMLErrors(t *testing.T) {
 	for _, tc := range []struct{ doc, want string }{
-		{"- name: web\n  exec: true\n  intervall: 2s\n", `line 3: check: unknown key "intervall"`},
-		{"- name: web\n  exec: true\n  interval: 2\n", `line 3: check: interval "2" is not a duration`},
-		{"- name: web\n  exec: true\n  timeout: soon\n", `line 3: check: timeout "soon" is not a duration`},
-		{"- web\n", "line 1: a check is a mapping"},
+		{"- name: web\n  exec: true\n  intervall: 2s\n", "line 3: field intervall not found in type health.Check"},
+		{"- name: web\n  exec: true\n  interval: 2\n", "line 3: cannot unmarshal !!int `2` into time.Duration"},
+		{"- name: web\n  exec: true\n  timeout: soon\n", "line 3: cannot unmarshal !!str `soon` into time.Duration"},
+		{"- web\n", "line 1: cannot unmarshal !!str `web` into health.Check"},
 		{"- name: web\n  rise: many\n", "cannot unmarshal"},
 	} {
 		var checks []Check
-		err := yaml.Unmarshal([]byte(tc.doc), &checks)
+		dec := yaml.NewDecoder(strings.NewReader(tc.doc))
+		dec.KnownFields(true)
+		err := dec.Decode(&checks)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want %q", tc.doc, err, tc.want)
 		}
@@ -146,9 +130,9 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestValidateAll(t *testing.T) {
-	web := Check{Name: "web", Exec: "true"}.WithDefaults()
-	db := Check{Name: "db", TCP: "h:1"}.WithDefaults()
+func TestPrepare(t *testing.T) {
+	web := Check{Name: "web", Exec: "true"}
+	db := Check{Name: "db", TCP: "h:1"}
 	for _, tc := range []struct {
 		checks []Check
 		want   string
@@ -160,11 +144,20 @@ func TestValidateAll(t *testing.T) {
 		{[]Check{web, {Name: "db"}}, `check "db": no probe`},
 	} {
 		got := ""
-		if err := ValidateAll(tc.checks); err != nil {
+		full, err := Prepare(tc.checks)
+		if err != nil {
 			got = err.Error()
 		}
 		if tc.want == "" && got != "" || !strings.HasPrefix(got, tc.want) {
-			t.Errorf("ValidateAll = %q, want %q", got, tc.want)
+			t.Errorf("Prepare = %q, want %q", got, tc.want)
+		}
+		if err == nil && len(full) != len(tc.checks) {
+			t.Fatalf("Prepare returned %d checks, want %d", len(full), len(tc.checks))
+		}
+		for i := range full {
+			if full[i] != tc.checks[i].WithDefaults() {
+				t.Errorf("Prepare returned %+v, want the defaults applied", full[i])
+			}
 		}
 	}
 }

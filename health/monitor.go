@@ -58,7 +58,7 @@ type run struct {
 	wg  sync.WaitGroup
 }
 
-// NewMonitor validates checks (after WithDefaults) and builds their probers.
+// NewMonitor prepares checks (Prepare) and builds their probers.
 // It starts nothing: call Run.
 func NewMonitor(checks []Check, cfg MonitorConfig) (*Monitor, error) {
 	m := &Monitor{
@@ -83,11 +83,8 @@ func NewMonitor(checks []Check, cfg MonitorConfig) (*Monitor, error) {
 
 // prepare defaults and validates checks and builds an entry for each.
 func (m *Monitor) prepare(checks []Check) ([]*entry, error) {
-	full := make([]Check, len(checks))
-	for i, c := range checks {
-		full[i] = c.WithDefaults()
-	}
-	if err := ValidateAll(full); err != nil {
+	full, err := Prepare(checks)
+	if err != nil {
 		return nil, err
 	}
 	entries := make([]*entry, len(full))

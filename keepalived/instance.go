@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/health"
 )
 
 // instance translates one statement inside a vrrp_instance block.
@@ -19,7 +22,7 @@ func (t *translator) instance(n *Node) {
 			t.vipLine(c)
 		}
 	case "priority":
-		t.setInt("priority", n, 1, 255, false)
+		t.setInt("priority", n, fsm.MinPriority, fsm.MaxPriority, false)
 	case "nopreempt", "no_preempt":
 		t.set("preempt", "false", n, false)
 	case "preempt":
@@ -78,6 +81,12 @@ func (t *translator) instanceOther(n *Node) {
 	}
 }
 
+// switchUser is the advice for a script keepalived ran as another user. The
+// agent's unit (deploy/raftvip.service) runs it as root with only
+// CAP_NET_ADMIN and CAP_NET_RAW, so sudo -u and runuser fail there.
+const switchUser = "the agent's unit cannot switch users: make the command work as root without capabilities, " +
+	"or add CAP_SETUID CAP_SETGID to the unit in a drop-in (CapabilityBoundingSet=) and use runuser -u USER -- COMMAND"
+
 // notify translates notify_master and friends. Words after the script are
 // the user and group to run it as (keepalived.conf(5)).
 func (t *translator) notify(n *Node) {
@@ -88,7 +97,7 @@ func (t *translator) notify(n *Node) {
 	key := "notify-" + strings.TrimPrefix(n.Keyword, "notify_")
 	t.set(key, n.Args[0], n, false)
 	if len(n.Args) > 1 {
-		t.untranslated(n, fmt.Sprintf("runs as user %s: raftvip runs hooks as its own user; use sudo -u or runuser in the hook", strings.Join(n.Args[1:], " ")))
+		t.untranslated(n, fmt.Sprintf("runs as user %s: raftvip runs hooks as the agent's user; %s", strings.Join(n.Args[1:], " "), switchUser))
 	}
 }
 
@@ -141,7 +150,7 @@ func (t *translator) global(n *Node) {
 	case "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout", "smtp_helo_name":
 		t.note(n, "raftvip sends no mail; send it from a notify hook if you relied on smtp_alert")
 	case "script_user":
-		t.untranslated(n, "raftvip runs checks and hooks as its own user; use sudo -u or runuser in the command")
+		t.untranslated(n, "raftvip runs checks and hooks as the agent's user; "+switchUser)
 	case "enable_script_security", "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_mcast_group4", "vrrp_mcast_group6",
 		"vrrp_version", "vrrp_iptables", "vrrp_check_unicast_src", "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat",
 		"vrrp_garp_master_refresh_repeat", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "vrrp_priority",
@@ -234,7 +243,7 @@ func (t *translator) trackInterfaces(n *Node) {
 		if it.weight != "" {
 			t.untranslated(it.node, fmt.Sprintf("weight %s: raftvip has no priority weights: a down interface makes the node hand the VIPs over", it.weight))
 		}
-		t.addCheck(Check{Name: "if-" + it.name, Interface: it.name, Interval: second, Timeout: second, Rise: 1, Fall: 1})
+		t.addCheck(it.node, health.Check{Name: "if-" + it.name, Interface: it.name, Interval: second, Timeout: second, Rise: 1, Fall: 1})
 	}
 }
 
@@ -254,7 +263,7 @@ func (t *translator) trackScripts(n *Node) {
 		}
 		t.tracked[it.name] = true
 		if c, ok := t.script(s); ok {
-			t.addCheck(c)
+			t.addCheck(s, c)
 		}
 	}
 }
@@ -285,12 +294,17 @@ func listItems(n *Node) []item {
 	return out
 }
 
-// addCheck adds c under a name raftvip accepts ([a-z0-9_-]+, unique).
-func (t *translator) addCheck(c Check) {
+// addCheck adds c, from n, under a unique name made of the characters
+// raftvip accepts, if the agent would accept c (health.Check.Validate).
+func (t *translator) addCheck(n *Node, c health.Check) {
 	base := checkName(c.Name)
 	c.Name = base
 	for i := 2; t.checkName[c.Name]; i++ {
 		c.Name = base + "-" + strconv.Itoa(i)
+	}
+	if err := c.Validate(); err != nil {
+		t.untranslated(n, fmt.Sprintf("raftvip refuses the check: %v", err))
+		return
 	}
 	t.checkName[c.Name] = true
 	t.Checks = append(t.Checks, c)

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/raftvip/raftvip/health"
 )
 
 // Render prints r as a raftvip YAML config. The findings come first, as
@@ -16,8 +18,10 @@ func Render(r Result, source string) []byte {
 	fmt.Fprintf(&b, "# raftvip config translated from %s by raftvip import-keepalived.\n", source)
 	writeFindings(&b, r.Findings, Untranslated, "Not translated (keepalived did this, this config does not):")
 	writeFindings(&b, r.Findings, Note, "Notes (nothing lost):")
-	b.WriteString("#\n# Still to set on each node: id, raft-addr, http-addr, token-file, and\n" +
-		"# bootstrap: true on the first node or join: [...] on the others.\n")
+	b.WriteString("#\n# Still to set on each node: id, raft-addr, http-addr, token-file,\n" +
+		"# tls-ca, tls-cert and tls-key (raftvip tls init / tls cert; or\n" +
+		"# insecure-plaintext: true), and bootstrap: true on the first node or\n" +
+		"# join: [...] on the others.\n")
 	if len(r.VIPs) > 0 {
 		b.WriteString("vip:\n")
 		for _, v := range r.VIPs {
@@ -54,7 +58,7 @@ func writeFindings(b *bytes.Buffer, fs []Finding, sev Severity, title string) {
 	}
 }
 
-func writeCheck(b *bytes.Buffer, c Check) {
+func writeCheck(b *bytes.Buffer, c health.Check) {
 	fmt.Fprintf(b, "  - name: %s\n", scalar(c.Name))
 	if c.Exec != "" {
 		fmt.Fprintf(b, "    exec: %s\n", strconv.Quote(c.Exec))

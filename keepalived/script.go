@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/health"
 )
 
 const second = time.Second
@@ -16,8 +17,8 @@ const second = time.Second
 // defaults written out: interval 1s, timeout = interval, rise 1, fall 1
 // (keepalived's vrrp_data.c alloc_vrrp_script; a zero timeout means the
 // interval, vrrp_scheduler.c).
-func (t *translator) script(s *Node) (Check, bool) {
-	c := Check{Name: s.Args[0], Interval: second, Rise: 1, Fall: 1}
+func (t *translator) script(s *Node) (health.Check, bool) {
+	c := health.Check{Name: s.Args[0], Interval: second, Rise: 1, Fall: 1}
 	for _, n := range s.Children {
 		switch n.Keyword {
 		case "script":
@@ -35,7 +36,7 @@ func (t *translator) script(s *Node) (Check, bool) {
 				t.untranslated(n, "raftvip has no priority weights: a failing check makes the node hand the VIPs over instead of lowering its priority")
 			}
 		case "user":
-			t.untranslated(n, "raftvip runs checks as its own user; use sudo -u or runuser in the command")
+			t.untranslated(n, "raftvip runs checks as the agent's user; "+switchUser)
 		case "init_fail":
 			t.untranslated(n, "raftvip decides a check's initial state itself; see the checks documentation")
 		default:
@@ -44,7 +45,11 @@ func (t *translator) script(s *Node) (Check, bool) {
 	}
 	if c.Exec == "" {
 		t.untranslated(s, "no script: keepalived drops this vrrp_script too")
-		return Check{}, false
+		return health.Check{}, false
+	}
+	if signalsOthers(c.Exec) {
+		t.note(s, "kill -0 on a process of another user (haproxy, nginx ...) fails under the agent's unit, which has no CAP_KILL: "+
+			"use pidof NAME, or add CAP_KILL to the unit in a drop-in (CapabilityBoundingSet=CAP_KILL)")
 	}
 	if c.Timeout == 0 || c.Timeout > c.Interval {
 		// raftvip wants 0 < timeout <= interval; keepalived lets a run take
@@ -57,7 +62,19 @@ func (t *translator) script(s *Node) (Check, bool) {
 	return c, true
 }
 
-func (t *translator) riseFall(n *Node, c *Check) {
+// signalsOthers reports whether cmd probes a process with signal 0, the
+// keepalived idiom "killall -0 haproxy".
+func signalsOthers(cmd string) bool {
+	f := strings.Fields(cmd)
+	for i := 0; i+1 < len(f); i++ {
+		if base := f[i][strings.LastIndexByte(f[i], '/')+1:]; (base == "kill" || base == "killall") && f[i+1] == "-0" {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *translator) riseFall(n *Node, c *health.Check) {
 	v, ok := t.oneArg(n)
 	if !ok {
 		return

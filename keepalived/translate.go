@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/raftvip/raftvip/health"
 )
 
 // Severity says whether a finding needs the user's attention.
@@ -33,18 +35,6 @@ func (f Finding) String() string {
 	return fmt.Sprintf("%s: %s: %s", f.Pos, f.What, f.Reason)
 }
 
-// Check is one entry of raftvip's checks list; exactly one of Exec and
-// Interface is set.
-type Check struct {
-	Name      string
-	Exec      string
-	Interface string
-	Interval  time.Duration
-	Timeout   time.Duration
-	Rise      int
-	Fall      int
-}
-
 // Setting is one scalar key of the raftvip config, its value already in YAML
 // form.
 type Setting struct {
@@ -63,7 +53,7 @@ type VIP struct {
 type Result struct {
 	VIPs     []VIP
 	Settings []Setting // in output order
-	Checks   []Check
+	Checks   []health.Check
 	Findings []Finding
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/raftvip/raftvip/health"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/keepalived")
@@ -75,7 +77,7 @@ func TestHAProxyPair(t *testing.T) {
 	if diff := cmp.Diff([]string{"haproxy.conf:17: weight -20"}, findings(r, Untranslated)); diff != "" {
 		t.Errorf("untranslated (-want +got):\n%s", diff)
 	}
-	want := []Check{{Name: "chk_haproxy", Exec: "/usr/bin/killall -0 haproxy", Interval: second * 2, Timeout: second * 2, Rise: 2, Fall: 3}}
+	want := []health.Check{{Name: "chk_haproxy", Exec: "/usr/bin/killall -0 haproxy", Interval: second * 2, Timeout: second * 2, Rise: 2, Fall: 3}}
 	if diff := cmp.Diff(want, r.Checks); diff != "" {
 		t.Errorf("checks (-want +got):\n%s", diff)
 	}
@@ -193,5 +195,46 @@ func TestScalar(t *testing.T) {
 		if got := scalar(in); got != want {
 			t.Errorf("scalar(%q) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// The note on kill -0 comes for the keepalived idiom only: the agent's unit
+// has no CAP_KILL, so signal 0 to another user's process fails.
+func TestSignalsOthers(t *testing.T) {
+	for cmd, want := range map[string]bool{
+		"/usr/bin/killall -0 haproxy":        true,
+		"kill -0 $(cat /run/nginx.pid)":      true,
+		"/usr/bin/pidof haproxy":             false,
+		"/usr/local/bin/check-kill -0 thing": false,
+		"killall -HUP haproxy":               false,
+	} {
+		if got := signalsOthers(cmd); got != want {
+			t.Errorf("signalsOthers(%q) = %v, want %v", cmd, got, want)
+		}
+	}
+}
+
+// A check the agent would refuse is reported, not written: the importer
+// validates with health.Check's own rules.
+func TestRefusedCheck(t *testing.T) {
+	nodes, err := parseString(t, map[string]string{"etc/keepalived.conf": `
+vrrp_instance A {
+ interface eth0
+ virtual_ipaddress { 192.0.2.9/24 }
+ track_interface { eth0 a-name-longer-than-ifnamsiz }
+}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Translate(nodes)
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, f.String())
+	}
+	if !strings.Contains(strings.Join(got, "\n"), `raftvip refuses the check: check "if-a-name-longer-than-ifnamsiz": interface "a-name-longer-than-ifnamsiz" is not a valid interface name`) {
+		t.Errorf("findings do not name the refused check:\n%s", strings.Join(got, "\n"))
+	}
+	if len(r.Checks) != 1 || r.Checks[0].Interface != "eth0" {
+		t.Errorf("checks = %+v, want the eth0 check only", r.Checks)
 	}
 }

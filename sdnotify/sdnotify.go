@@ -28,7 +28,9 @@ type Notifier struct {
 
 // New reads the protocol's environment through getenv (os.Getenv in
 // production). It keeps no package-level state and does not unset the
-// variables: child processes are not started with them by this daemon.
+// variables; health checks and notify hooks do not get them because
+// internal/shell.Run, which starts both, leaves them out of the child's
+// environment.
 func New(getenv func(string) string) *Notifier {
 	return &Notifier{
 		socket:      getenv("NOTIFY_SOCKET"),

@@ -151,12 +151,7 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	}
 	// A crashed or killed predecessor may have left VIPs in the kernel; they must
 	// go before this node takes part in any election (DESIGN.md, safety).
-	known := localize(append(a.node.KnownVIPs(), seeds...), cfg.Interface)
-	links, err := linkNames()
-	if err != nil {
-		return nil, fmt.Errorf("remove leftover VIPs: %w", err)
-	}
-	if removed, err := netops.RemoveLeftovers(ctx, binder, links, known, log); err != nil {
+	if removed, err := removeLeftovers(ctx, binder, linkNames, append(a.node.KnownVIPs(), seeds...), cfg.Interface, log); err != nil {
 		return nil, fmt.Errorf("remove leftover VIPs: %w", err)
 	} else if len(removed) > 0 {
 		log.Warn("removed VIPs left configured by an earlier run", "vips", removed)

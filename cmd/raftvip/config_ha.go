@@ -8,6 +8,7 @@ import (
 
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/health"
+	"github.com/raftvip/raftvip/notify"
 )
 
 // HA is what keepalived operators know as priority, preempt and notify
@@ -29,7 +30,7 @@ type HA struct {
 }
 
 func defaultHA() HA {
-	return HA{Priority: fsm.DefaultPriority, NotifyTimeout: duration(10 * time.Second)}
+	return HA{Priority: fsm.DefaultPriority, NotifyTimeout: duration(notify.DefaultTimeout)}
 }
 
 func haFlags(fs *flag.FlagSet, c *HA) {
@@ -53,11 +54,7 @@ func (c HA) validate() error {
 	if c.NotifyTimeout <= 0 {
 		return fmt.Errorf("-notify-timeout %s: want more than 0", time.Duration(c.NotifyTimeout))
 	}
-	checks := make([]health.Check, len(c.Checks))
-	for i, ch := range c.Checks {
-		checks[i] = ch.WithDefaults()
-	}
-	if err := health.ValidateAll(checks); err != nil {
+	if _, err := health.Prepare(c.Checks); err != nil {
 		return fmt.Errorf("checks: %w", err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,6 +64,23 @@ checks:
 	}
 }
 
+// The agent's loader refuses, with the line and the name, a misspelt key
+// inside a check and a value that is not a duration: health.Check has no
+// unmarshaler of its own, so KnownFields and yaml.v3's duration rule reach it.
+func TestBadCheckInConfigFile(t *testing.T) {
+	for _, tc := range []struct{ check, want string }{
+		{"    fal: 3\n", "line 5: field fal not found in type health.Check"},
+		{"    interval: soon\n", "line 5: cannot unmarshal !!str `soon` into time.Duration"},
+		{"    timeout: 2\n", "line 5: cannot unmarshal !!int `2` into time.Duration"},
+	} {
+		file := writeFile(t, "raftvip.yaml", "vip: 192.0.2.10/24\nchecks:\n  - name: web\n    exec: /bin/true\n"+tc.check)
+		_, err := parseAgentConfig(append(validBase(), "-config", file), env(nil), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error = %v, want %q", tc.check, err, tc.want)
+		}
+	}
+}
+
 func TestRestartOnly(t *testing.T) {
 	old := defaultConfig()
 	new := old
@@ -73,5 +91,19 @@ func TestRestartOnly(t *testing.T) {
 	new.DataDir, new.Priority = "/elsewhere", 150
 	if got := restartOnly(old, new); strings.Join(got, ",") != "data-dir,priority" {
 		t.Errorf("restartOnly = %v, want [data-dir priority]", got)
+	}
+	// The TLS identity and the listeners are set up once, at start.
+	for name, change := range map[string]func(*Config){
+		"tls-cert":           func(c *Config) { c.TLSCert = "/etc/raftvip/tls/new.pem" },
+		"tls-key":            func(c *Config) { c.TLSKey = "/etc/raftvip/tls/new-key.pem" },
+		"tls-ca":             func(c *Config) { c.TLSCA = "/etc/raftvip/tls/new-ca.pem" },
+		"insecure-plaintext": func(c *Config) { c.InsecurePlaintext = true },
+		"monitor-addr":       func(c *Config) { c.MonitorAddr = "192.0.2.11:8081" },
+	} {
+		new := old
+		change(&new)
+		if got := restartOnly(old, new); !slices.Equal(got, []string{name}) {
+			t.Errorf("%s changed: restartOnly = %v, want [%s]", name, got, name)
+		}
 	}
 }

@@ -31,7 +31,7 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	if len(vips) == 0 {
-		fmt.Fprintf(stdout, "nothing to release: no VIP is known to %s or configured with -vip\n", cfg.DataDir)
+		fmt.Fprintf(stdout, "nothing to release: no VIP is known to %s or set by the config's vip key\n", cfg.DataDir)
 		return nil
 	}
 	nl, err := netlink.NewHandle()
@@ -39,12 +39,8 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return fmt.Errorf("netlink: %w", err)
 	}
 	defer nl.Close()
-	links, err := linkNames()
-	if err != nil {
-		return err
-	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return release(ctx, netops.NewNetlink(nl, log), links, vips, stdout, log)
+	return release(ctx, netops.NewNetlink(nl, log), linkNames, vips, cfg.Interface, stdout, log)
 }
 
 // parseReleaseConfig accepts -config, -data-dir and -interface, merged with
@@ -66,7 +62,7 @@ func parseReleaseConfig(args []string, getenv func(string) string, stderr io.Wri
 }
 
 // releaseTargets is every VIP the agent would remove at start: those the data
-// dir knows of and the configured -vip seeds, pinned to -interface.
+// dir knows of and the seeds of the config's vip key.
 func releaseTargets(cfg Config) ([]fsm.VIP, error) {
 	seeds, err := cfg.SeedVIPs()
 	if err != nil {
@@ -80,13 +76,14 @@ func releaseTargets(cfg Config) ([]fsm.VIP, error) {
 	if err != nil {
 		return nil, err
 	}
-	return localize(append(known, seeds...), cfg.Interface), nil
+	return append(known, seeds...), nil
 }
 
-// release removes vips (and addresses carrying a VIP label) from links and
-// says what it removed.
-func release(ctx context.Context, b netops.LabelBinder, links []string, vips []fsm.VIP, stdout io.Writer, log *slog.Logger) error {
-	removed, err := netops.RemoveLeftovers(ctx, b, links, vips, log)
+// release removes the leftovers of vips (removeLeftovers) and says what it
+// removed.
+func release(ctx context.Context, b netops.LabelBinder, links func() ([]string, error), vips []fsm.VIP, iface string,
+	stdout io.Writer, log *slog.Logger) error {
+	removed, err := removeLeftovers(ctx, b, links, vips, iface, log)
 	for _, p := range removed {
 		fmt.Fprintf(stdout, "released %s\n", p)
 	}
@@ -94,15 +91,22 @@ func release(ctx context.Context, b netops.LabelBinder, links []string, vips []f
 		return fmt.Errorf("release VIPs: %w", err)
 	}
 	if len(removed) == 0 {
-		fmt.Fprintf(stdout, "nothing to release: none of the known VIPs %v is configured on this host\n", prefixes(vips))
+		fmt.Fprintf(stdout, "nothing to release: none of the known VIPs %v is configured on this host\n", strs(vips))
 	}
 	return nil
 }
 
-func prefixes(vs []fsm.VIP) []netip.Prefix {
-	out := make([]netip.Prefix, len(vs))
-	for i, v := range vs {
-		out[i] = v.Prefix
+// removeLeftovers removes from this host what an agent that crashed or was
+// killed may have left bound: the addresses of vips (what the data dir knows
+// of and the configured seeds), pinned to iface when they name no interface
+// of their own, and any address carrying a VIP label. The agent calls it at
+// start, before it takes part in any election; release after the agent
+// stopped. links lists the interfaces to look on: linkNames, or a test's.
+func removeLeftovers(ctx context.Context, b netops.LabelBinder, links func() ([]string, error), vips []fsm.VIP, iface string,
+	log *slog.Logger) ([]netip.Prefix, error) {
+	names, err := links()
+	if err != nil {
+		return nil, err
 	}
-	return out
+	return netops.RemoveLeftovers(ctx, b, names, localize(vips, iface), log)
 }

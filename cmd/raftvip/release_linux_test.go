@@ -32,7 +32,7 @@ func TestReleaseRemovesLeftoverVIPInNetns(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := release(ctx, b, []string{nstest.Link}, targets, &out, nil); err != nil {
+	if err := release(ctx, b, links(nstest.Link), targets, cfg.Interface, &out, nil); err != nil {
 		t.Fatalf("release: %v", err)
 	}
 	left, err := b.List(ctx, nstest.Link)

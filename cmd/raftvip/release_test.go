@@ -120,11 +120,11 @@ func TestReleaseTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := localize([]fsm.VIP{a, b, mustVIP(t, "192.0.2.150/24")}, "eth9")
+	want := []fsm.VIP{a, b, mustVIP(t, "192.0.2.150/24")}
 	slices.SortFunc(got, func(x, y fsm.VIP) int { return x.Prefix.Addr().Compare(y.Prefix.Addr()) })
 	slices.SortFunc(want, func(x, y fsm.VIP) int { return x.Prefix.Addr().Compare(y.Prefix.Addr()) })
 	if !slices.Equal(got, want) {
-		t.Fatalf("release targets = %v, want the data dir's and the config's VIPs on eth9: %v", got, want)
+		t.Fatalf("release targets = %v, want the data dir's and the config's VIPs: %v", got, want)
 	}
 }
 
@@ -140,7 +140,7 @@ func TestReleaseRemovesKnownVIPsOnly(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := release(ctx, f, []string{"eth0"}, []fsm.VIP{vip}, &out, nil); err != nil {
+	if err := release(ctx, f, links("eth0"), []fsm.VIP{vip}, "", &out, nil); err != nil {
 		t.Fatal(err)
 	}
 	left, _ := f.List(ctx, "eth0")
@@ -151,10 +151,35 @@ func TestReleaseRemovesKnownVIPsOnly(t *testing.T) {
 		t.Fatalf("output %q does not say what was released", out.String())
 	}
 	out.Reset()
-	if err := release(ctx, f, []string{"eth0"}, []fsm.VIP{vip}, &out, nil); err != nil {
+	if err := release(ctx, f, links("eth0"), []fsm.VIP{vip}, "", &out, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "nothing to release") {
 		t.Fatalf("second release said %q, want 'nothing to release'", out.String())
+	}
+}
+
+// links is a test's link lister for release and removeLeftovers.
+func links(names ...string) func() ([]string, error) {
+	return func() ([]string, error) { return names, nil }
+}
+
+// A VIP without an interface of its own is looked for on -interface too,
+// although the link lister does not name it: the agent binds it there.
+func TestRemoveLeftoversPinsToInterface(t *testing.T) {
+	ctx := context.Background()
+	f := netopstest.NewFake()
+	f.AddLink("eth0", netip.MustParsePrefix("192.0.2.11/24"))
+	f.AddLink("eth9", netip.MustParsePrefix("192.0.2.12/24"))
+	vip := mustVIP(t, "192.0.2.100/24")
+	if err := f.Bind(ctx, "eth9", netops.Addr{Prefix: vip.Prefix}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := removeLeftovers(ctx, f, links("eth0"), []fsm.VIP{vip}, "eth9", nil)
+	if err != nil || !slices.Equal(removed, []netip.Prefix{vip.Prefix}) {
+		t.Fatalf("removeLeftovers = %v, %v; want %s removed from eth9", removed, err, vip.Prefix)
+	}
+	if _, err := removeLeftovers(ctx, f, func() ([]string, error) { return nil, errors.New("no netlink") }, []fsm.VIP{vip}, "eth9", nil); err == nil {
+		t.Error("a failing link lister was ignored: the start would go on as if no VIP were left")
 	}
 }

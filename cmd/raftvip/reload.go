@@ -79,8 +79,10 @@ func (a *agent) reload() {
 }
 
 // restartOnly names the settings that differ between old and new and that a
-// reload cannot apply: they shape the Raft node, its addresses and its store,
-// or (priority, preempt) what the cluster was told at start.
+// reload cannot apply: they shape the Raft node, its addresses, listeners,
+// TLS identity and store, or (priority, preempt) what the cluster was told at
+// start. vip, bootstrap, join and join-timeout act only on a node's first
+// start, so a change to them is not named either.
 func restartOnly(old, new Config) []string {
 	fields := []struct {
 		name string
@@ -93,6 +95,11 @@ func restartOnly(old, new Config) []string {
 		{"data-dir", func(c Config) any { return c.DataDir }},
 		{"interface", func(c Config) any { return c.Interface }},
 		{"token-file", func(c Config) any { return c.TokenFile }},
+		{"tls-cert", func(c Config) any { return c.TLSCert }},
+		{"tls-key", func(c Config) any { return c.TLSKey }},
+		{"tls-ca", func(c Config) any { return c.TLSCA }},
+		{"insecure-plaintext", func(c Config) any { return c.InsecurePlaintext }},
+		{"monitor-addr", func(c Config) any { return c.MonitorAddr }},
 		{"timing", func(c Config) any { return c.Timing }},
 		{"heartbeat", func(c Config) any { return c.Heartbeat }},
 		{"election", func(c Config) any { return c.Election }},

@@ -119,11 +119,7 @@ func statusLine(st cluster.Status) string {
 	role := strings.ToLower(st.State)
 	switch {
 	case st.Holder:
-		vips := make([]string, len(st.VIPs))
-		for i, v := range st.VIPs {
-			vips[i] = v.Prefix.String()
-		}
-		return fmt.Sprintf("leader (term %d), holds %s", st.Term, cmp.Or(strings.Join(vips, " "), "no VIPs (none configured)"))
+		return fmt.Sprintf("leader (term %d), holds %s", st.Term, cmp.Or(strings.Join(strs(st.VIPs), " "), "no VIPs (none configured)"))
 	case st.State == "Leader":
 		return fmt.Sprintf("leader (term %d), claim not committed yet: holds nothing", st.Term)
 	case st.LeaderID != "":

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,14 +25,22 @@ const tailSize = 512
 // notify script starting a service) may hold the pipe for ever.
 const waitDelay = time.Second
 
+// managerVars are the service manager's variables addressed to the agent
+// itself (sd_notify(3), sd_watchdog_enabled(3)). A command that saw them could
+// send READY=1 or WATCHDOG=1 for the agent, or, running a raftvip command, its
+// own sdnotify would think it was the service. They are never passed on.
+var managerVars = []string{"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"}
+
 // Run runs cmdline with /bin/sh -c and env in a new process group. When ctx
 // ends first, the whole group is killed (so a hung script's children die too)
 // and the error wraps ctx.Err(). out is the trimmed tail of the combined
 // stdout and stderr. A non-zero exit is an *exec.ExitError in the chain.
+// A nil env is this process's environment, as in os/exec; either way the
+// service manager's variables (managerVars) are left out.
 func Run(ctx context.Context, cmdline string, env []string) (out string, err error) {
 	var tail tailWriter
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", cmdline)
-	cmd.Env = env
+	cmd.Env = childEnv(env)
 	cmd.Stdout = &tail
 	cmd.Stderr = &tail
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -49,6 +59,22 @@ func Run(ctx context.Context, cmdline string, env []string) (out string, err err
 		return out, fmt.Errorf("killed: %w", ctx.Err())
 	}
 	return out, err
+}
+
+// childEnv is env (nil: os.Environ()) without managerVars, in a new slice:
+// the caller's must not change.
+func childEnv(env []string) []string {
+	if env == nil {
+		env = os.Environ()
+	}
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(managerVars, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // tailWriter keeps the last tailSize bytes written to it. exec calls Write

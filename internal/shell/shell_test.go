@@ -34,6 +34,29 @@ func TestRunEnv(t *testing.T) {
 	}
 }
 
+// A check or hook must not see the socket and watchdog systemd gave the
+// agent: it could report READY=1 or feed the watchdog in the agent's name.
+func TestRunDropsServiceManagerVars(t *testing.T) {
+	env := []string{"NOTIFY_SOCKET=/run/systemd/notify", "A=1", "WATCHDOG_USEC=30000000", "WATCHDOG_PID=42", "NOTIFY_SOCKETX=kept"}
+	out, err := Run(context.Background(), `echo "[$NOTIFY_SOCKET][$WATCHDOG_USEC][$WATCHDOG_PID][$A][$NOTIFY_SOCKETX]"; env | grep -c -e ^NOTIFY_SOCKET= -e ^WATCHDOG_`, env)
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) { // grep -c exits 1 when it counts 0
+		t.Fatal(err)
+	}
+	if out != "[][][][1][kept] 0" {
+		t.Errorf("out = %q, want the three variables gone and the others kept", out)
+	}
+	if env[0] != "NOTIFY_SOCKET=/run/systemd/notify" || len(env) != 5 {
+		t.Errorf("Run changed the caller's env: %q", env)
+	}
+	// nil is the agent's own environment, as in os/exec, minus the three.
+	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
+	t.Setenv("RAFTVIP_SHELL_TEST", "inherited")
+	if out, err := Run(context.Background(), `echo "[$NOTIFY_SOCKET][$RAFTVIP_SHELL_TEST]"`, nil); err != nil || out != "[][inherited]" {
+		t.Errorf("nil env: out, err = %q, %v; want [][inherited]", out, err)
+	}
+}
+
 func TestRunKeepsTail(t *testing.T) {
 	out, err := Run(context.Background(), "seq 1 2000", nil)
 	if err != nil {
