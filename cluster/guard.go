@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
-	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -82,17 +81,4 @@ func (g *memberGuard) admits(remote net.Addr) bool {
 		}
 	}
 	return false
-}
-
-// tcpStream is the plain TCP raft.StreamLayer (raft's own is not exported),
-// listening on ln and advertising adv.
-type tcpStream struct {
-	net.Listener
-	adv net.Addr
-}
-
-func (s *tcpStream) Addr() net.Addr { return s.adv }
-
-func (s *tcpStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(address), timeout)
 }

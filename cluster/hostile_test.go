@@ -48,11 +48,11 @@ func (c *testCluster) startTCP(id string, guarded bool) (*Node, string) {
 	cfg := Config{ID: id, RaftBind: addr, APIAddr: "api-" + id, Timing: timing, Logger: log, InMemory: true}
 	var guard *memberGuard
 	if guarded {
-		ln, err := net.Listen("tcp", addr)
+		tcp, err := newTCPStream(addr, nil)
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		guard = newMemberGuard(&tcpStream{Listener: ln, adv: ln.Addr()}, log)
+		guard = newMemberGuard(tcp, log)
 		cfg.Transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 			Stream: guard, MaxPool: tcpMaxPool, Timeout: tcpTimeout, Logger: NewHCLogger(log.Handler(), "transport")})
 	}

@@ -226,17 +226,15 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 		// Peers would dial 0.0.0.0, i.e. themselves.
 		return nil, nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
 	}
-	var stream raft.StreamLayer
-	if cfg.TLS != nil {
-		stream, err = newTLSStream(cfg.RaftBind, addr, cfg.TLS, log)
-	} else {
-		var ln net.Listener
-		if ln, err = net.Listen("tcp", cfg.RaftBind); err == nil {
-			stream = &tcpStream{Listener: ln, adv: addr}
-		}
-	}
+	tcp, err := newTCPStream(cfg.RaftBind, addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
+		return nil, nil, err
+	}
+	var stream raft.StreamLayer = tcp
+	if cfg.TLS != nil {
+		if stream, err = newTLSStream(tcp, cfg.TLS, log); err != nil {
+			return nil, nil, errors.Join(err, tcp.Close())
+		}
 	}
 	// The guard also stands in front of TLS, as a second bar: a member's
 	// certificate used from a host that is not a member gets no further

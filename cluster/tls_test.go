@@ -20,7 +20,11 @@ import (
 func tlsTransport(t *testing.T, conf *tls.Config, timeout time.Duration) *raft.NetworkTransport {
 	t.Helper()
 	log, _ := testLogger(t)
-	s, err := newTLSStream("127.0.0.1:0", nil, conf, log)
+	tcp, err := newTCPStream("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newTLSStream(tcp, conf, log)
 	if err != nil {
 		t.Fatal(err)
 	}
