@@ -52,7 +52,7 @@ func (c *testCluster) startTCP(id string, guarded bool) (*Node, string) {
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		guard = newMemberGuard(tcp, log)
+		guard = newMemberGuard(tcp, log, guardOpenAfter*timing.Heartbeat)
 		cfg.Transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 			Stream: guard, MaxPool: tcpMaxPool, Timeout: tcpTimeout, Logger: NewHCLogger(log.Handler(), "transport")})
 	}

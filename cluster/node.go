@@ -239,7 +239,7 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 	// The guard also stands in front of TLS, as a second bar: a member's
 	// certificate used from a host that is not a member gets no further
 	// unless that host also takes a member's address.
-	g := newMemberGuard(stream, log)
+	g := newMemberGuard(stream, log, guardOpenAfter*cfg.Timing.Heartbeat)
 	return raft.NewNetworkTransportWithLogger(g, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, nil
 }
 
