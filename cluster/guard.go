@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,7 @@ type memberGuard struct {
 	log        *slog.Logger
 	staleAfter time.Duration
 	r          atomic.Pointer[raft.Raft]
+	refused    refusalLog
 }
 
 // newMemberGuard guards inner; staleAfter is how long a follower may go
@@ -72,7 +74,7 @@ func (g *memberGuard) Accept() (net.Conn, error) {
 		if g.admits(c.RemoteAddr(), time.Now()) {
 			return c, nil
 		}
-		g.log.Warn("refused a Raft connection from a host that is not a member", "remote", c.RemoteAddr().String())
+		g.refused.warn(g.log, c.RemoteAddr(), time.Now())
 		c.Close()
 	}
 }
@@ -120,4 +122,69 @@ func admitRaftConn(remote netip.Addr, servers []raft.ServerAddress, state raft.R
 		}
 	}
 	return false
+}
+
+// Limits of the guard's warnings: one line per remote IP per
+// refusalLogEvery, for at most refusalLogHosts IPs at a time.
+const (
+	refusalLogEvery = time.Minute
+	refusalLogHosts = 1024
+)
+
+// refusalLog keeps a host that keeps connecting from filling the journal
+// with the guard's warnings: it logs a refusal once per remote IP per
+// refusalLogEvery, and counts the ones in between in that IP's next line.
+type refusalLog struct {
+	mu   sync.Mutex
+	seen map[netip.Addr]refusals
+}
+
+type refusals struct {
+	logged     time.Time
+	suppressed int
+}
+
+// warn logs the refusal of remote at now unless one from its IP was logged
+// within refusalLogEvery.
+func (l *refusalLog) warn(log *slog.Logger, remote net.Addr, now time.Time) {
+	ap, _ := netip.ParseAddrPort(remote.String())
+	if ok, suppressed := l.note(ap.Addr().Unmap(), now); ok {
+		log.Warn("refused a Raft connection from a host that is not a member", "remote", remote.String(),
+			"refused_unlogged", suppressed, "log_every", refusalLogEvery)
+	}
+}
+
+// note records a refusal of ip at now. It reports whether to log it, and how
+// many refusals of ip went unlogged since its last line. Once refusalLogHosts
+// IPs were logged within refusalLogEvery, further IPs share one entry, the
+// zero Addr, so that many hosts cannot grow the map or the journal without
+// bound; their unlogged refusals are then counted in the next line of any of
+// them.
+func (l *refusalLog) note(ip netip.Addr, now time.Time) (bool, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen = map[netip.Addr]refusals{}
+	}
+	r, ok := l.seen[ip]
+	if !ok && len(l.seen) >= refusalLogHosts {
+		for k, v := range l.seen {
+			// A pruned host's unlogged count is lost (it went quiet); the
+			// shared entry stays, so the others' count is not.
+			if k.IsValid() && now.Sub(v.logged) >= refusalLogEvery {
+				delete(l.seen, k)
+			}
+		}
+		if len(l.seen) >= refusalLogHosts {
+			ip = netip.Addr{}
+			r, ok = l.seen[ip]
+		}
+	}
+	if ok && now.Sub(r.logged) < refusalLogEvery {
+		r.suppressed++
+		l.seen[ip] = r
+		return false, 0
+	}
+	l.seen[ip] = refusals{logged: now}
+	return true, r.suppressed
 }

@@ -51,3 +51,62 @@ func TestAdmitRaftConn(t *testing.T) {
 		})
 	}
 }
+
+func TestRefusalLog(t *testing.T) {
+	var l refusalLog
+	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	a, b := netip.MustParseAddr("192.0.2.98"), netip.MustParseAddr("192.0.2.99")
+	steps := []struct {
+		ip             netip.Addr
+		at             time.Duration
+		log            bool
+		wantSuppressed int
+	}{
+		{a, 0, true, 0},
+		{a, time.Second, false, 0},
+		{b, time.Second, true, 0}, // another host has its own minute
+		{a, 30 * time.Second, false, 0},
+		{a, 59 * time.Second, false, 0},
+		{a, 60 * time.Second, true, 3},
+		{b, 61 * time.Second, true, 0},
+		{a, 61 * time.Second, false, 0},
+	}
+	for i, s := range steps {
+		log, suppressed := l.note(s.ip, t0.Add(s.at))
+		if log != s.log || suppressed != s.wantSuppressed {
+			t.Errorf("step %d (%v at %s): log %v with %d suppressed, want %v with %d",
+				i, s.ip, s.at, log, suppressed, s.log, s.wantSuppressed)
+		}
+	}
+}
+
+// TestRefusalLogBounded: a flood from more hosts than refusalLogHosts logs
+// one line per host up to the bound, then one for all the others, per minute.
+func TestRefusalLogBounded(t *testing.T) {
+	var l refusalLog
+	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	prefix := netip.MustParsePrefix("2001:db8::/64")
+	logged := 0
+	for i := range 3 * refusalLogHosts {
+		b := prefix.Addr().As16()
+		b[14], b[15] = byte(i>>8), byte(i)
+		if ok, _ := l.note(netip.AddrFrom16(b), t0.Add(time.Duration(i)*time.Millisecond)); ok {
+			logged++
+		}
+	}
+	if logged != refusalLogHosts+1 {
+		t.Errorf("%d hosts refused within a minute: %d lines, want %d", 3*refusalLogHosts, logged, refusalLogHosts+1)
+	}
+	if len(l.seen) > refusalLogHosts+1 {
+		t.Errorf("%d entries kept, want at most %d", len(l.seen), refusalLogHosts+1)
+	}
+	// A minute on, old hosts make room again and the others' count is told.
+	ok, suppressed := l.note(netip.MustParseAddr("192.0.2.99"), t0.Add(2*time.Minute))
+	if !ok || suppressed != 0 {
+		t.Errorf("new host a minute on: log %v, %d suppressed; want a line", ok, suppressed)
+	}
+	ok, suppressed = l.note(netip.Addr{}, t0.Add(2*time.Minute))
+	if !ok || suppressed != 2*refusalLogHosts-1 {
+		t.Errorf("the others a minute on: log %v, %d suppressed; want a line with %d", ok, suppressed, 2*refusalLogHosts-1)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,6 +143,7 @@ func sendFrame(addr string, frame []byte) error {
 // added, and the heap as it was once they settled.
 type tcpCluster struct {
 	t     *testing.T
+	logs  *syncBuffer
 	nodes []*Node
 	addrs []string
 	// before is n1's status and state, baseHeap the heap in use, once settled.
@@ -152,7 +154,7 @@ type tcpCluster struct {
 
 func newTCPCluster(t *testing.T, guarded bool) *tcpCluster {
 	c := newTestCluster(t)
-	tc := &tcpCluster{t: t}
+	tc := &tcpCluster{t: t, logs: c.logs}
 	for i := 1; i <= 3; i++ {
 		n, addr := c.startTCP(fmt.Sprintf("n%d", i), guarded)
 		tc.nodes, tc.addrs = append(tc.nodes, n), append(tc.addrs, addr)
@@ -276,6 +278,10 @@ func TestMemberGuard(t *testing.T) {
 	}
 	wg.Wait()
 	tc.unharmed(peak())
+	// Two refusals per node, one warning: the second falls in the same minute.
+	if n := strings.Count(tc.logs.String(), "refused a Raft connection"); n != len(tc.nodes) {
+		t.Errorf("%d warnings of a refused connection, want one per node (%d)", n, len(tc.nodes))
+	}
 }
 
 // hungUp sends frame to addr with d, and returns an error unless the other
