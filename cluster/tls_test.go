@@ -15,8 +15,13 @@ import (
 	"github.com/raftvip/raftvip/pki/pkitest"
 )
 
-// tlsTransport is a raft transport over TLS on a free loopback port that
-// answers every RequestVote with Granted, until the test ends.
+// tlsRPCTimeout is the transports' I/O timeout in these tests: an RPC whose
+// dial, handshake or answer takes longer fails.
+const tlsRPCTimeout = time.Second
+
+// tlsTransport is a raft transport over TLS on a free loopback port, with
+// handshake deadline timeout, that answers every RequestVote with Granted,
+// until the test ends.
 func tlsTransport(t *testing.T, conf *tls.Config, timeout time.Duration) *raft.NetworkTransport {
 	t.Helper()
 	log, _ := testLogger(t)
@@ -29,7 +34,7 @@ func tlsTransport(t *testing.T, conf *tls.Config, timeout time.Duration) *raft.N
 		t.Fatal(err)
 	}
 	s.timeout = timeout
-	tr := raft.NewNetworkTransport(s, 2, 2*time.Second, io.Discard)
+	tr := raft.NewNetworkTransport(s, 2, tlsRPCTimeout, io.Discard)
 	t.Cleanup(func() { tr.Close() })
 	go func() {
 		for rpc := range tr.Consumer() {
@@ -63,12 +68,15 @@ func closedByPeer(t *testing.T, c net.Conn) error {
 
 func TestTLSStream(t *testing.T) {
 	ca := pkitest.CA(t)
-	// A short handshake deadline for the silent client below.
-	n1 := tlsTransport(t, pkitest.Config(t, ca, "n1"), 300*time.Millisecond)
-	n2 := tlsTransport(t, pkitest.Config(t, ca, "n2"), 300*time.Millisecond)
+	// n1's handshake deadline is well above the RPC timeout: if a silent
+	// client's handshake held n1's accept loop, n2's vote below would time
+	// out before the silent client is given up on.
+	n1 := tlsTransport(t, pkitest.Config(t, ca, "n1"), 5*tlsRPCTimeout)
+	n2 := tlsTransport(t, pkitest.Config(t, ca, "n2"), handshakeTimeout)
 	addr := string(n1.LocalAddr())
 
-	// A client that connects and says nothing must not hold the accept loop.
+	// A client that connects and says nothing must not hold the accept loop,
+	// and is hung up on at the handshake deadline (closedByPeer waits 10 s).
 	silent, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +113,7 @@ func TestTLSStream(t *testing.T) {
 		t.Errorf("foreign client: %v, want the server's unknown CA alert", err)
 	}
 	// A transport of another cluster: refused, and it refuses n1 in turn.
-	other := tlsTransport(t, pkitest.Config(t, pkitest.CA(t), "n4"), time.Second)
+	other := tlsTransport(t, pkitest.Config(t, pkitest.CA(t), "n4"), handshakeTimeout)
 	if err := vote(other, n1); err == nil {
 		t.Error("a transport of another cluster got a vote")
 	}
