@@ -396,11 +396,13 @@ func (a *agent) reportHealth(ctx context.Context, c fsm.Command) error {
 }
 
 // certRefused reports whether err is this node refusing the peer's
-// certificate: signed by another CA, or of another cluster.
+// certificate: signed by another CA, or of another cluster. The client end
+// verifies in pki's VerifyConnection (crypto/tls's own check is off:
+// InsecureSkipVerify), so these are the only errors it returns for a peer's
+// certificate.
 func certRefused(err error) bool {
 	var unknown x509.UnknownAuthorityError
-	var verify *tls.CertificateVerificationError
-	return errors.As(err, &unknown) || errors.As(err, &verify) || errors.Is(err, pki.ErrOtherCluster)
+	return errors.As(err, &unknown) || errors.Is(err, pki.ErrOtherCluster)
 }
 
 func advertised(c Config) string {
