@@ -143,7 +143,8 @@ func Open(cfg Config) (*Node, error) {
 	if n.hasState, err = raft.HasExistingState(st.logs, st.stable, st.snaps); err != nil {
 		return nil, errors.Join(fmt.Errorf("read raft state in %s: %w", cfg.DataDir, err), n.closeStores())
 	}
-	if err := checkClusterID(st.stable, cfg.ClusterID, n.hasState, cfg.DataDir); err != nil {
+	recordID, err := checkClusterID(st.stable, cfg.ClusterID, n.hasState, cfg.DataDir)
+	if err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	var guard *memberGuard
@@ -159,6 +160,13 @@ func Open(cfg Config) (*Node, error) {
 	rep := &replica{f: n.fsm, log: log, changed: n.changed, moves: &n.counters.vipMoves}
 	if n.raft, err = raft.NewRaft(rc, rep, st.logs, st.stable, st.snaps, n.trans); err != nil {
 		return nil, errors.Join(fmt.Errorf("start raft: %w", err), n.closeTransport(), n.closeStores())
+	}
+	// Recorded only now, so that a start that failed (a busy port, say) has
+	// not tied the data dir to a cluster.
+	if recordID {
+		if err := recordClusterID(st.stable, cfg.ClusterID, cfg.DataDir); err != nil {
+			return nil, errors.Join(err, n.raft.Shutdown().Error(), n.closeTransport(), n.closeStores())
+		}
 	}
 	if guard != nil {
 		guard.follow(n.raft)

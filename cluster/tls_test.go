@@ -128,21 +128,21 @@ func TestTLSStream(t *testing.T) {
 
 func TestCheckClusterID(t *testing.T) {
 	tests := []struct {
-		name      string
-		stored    string // "" = none
-		want      string
-		hasState  bool
-		err       string
-		recording string
+		name     string
+		stored   string // "" = none
+		want     string
+		hasState bool
+		err      string
+		record   bool
 	}{
-		{"new TLS node", "", "a", false, "", "a"},
-		{"same cluster", "a", "a", true, "", "a"},
-		{"another cluster", "a", "b", true, "cluster a, but the certificates are of cluster b", "a"},
-		{"plaintext on a TLS cluster's dir", "a", "", true, "TLS cluster a", "a"},
-		{"plaintext cluster moving to TLS", "", "a", true, "", "a"},
-		{"a failed join's dir reused", "a", "b", false, "", "b"},
-		{"plaintext reuses a failed TLS join's dir", "a", "", false, "", ""},
-		{"plaintext", "", "", true, "", ""},
+		{"new TLS node", "", "a", false, "", true},
+		{"same cluster", "a", "a", true, "", false},
+		{"another cluster", "a", "b", true, "cluster a, but the certificates are of cluster b", false},
+		{"plaintext on a TLS cluster's dir", "a", "", true, "TLS cluster a, but this node runs without TLS", false},
+		{"plaintext cluster moving to TLS", "", "a", true, "", true},
+		{"a failed join's dir reused", "a", "b", false, "", true},
+		{"plaintext reuses a failed TLS join's dir", "a", "", false, "", true},
+		{"plaintext", "", "", true, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,19 +152,46 @@ func TestCheckClusterID(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			err := checkClusterID(st, tt.want, tt.hasState, "/data")
+			record, err := checkClusterID(st, tt.want, tt.hasState, "/data")
 			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
 				t.Fatalf("check = %v, want %q", err, tt.err)
 			}
 			if err != nil && !errors.Is(err, ErrOtherCluster) {
 				t.Errorf("%v does not wrap ErrOtherCluster", err)
 			}
-			got, _ := st.Get([]byte(clusterIDKey))
-			if string(got) != tt.recording {
-				t.Errorf("recorded %q, want %q", got, tt.recording)
+			if record != tt.record {
+				t.Errorf("record = %v, want %v", record, tt.record)
+			}
+			if got, _ := st.Get([]byte(clusterIDKey)); string(got) != tt.stored {
+				t.Errorf("the check changed the recorded ID from %q to %q", tt.stored, got)
 			}
 		})
 	}
+}
+
+// TestFailedTLSStartKeepsDataDir: a plaintext node's data dir, started with
+// TLS on a busy Raft port, fails to open and is not tied to the TLS cluster:
+// it still opens in plaintext afterwards.
+func TestFailedTLSStartKeepsDataDir(t *testing.T) {
+	dir := t.TempDir()
+	runDisk(t, dir, false)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := diskConfig(t, dir)
+	cfg.Transport, cfg.RaftBind = nil, busy.Addr().String()
+	cfg.TLS, cfg.ClusterID = pkitest.Config(t, pkitest.CA(t), "n1"), "aaaa"
+	if n, err := Open(cfg); err == nil {
+		n.Shutdown(context.Background())
+		t.Fatal("opened on a busy port")
+	}
+	n, err := Open(diskConfig(t, dir))
+	if err != nil {
+		t.Fatalf("reopen in plaintext after the failed TLS start: %v", err)
+	}
+	n.Shutdown(context.Background())
 }
 
 func TestReopenWithAnotherClusterRefused(t *testing.T) {
