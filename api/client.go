@@ -33,19 +33,24 @@ const maxAnswer = 4 << 20
 
 // NewClient returns a client for addr, "host:port" or a full URL
 // ("https://host:port"). token is needed for writes only and may be empty for
-// reads. hc nil means a client with a 30 s timeout, which the caller's context
-// may shorten.
-func NewClient(addr, token string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+// reads. With conf (pki.Identity.TLSConfig) it speaks HTTPS, presenting the
+// certificate in conf and verifying the node's; with conf nil, plain HTTP.
+// Answers time out after 30 s, which the caller's context may shorten, and
+// redirects are not followed (HTTPClient).
+func NewClient(addr, token string, conf *tls.Config) *Client {
+	scheme := "http"
+	if conf != nil {
+		scheme = "https"
 	}
-	return &Client{scheme: "http", base: baseURL("http", addr), token: token, hc: hc}
+	return &Client{scheme: scheme, base: baseURL(scheme, addr), token: token, hc: HTTPClient(conf, 30*time.Second)}
 }
 
-// NewTLSClient returns a client for addr over HTTPS, presenting the
-// certificate in conf (pki.Identity.TLSConfig) and verifying the node's.
-func NewTLSClient(addr, token string, conf *tls.Config) *Client {
-	return &Client{scheme: "https", base: baseURL("https", addr), token: token, hc: HTTPClient(conf, 30*time.Second)}
+// At returns a client for addr with c's token and TLS configuration that
+// shares c's connections: calls to several nodes, or many calls over time,
+// reuse idle connections instead of leaving one open per client until the
+// server's idle timeout closes it.
+func (c *Client) At(addr string) *Client {
+	return &Client{scheme: c.scheme, base: baseURL(c.scheme, addr), token: c.token, hc: c.hc}
 }
 
 // HTTPClient is an http.Client for calls between nodes: over TLS with conf

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,8 +14,9 @@ import (
 )
 
 // serveTLS serves f's API over TLS with conf (forwarding with it too) on a
-// loopback port through Listener, and returns its host:port.
-func serveTLS(t *testing.T, f *fakeCluster, conf *tls.Config) string {
+// loopback port through Listener, and returns its host:port. connState, if
+// set, is the server's ConnState hook.
+func serveTLS(t *testing.T, f *fakeCluster, conf *tls.Config, connState func(net.Conn, http.ConnState)) string {
 	t.Helper()
 	s, err := NewServer(ServerConfig{Cluster: f, Token: []byte(testToken), TLS: conf})
 	if err != nil {
@@ -25,6 +27,7 @@ func serveTLS(t *testing.T, f *fakeCluster, conf *tls.Config) string {
 		t.Fatal(err)
 	}
 	hs := NewHTTPServer(ln.Addr().String(), s.Handler())
+	hs.ConnState = connState
 	go hs.Serve(Listener(ln, conf))
 	t.Cleanup(func() { hs.Close() })
 	return ln.Addr().String()
@@ -33,13 +36,13 @@ func serveTLS(t *testing.T, f *fakeCluster, conf *tls.Config) string {
 func TestTLSForwardAndRefusal(t *testing.T) {
 	confs := pkitest.Configs(t, "n1", "n2", "admin")
 	leader := newLeader("n1")
-	leaderAddr := serveTLS(t, leader, confs[0])
+	leaderAddr := serveTLS(t, leader, confs[0], nil)
 	follower := newFollower("n2", "n1", leaderAddr)
-	followerAddr := serveTLS(t, follower, confs[1])
+	followerAddr := serveTLS(t, follower, confs[1], nil)
 
 	// An operator's certificate of the cluster: the write is forwarded to the
 	// leader over TLS, with the follower's certificate.
-	c := NewTLSClient(followerAddr, testToken, confs[2])
+	c := NewClient(followerAddr, testToken, confs[2])
 	if err := c.Transfer(t.Context(), ""); err != nil {
 		t.Fatalf("write through the follower: %v", err)
 	}
@@ -49,14 +52,14 @@ func TestTLSForwardAndRefusal(t *testing.T) {
 
 	// Without a certificate, or in plain HTTP, with the right token: refused,
 	// and nothing reaches the node.
-	noCert := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	noCert := &tls.Config{InsecureSkipVerify: true}
 	for _, try := range []struct {
 		name string
 		c    *Client
 	}{
-		{"no certificate", NewClient("https://"+followerAddr, testToken, noCert)},
+		{"no certificate", NewClient(followerAddr, testToken, noCert)},
 		{"plain HTTP", NewClient(followerAddr, testToken, nil)},
-		{"certificate of another cluster", NewTLSClient(followerAddr, testToken, pkitest.Configs(t, "admin")[0])},
+		{"certificate of another cluster", NewClient(followerAddr, testToken, pkitest.Configs(t, "admin")[0])},
 	} {
 		err := try.c.Transfer(t.Context(), "")
 		if err == nil {
@@ -66,6 +69,32 @@ func TestTLSForwardAndRefusal(t *testing.T) {
 	}
 	if got := follower.Calls(); len(got) != 1 {
 		t.Errorf("follower calls %v, want only the first transfer", got)
+	}
+}
+
+// TestClientAtReusesConnections: calls through clients made with At, to the
+// same node, go over one TLS connection; the agent reports health every
+// second while there is no leader, and the API accepts only 64 connections.
+func TestClientAtReusesConnections(t *testing.T) {
+	confs := pkitest.Configs(t, "n1", "n2")
+	var opened atomic.Int32
+	addr := serveTLS(t, newLeader("n1"), confs[0], func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	})
+	c := NewClient("192.0.2.1:8080", testToken, confs[1])
+	for i := range 5 {
+		at := c.At(addr)
+		if _, err := at.Status(t.Context()); err != nil {
+			t.Fatalf("status %d: %v", i, err)
+		}
+		if err := at.ReportHealth(t.Context(), HealthReport{ID: "n2", Healthy: true, Priority: 100}); err != nil {
+			t.Fatalf("health report %d: %v", i, err)
+		}
+	}
+	if n := opened.Load(); n != 1 {
+		t.Errorf("10 calls opened %d connections, want 1", n)
 	}
 }
 

@@ -143,7 +143,8 @@ func Open(cfg Config) (*Node, error) {
 	if n.hasState, err = raft.HasExistingState(st.logs, st.stable, st.snaps); err != nil {
 		return nil, errors.Join(fmt.Errorf("read raft state in %s: %w", cfg.DataDir, err), n.closeStores())
 	}
-	if err := checkClusterID(st.stable, cfg.ClusterID, n.hasState, cfg.DataDir); err != nil {
+	recordID, err := checkClusterID(st.stable, cfg.ClusterID, n.hasState, cfg.DataDir)
+	if err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	var guard *memberGuard
@@ -159,6 +160,13 @@ func Open(cfg Config) (*Node, error) {
 	rep := &replica{f: n.fsm, log: log, changed: n.changed, moves: &n.counters.vipMoves}
 	if n.raft, err = raft.NewRaft(rc, rep, st.logs, st.stable, st.snaps, n.trans); err != nil {
 		return nil, errors.Join(fmt.Errorf("start raft: %w", err), n.closeTransport(), n.closeStores())
+	}
+	// Recorded only now, so that a start that failed (a busy port, say) has
+	// not tied the data dir to a cluster.
+	if recordID {
+		if err := recordClusterID(st.stable, cfg.ClusterID, cfg.DataDir); err != nil {
+			return nil, errors.Join(err, n.raft.Shutdown().Error(), n.closeTransport(), n.closeStores())
+		}
 	}
 	if guard != nil {
 		guard.follow(n.raft)
@@ -226,22 +234,20 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 		// Peers would dial 0.0.0.0, i.e. themselves.
 		return nil, nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
 	}
-	var stream raft.StreamLayer
-	if cfg.TLS != nil {
-		stream, err = newTLSStream(cfg.RaftBind, addr, cfg.TLS, log)
-	} else {
-		var ln net.Listener
-		if ln, err = net.Listen("tcp", cfg.RaftBind); err == nil {
-			stream = &tcpStream{Listener: ln, adv: addr}
-		}
-	}
+	tcp, err := newTCPStream(cfg.RaftBind, addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftBind, err)
+		return nil, nil, err
+	}
+	var stream raft.StreamLayer = tcp
+	if cfg.TLS != nil {
+		if stream, err = newTLSStream(tcp, cfg.TLS, log); err != nil {
+			return nil, nil, errors.Join(err, tcp.Close())
+		}
 	}
 	// The guard also stands in front of TLS, as a second bar: a member's
 	// certificate used from a host that is not a member gets no further
 	// unless that host also takes a member's address.
-	g := newMemberGuard(stream, log)
+	g := newMemberGuard(stream, log, guardOpenAfter*cfg.Timing.Heartbeat)
 	return raft.NewNetworkTransportWithLogger(g, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, nil
 }
 

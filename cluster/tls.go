@@ -18,63 +18,57 @@ import (
 // that connects and says nothing holds a goroutine only this long.
 const handshakeTimeout = 5 * time.Second
 
-// tlsStream is a raft.StreamLayer over mutual TLS. Both ends present a
-// certificate of the cluster CA and verify the other's (conf comes from
-// pki.Identity.TLSConfig).
+// tlsStream is a raft.StreamLayer over mutual TLS on a tcpStream's listener.
+// Both ends present a certificate of the cluster CA and verify the other's
+// (conf comes from pki.Identity.TLSConfig).
 //
 // Accept does not handshake: raft's NetworkTransport accepts in one loop and
 // hands each connection to its own goroutine, so a peer that stalls its
 // handshake must not hold the loop. The handshake runs on the connection's
 // first Read or Write, in that goroutine, with a deadline.
 type tlsStream struct {
-	ln        net.Listener
-	advertise net.Addr
-	conf      *tls.Config
-	log       *slog.Logger
-	timeout   time.Duration
+	*tcpStream // Addr and Close
+	conf       *tls.Config
+	log        *slog.Logger
+	timeout    time.Duration
 }
 
 var _ raft.StreamLayer = (*tlsStream)(nil)
 
-// newTLSStream listens on bind; advertise is the address peers dial.
-func newTLSStream(bind string, advertise net.Addr, conf *tls.Config, log *slog.Logger) (*tlsStream, error) {
+// newTLSStream carries s over TLS with conf.
+func newTLSStream(s *tcpStream, conf *tls.Config, log *slog.Logger) (*tlsStream, error) {
 	if conf == nil || len(conf.Certificates) == 0 && conf.GetCertificate == nil {
 		return nil, errors.New("raft TLS: no certificate")
 	}
-	ln, err := net.Listen("tcp", bind)
-	if err != nil {
-		return nil, err
-	}
-	return &tlsStream{ln: ln, advertise: advertise, conf: conf, log: log, timeout: handshakeTimeout}, nil
+	return &tlsStream{tcpStream: s, conf: conf, log: log, timeout: handshakeTimeout}, nil
 }
 
 // Accept returns the next connection, its handshake still to come.
 func (s *tlsStream) Accept() (net.Conn, error) {
-	c, err := s.ln.Accept()
+	c, err := s.tcpStream.Accept()
 	if err != nil {
 		return nil, err
 	}
 	return &serverConn{Conn: tls.Server(c, s.conf), log: s.log, timeout: s.timeout}, nil
 }
 
-// Dial connects to a peer and completes the handshake within timeout; a peer
-// whose certificate is not of this cluster is an error here.
+// Dial connects to a peer and completes the handshake, both within timeout;
+// a peer whose certificate is not of this cluster is an error here. conf
+// verifies the peer itself (pki: VerifyConnection), and peers are dialled by
+// IP, so there is no server name to set.
 func (s *tlsStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: s.conf}
-	return d.DialContext(ctx, "tcp", string(address))
-}
-
-// Close stops accepting; connections already handed to raft stay open.
-func (s *tlsStream) Close() error { return s.ln.Close() }
-
-// Addr is the advertised address, as TCPStreamLayer does.
-func (s *tlsStream) Addr() net.Addr {
-	if s.advertise != nil {
-		return s.advertise
+	c, err := s.tcpStream.Dial(address, timeout)
+	if err != nil {
+		return nil, err
 	}
-	return s.ln.Addr()
+	tc := tls.Client(c, s.conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("TLS handshake with %s: %w", address, err)
+	}
+	return tc, nil
 }
 
 // serverConn is an accepted connection that handshakes on first use.

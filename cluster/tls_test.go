@@ -15,17 +15,26 @@ import (
 	"github.com/raftvip/raftvip/pki/pkitest"
 )
 
-// tlsTransport is a raft transport over TLS on a free loopback port that
-// answers every RequestVote with Granted, until the test ends.
+// tlsRPCTimeout is the transports' I/O timeout in these tests: an RPC whose
+// dial, handshake or answer takes longer fails.
+const tlsRPCTimeout = time.Second
+
+// tlsTransport is a raft transport over TLS on a free loopback port, with
+// handshake deadline timeout, that answers every RequestVote with Granted,
+// until the test ends.
 func tlsTransport(t *testing.T, conf *tls.Config, timeout time.Duration) *raft.NetworkTransport {
 	t.Helper()
 	log, _ := testLogger(t)
-	s, err := newTLSStream("127.0.0.1:0", nil, conf, log)
+	tcp, err := newTCPStream("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newTLSStream(tcp, conf, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.timeout = timeout
-	tr := raft.NewNetworkTransport(s, 2, 2*time.Second, io.Discard)
+	tr := raft.NewNetworkTransport(s, 2, tlsRPCTimeout, io.Discard)
 	t.Cleanup(func() { tr.Close() })
 	go func() {
 		for rpc := range tr.Consumer() {
@@ -59,12 +68,15 @@ func closedByPeer(t *testing.T, c net.Conn) error {
 
 func TestTLSStream(t *testing.T) {
 	ca := pkitest.CA(t)
-	// A short handshake deadline for the silent client below.
-	n1 := tlsTransport(t, pkitest.Config(t, ca, "n1"), 300*time.Millisecond)
-	n2 := tlsTransport(t, pkitest.Config(t, ca, "n2"), 300*time.Millisecond)
+	// n1's handshake deadline is well above the RPC timeout: if a silent
+	// client's handshake held n1's accept loop, n2's vote below would time
+	// out before the silent client is given up on.
+	n1 := tlsTransport(t, pkitest.Config(t, ca, "n1"), 5*tlsRPCTimeout)
+	n2 := tlsTransport(t, pkitest.Config(t, ca, "n2"), handshakeTimeout)
 	addr := string(n1.LocalAddr())
 
-	// A client that connects and says nothing must not hold the accept loop.
+	// A client that connects and says nothing must not hold the accept loop,
+	// and is hung up on at the handshake deadline (closedByPeer waits 10 s).
 	silent, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +113,7 @@ func TestTLSStream(t *testing.T) {
 		t.Errorf("foreign client: %v, want the server's unknown CA alert", err)
 	}
 	// A transport of another cluster: refused, and it refuses n1 in turn.
-	other := tlsTransport(t, pkitest.Config(t, pkitest.CA(t), "n4"), time.Second)
+	other := tlsTransport(t, pkitest.Config(t, pkitest.CA(t), "n4"), handshakeTimeout)
 	if err := vote(other, n1); err == nil {
 		t.Error("a transport of another cluster got a vote")
 	}
@@ -116,21 +128,21 @@ func TestTLSStream(t *testing.T) {
 
 func TestCheckClusterID(t *testing.T) {
 	tests := []struct {
-		name      string
-		stored    string // "" = none
-		want      string
-		hasState  bool
-		err       string
-		recording string
+		name     string
+		stored   string // "" = none
+		want     string
+		hasState bool
+		err      string
+		record   bool
 	}{
-		{"new TLS node", "", "a", false, "", "a"},
-		{"same cluster", "a", "a", true, "", "a"},
-		{"another cluster", "a", "b", true, "cluster a, but the certificates are of cluster b", "a"},
-		{"plaintext on a TLS cluster's dir", "a", "", true, "TLS cluster a", "a"},
-		{"plaintext cluster moving to TLS", "", "a", true, "", "a"},
-		{"a failed join's dir reused", "a", "b", false, "", "b"},
-		{"plaintext reuses a failed TLS join's dir", "a", "", false, "", ""},
-		{"plaintext", "", "", true, "", ""},
+		{"new TLS node", "", "a", false, "", true},
+		{"same cluster", "a", "a", true, "", false},
+		{"another cluster", "a", "b", true, "cluster a, but the certificates are of cluster b", false},
+		{"plaintext on a TLS cluster's dir", "a", "", true, "TLS cluster a, but this node runs without TLS", false},
+		{"plaintext cluster moving to TLS", "", "a", true, "", true},
+		{"a failed join's dir reused", "a", "b", false, "", true},
+		{"plaintext reuses a failed TLS join's dir", "a", "", false, "", true},
+		{"plaintext", "", "", true, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,19 +152,46 @@ func TestCheckClusterID(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			err := checkClusterID(st, tt.want, tt.hasState, "/data")
+			record, err := checkClusterID(st, tt.want, tt.hasState, "/data")
 			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
 				t.Fatalf("check = %v, want %q", err, tt.err)
 			}
 			if err != nil && !errors.Is(err, ErrOtherCluster) {
 				t.Errorf("%v does not wrap ErrOtherCluster", err)
 			}
-			got, _ := st.Get([]byte(clusterIDKey))
-			if string(got) != tt.recording {
-				t.Errorf("recorded %q, want %q", got, tt.recording)
+			if record != tt.record {
+				t.Errorf("record = %v, want %v", record, tt.record)
+			}
+			if got, _ := st.Get([]byte(clusterIDKey)); string(got) != tt.stored {
+				t.Errorf("the check changed the recorded ID from %q to %q", tt.stored, got)
 			}
 		})
 	}
+}
+
+// TestFailedTLSStartKeepsDataDir: a plaintext node's data dir, started with
+// TLS on a busy Raft port, fails to open and is not tied to the TLS cluster:
+// it still opens in plaintext afterwards.
+func TestFailedTLSStartKeepsDataDir(t *testing.T) {
+	dir := t.TempDir()
+	runDisk(t, dir, false)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cfg := diskConfig(t, dir)
+	cfg.Transport, cfg.RaftBind = nil, busy.Addr().String()
+	cfg.TLS, cfg.ClusterID = pkitest.Config(t, pkitest.CA(t), "n1"), "aaaa"
+	if n, err := Open(cfg); err == nil {
+		n.Shutdown(context.Background())
+		t.Fatal("opened on a busy port")
+	}
+	n, err := Open(diskConfig(t, dir))
+	if err != nil {
+		t.Fatalf("reopen in plaintext after the failed TLS start: %v", err)
+	}
+	n.Shutdown(context.Background())
 }
 
 func TestReopenWithAnotherClusterRefused(t *testing.T) {

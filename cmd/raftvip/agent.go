@@ -79,6 +79,11 @@ type agent struct {
 	failing, holding bool
 	// tls is the node's mutual TLS config; nil with -insecure-plaintext.
 	tls *tls.Config
+	// client calls this node's API (health reports) and, through At, the
+	// members named by -join. One for all: a client per call would leave a
+	// connection idle each time until the server's idle timeout, and the API
+	// accepts only so many.
+	client *api.Client
 	// monitor and monLn serve -monitor-addr; nil without it.
 	monitor *http.Server
 	monLn   net.Listener
@@ -103,6 +108,7 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 	if err != nil {
 		return nil, err
 	}
+	a.client = api.NewClient(cfg.HTTPAddr, string(a.token), a.tls)
 	seeds, _ := cfg.SeedVIPs()
 	timing, _ := cfg.RaftTiming()
 	if a.nl, err = netlink.NewHandle(); err != nil {
@@ -350,9 +356,8 @@ func (a *agent) join(ctx context.Context) error {
 	var last error
 	for {
 		for _, addr := range a.cfg.Join {
-			c := newAPIClient(addr, string(a.token), a.tls)
 			attempt, cancelAttempt := context.WithTimeout(ctx, 5*time.Second)
-			err := c.Join(attempt, req)
+			err := a.client.At(addr).Join(attempt, req)
 			cancelAttempt()
 			if err == nil {
 				a.log.Info("joined the cluster", "via", addr)
@@ -381,16 +386,18 @@ func (a *agent) join(ctx context.Context) error {
 // reportHealth sends this node's health report to the leader, through this
 // node's own API, which forwards writes to the leader.
 func (a *agent) reportHealth(ctx context.Context, c fsm.Command) error {
-	return newAPIClient(a.cfg.HTTPAddr, string(a.token), a.tls).ReportHealth(ctx,
+	return a.client.ReportHealth(ctx,
 		api.HealthReport{ID: c.Node, Healthy: c.Healthy, Fault: c.Fault, Priority: c.Priority})
 }
 
 // certRefused reports whether err is this node refusing the peer's
-// certificate: signed by another CA, or of another cluster.
+// certificate: signed by another CA, or of another cluster. The client end
+// verifies in pki's VerifyConnection (crypto/tls's own check is off:
+// InsecureSkipVerify), so these are the only errors it returns for a peer's
+// certificate.
 func certRefused(err error) bool {
 	var unknown x509.UnknownAuthorityError
-	var verify *tls.CertificateVerificationError
-	return errors.As(err, &unknown) || errors.As(err, &verify) || errors.Is(err, pki.ErrOtherCluster)
+	return errors.As(err, &unknown) || errors.Is(err, pki.ErrOtherCluster)
 }
 
 func advertised(c Config) string {

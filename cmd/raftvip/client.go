@@ -111,7 +111,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if ident != nil {
 		conf = ident.TLSConfig()
 	}
-	c := newAPIClient(o.addr, token, conf)
+	c := api.NewClient(o.addr, token, conf)
 	out := printer{w: stdout, json: o.json}
 
 	switch sub {
@@ -201,15 +201,6 @@ func clientToken(path string, log *slog.Logger) (string, error) {
 	}
 	tok, err := readToken(path, log)
 	return string(tok), err
-}
-
-// newAPIClient is a client over TLS with conf (a certificate of the cluster),
-// or over plain HTTP when conf is nil (-insecure-plaintext).
-func newAPIClient(addr, token string, conf *tls.Config) *api.Client {
-	if conf == nil {
-		return api.NewClient(addr, token, nil)
-	}
-	return api.NewTLSClient(addr, token, conf)
 }
 
 // readToken reads and trims the cluster token; an empty file is an error since
