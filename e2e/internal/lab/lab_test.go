@@ -124,6 +124,11 @@ func TestLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		procs := l.Procs()
+		// A namespace of a host whose setup failed half-way: the lab has no
+		// node for it, and must remove it all the same.
+		if out, err := exec.CommandContext(ctx, "ip", "netns", "add", l.Prefix()+"n9").CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add: %v: %s", err, out)
+		}
 		if err := l.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
