@@ -105,7 +105,7 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 	if removed, err := sweepStale(ctx); err != nil {
 		l.logf("removing labs left by killed runs: %v", err)
 	} else if len(removed) > 0 {
-		l.logf("removed the namespaces of labs whose creator was killed: %v", removed)
+		l.logf("removed the namespaces (and default log directories) of labs whose creator was killed: %v", removed)
 	}
 	var err error
 	if l.prefix, err = pickPrefix(ctx); err != nil {
@@ -173,8 +173,10 @@ func pickPrefix(ctx context.Context) (string, error) {
 		return false
 	}
 	for range 20 {
-		// The "x" ends the PID, so no prefix is the start of another's names.
-		p := fmt.Sprintf("rv%dx%03x", os.Getpid()%100000, rand.N(0x1000))
+		// The whole PID, so sweepStale can tell whether the creator lives
+		// (at most 12 characters for a 7-digit PID); the "x" ends it, so no
+		// prefix is the start of another's names.
+		p := fmt.Sprintf("rv%dx%02x", os.Getpid(), rand.N(0x100))
 		if taken(p) {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -257,7 +258,8 @@ const helperEnv = "RAFTVIP_LAB_SIGNAL_HELPER"
 // TestSignalCleanup checks that SIGTERM or SIGINT to a process holding a lab
 // removes the lab before the process ends (which still dies of the signal),
 // and that after a SIGKILL, which allows no cleanup, the lab's processes die
-// with it (Pdeathsig); its namespaces are then left for removeLeftovers.
+// with it (Pdeathsig), and the next lab built removes its namespaces and its
+// log directory.
 func TestSignalCleanup(t *testing.T) {
 	lab.RequireRoot(t)
 	if os.Getenv(helperEnv) == "1" {
@@ -266,7 +268,7 @@ func TestSignalCleanup(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd, prefix, pids := startHelper(t)
+			cmd, prefix, dir, pids := startHelper(t)
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
@@ -285,9 +287,15 @@ func TestSignalCleanup(t *testing.T) {
 				if left, err := lab.ListNetns(t.Context(), prefix); err != nil || len(left) == 0 {
 					t.Fatalf("no namespaces left after SIGKILL (%v, %v): the sweep below would prove nothing", left, err)
 				}
+				if _, err := os.Stat(dir); err != nil {
+					t.Fatalf("no log directory left after SIGKILL (%v): the sweep below would prove nothing", err)
+				}
 				lab.ForTest(t, lab.Options{Nodes: 1})
 				if left, err := lab.ListNetns(t.Context(), prefix); err != nil || len(left) > 0 {
 					t.Errorf("namespaces of the killed lab still there after a new lab was built: %v (%v)", left, err)
+				}
+				if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("log directory of the killed lab: %v, want it removed", err)
 				}
 				return
 			}
@@ -299,8 +307,8 @@ func TestSignalCleanup(t *testing.T) {
 }
 
 // startHelper runs this test binary as a helper that builds a lab, and returns
-// the lab's prefix and process IDs once it is up.
-func startHelper(t *testing.T) (*exec.Cmd, string, []int) {
+// the lab's prefix, log directory and process IDs once it is up.
+func startHelper(t *testing.T) (*exec.Cmd, string, string, []int) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSignalCleanup$", "-test.count=1")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
@@ -325,12 +333,12 @@ func startHelper(t *testing.T) (*exec.Cmd, string, []int) {
 			pid, _ := strconv.Atoi(s)
 			pids = append(pids, pid)
 		}
-		return cmd, f[1], pids
+		return cmd, f[1], f[2], pids
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	t.Fatalf("helper printed no lab line: %v", sc.Err())
-	return nil, "", nil
+	return nil, "", "", nil
 }
 
 // gone reports whether pid has exited (absent, or a zombie not reaped yet).
