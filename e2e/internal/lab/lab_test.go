@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,6 +125,20 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A daemon's child, like keepalived's VRRP process, must die too.
+		childFile := filepath.Join(l.Dir(), "child.pid")
+		if _, err := l.Start(ctx, 1, []string{"sh", "-c", `sleep 300 & echo $! >` + childFile + `; wait`}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var child int
+		err = probe.WaitFor(ctx, func() bool {
+			b, _ := os.ReadFile(childFile)
+			child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			return child > 0
+		}, settle)
+		if err != nil {
+			t.Fatalf("the child never wrote its PID to %s: %v", childFile, err)
+		}
 		procs := l.Procs()
 		// A namespace of a host whose setup failed half-way: the lab has no
 		// node for it, and must remove it all the same.
@@ -140,6 +155,9 @@ func TestLab(t *testing.T) {
 			if p.Running() {
 				t.Errorf("%s (pid %d) still running after Close", p.Name(), p.PID())
 			}
+		}
+		if err := probe.WaitFor(ctx, func() bool { return gone(child) }, settle); err != nil {
+			t.Errorf("the child (pid %d) of a lab process still running after Close: %v", child, err)
 		}
 		if err := sleeper.Signal(syscall.SIGTERM); !errors.Is(err, os.ErrProcessDone) {
 			t.Errorf("signal after Close: %v, want os.ErrProcessDone", err)
