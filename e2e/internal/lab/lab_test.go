@@ -374,6 +374,12 @@ func signalHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Only a helper that fails before its signal gets here.
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("close lab: %v", err)
+		}
+	})
 	if err := l.StartResponders(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -389,12 +395,15 @@ func signalHelper(t *testing.T) {
 // behind (after SIGKILL, or a failed cleanup), so no run leaks into the machine.
 func removeLeftovers(t *testing.T, prefix, dir string) {
 	if err := os.RemoveAll(dir); err != nil {
-		t.Log(err)
+		t.Error(err)
 	}
-	left, _ := lab.ListNetns(context.Background(), prefix)
+	left, err := lab.ListNetns(context.Background(), prefix)
+	if err != nil {
+		t.Error(err)
+	}
 	for _, ns := range left {
 		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-			t.Logf("ip netns del %s: %v: %s", ns, err, out)
+			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
 		}
 	}
 }
