@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -265,6 +266,13 @@ func (e *env) hasVIPs(i int, want ...string) error {
 		return fmt.Errorf("n%d's VIP set is %v, want %v", i, got, want)
 	}
 	return nil
+}
+
+// dialFrom connects to addr from namespace ns, within apiTimeout.
+func (e *env) dialFrom(ns, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
+	defer cancel()
+	return rig.DialIn(ns)(ctx, "tcp", addr)
 }
 
 // answeredBy reports an error unless the client, connecting to addr, is

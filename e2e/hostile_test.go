@@ -125,17 +125,6 @@ func underAttackWith(t *testing.T, newRig func(*lab.Lab, string, ...string) (*ri
 	return e, before, p
 }
 
-// intruderDial connects from the intruder to addr.
-func (e *env) intruderDial(addr netip.AddrPort) (net.Conn, error) {
-	var conn net.Conn
-	err := lab.RunInNS(e.lab.IntruderNS(), func() error {
-		var err error
-		conn, err = net.DialTimeout("tcp", addr.String(), apiTimeout)
-		return err
-	})
-	return conn, err
-}
-
 // raftGarbage is what the intruder sends to Raft ports: random bytes, and
 // frames of hashicorp/raft's NetworkTransport (an RPC type byte, then a
 // msgpack body) cut short or claiming 2^31 elements that never come.
@@ -201,7 +190,7 @@ func hostileRaftTraffic(t *testing.T, newRig func(*lab.Lab, string, ...string) (
 // sendGarbage writes b to addr from the intruder, then waits a moment for
 // the node to answer or close, so that the frame is read, not just queued.
 func (e *env) sendGarbage(addr netip.AddrPort, b []byte) error {
-	conn, err := e.intruderDial(addr)
+	conn, err := e.dialFrom(e.lab.IntruderNS(), addr.String())
 	if err != nil {
 		return err
 	}
@@ -346,7 +335,7 @@ func (e *env) idleConnections(n int) {
 	}()
 	for k := range n {
 		i := 1 + k%3
-		c, err := e.intruderDial(netip.AddrPortFrom(e.lab.NodeIP(i), rig.HTTPPort))
+		c, err := e.dialFrom(e.lab.IntruderNS(), e.c.APIAddr(i))
 		if err != nil {
 			e.t.Logf("connection %d to n%d refused: %v", k, i, err)
 			continue
