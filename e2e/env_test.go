@@ -362,6 +362,28 @@ func (e *env) stopSteady(p *probe.Probe, addr netip.Addr, i int) probe.Report {
 	return p.Stop()
 }
 
+// noDualHolder fails the test unless r never saw two nodes hold its VIP at
+// once, from holder samples that were all taken: a failed sample shows no
+// holder at all, so a run of them would hide two.
+func (e *env) noDualHolder(r probe.Report) {
+	e.t.Helper()
+	if r.HolderSamples == 0 || r.HolderFailed > 0 {
+		first := ""
+		for _, s := range r.States {
+			if s.Err != "" {
+				first = s.Err
+				break
+			}
+		}
+		e.t.Errorf("the probe of %s took %d holder samples, %d failed (first: %q): two holders could have gone unseen",
+			r.VIP, r.HolderSamples, r.HolderFailed, first)
+		return
+	}
+	if r.DualHolder != 0 {
+		e.t.Errorf("two nodes held %s at once for %v (from %v into the probe)", r.VIP, r.DualHolder, r.DualHolderAt)
+	}
+}
+
 // cli runs the raftvip client against node i and fails the test on error.
 func (e *env) cli(i int, args ...string) string {
 	e.t.Helper()
