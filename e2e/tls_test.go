@@ -31,12 +31,9 @@ const monitorPort = 9090
 // it the holder, its term and the three voters stay as they were. The monitor
 // port answers the leadership question in plain HTTP, and nothing else.
 func TestTLSRefusesOutsiders(t *testing.T) {
-	l := lab.ForTest(t, lab.Options{Nodes: 3, Responder: bins.responder, Intruder: true})
-	c, err := rig.New(l, bins.raftvip, "-vip-lease", "1s", "-monitor-addr", fmt.Sprintf(":%d", monitorPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, ctx: t.Context(), lab: l, c: c}
+	e := newEnvWith(t, lab.Options{Intruder: true})
+	e.c.Common = append(e.c.Common, "-monitor-addr", fmt.Sprintf(":%d", monitorPort))
+	l, c := e.lab, e.c
 	h := e.startCluster()
 	before, err := e.status(h)
 	if err != nil {
@@ -155,18 +152,13 @@ func TestTLSRefusesOutsiders(t *testing.T) {
 // TestPlaintextOption: the rig can still run a cluster without TLS, and each
 // agent warns that it does.
 func TestPlaintextOption(t *testing.T) {
-	l := lab.ForTest(t, lab.Options{Nodes: 3, Responder: bins.responder})
-	c, err := rig.NewPlaintext(l, bins.raftvip, "-vip-lease", "1s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, ctx: t.Context(), lab: l, c: c}
+	e := newEnvRig(t, lab.Options{}, rig.NewPlaintext)
 	h := e.startCluster()
 	if out := e.cli(h, "status"); !strings.Contains(out, "holds the VIPs") {
 		t.Errorf("status over plain HTTP:\n%s", out)
 	}
 	for i := 1; i <= 3; i++ {
-		b, err := os.ReadFile(l.LogPath(i))
+		b, err := os.ReadFile(e.lab.LogPath(i))
 		if err != nil {
 			t.Fatal(err)
 		}
