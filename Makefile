@@ -32,8 +32,10 @@ test: vet
 unit: vet
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
 
+# One package at a time, as in `test`; the timeout ends a hung run (the
+# next lab built removes what a killed one left).
 e2e: build
-	$(GO) test -count=1 -v ./e2e/...
+	$(GO) test -count=1 -p 1 -timeout 20m -v ./e2e/...
 
 # A three-node cluster in network namespaces on this machine, and a failover.
 demo: deps build

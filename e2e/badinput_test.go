@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/raftvip/raftvip/e2e/internal/lab"
@@ -15,7 +13,8 @@ import (
 
 // TestBadInput: the real daemon and client refuse bad input with a one-line
 // error and change nothing: a join with the wrong token, VIPs that are not
-// host addresses, an unknown -interface, and a damaged raft.db.
+// host addresses, and an unknown -interface. (A damaged raft.db is
+// TestDamagedDataDir's.)
 func TestBadInput(t *testing.T) {
 	e := newEnv(t)
 	h := e.startCluster()
@@ -64,21 +63,6 @@ func TestBadInput(t *testing.T) {
 	t.Log("an unknown -interface")
 	e.refused(n4, "nosuch0", e.c.Args(n4, "-interface", "nosuch0")...)
 
-	t.Log("a damaged raft.db")
-	f := 1 + h%3 // a follower
-	e.signal(f, syscall.SIGTERM)
-	if code := e.exited(e.c.Proc(f)); code != 0 {
-		t.Fatalf("n%d exited with %d after SIGTERM: %s", f, code, e.lastLine(f))
-	}
-	db := filepath.Join(e.c.DataDir(f), "raft.db")
-	garbage := bytes.Repeat([]byte("garbage!"), 4096)
-	if err := os.WriteFile(db, garbage, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.refused(f, "damaged", e.c.Args(f)...)
-	if got, err := os.ReadFile(db); err != nil || !bytes.Equal(got, garbage) {
-		t.Errorf("the refused start changed %s (%v)", db, err)
-	}
 }
 
 // refused starts argv on node i, and fails the test unless it exits non-zero

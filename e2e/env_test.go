@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -267,6 +268,13 @@ func (e *env) hasVIPs(i int, want ...string) error {
 	return nil
 }
 
+// dialFrom connects to addr from namespace ns, within apiTimeout.
+func (e *env) dialFrom(ns, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
+	defer cancel()
+	return rig.DialIn(ns)(ctx, "tcp", addr)
+}
+
 // answeredBy reports an error unless the client, connecting to addr, is
 // answered by node i.
 func (e *env) answeredBy(addr netip.Addr, i int) error {
@@ -352,6 +360,28 @@ func (e *env) stopSteady(p *probe.Probe, addr netip.Addr, i int) probe.Report {
 	e.t.Helper()
 	e.steady(p, addr, i)
 	return p.Stop()
+}
+
+// noDualHolder fails the test unless r never saw two nodes hold its VIP at
+// once, from holder samples that were all taken: a failed sample shows no
+// holder at all, so a run of them would hide two.
+func (e *env) noDualHolder(r probe.Report) {
+	e.t.Helper()
+	if r.HolderSamples == 0 || r.HolderFailed > 0 {
+		first := ""
+		for _, s := range r.States {
+			if s.Err != "" {
+				first = s.Err
+				break
+			}
+		}
+		e.t.Errorf("the probe of %s took %d holder samples, %d failed (first: %q): two holders could have gone unseen",
+			r.VIP, r.HolderSamples, r.HolderFailed, first)
+		return
+	}
+	if r.DualHolder != 0 {
+		e.t.Errorf("two nodes held %s at once for %v (from %v into the probe)", r.VIP, r.DualHolder, r.DualHolderAt)
+	}
 }
 
 // cli runs the raftvip client against node i and fails the test on error.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -86,17 +87,23 @@ func TestMembershipAndVIPs(t *testing.T) {
 	if err := e.holdersAre(a4, n); err != nil {
 		t.Error(err)
 	}
-	if most := w.stop(); most > 1 {
+	if most, err := w.stop(); err != nil {
+		t.Error(err)
+	} else if most > 1 {
 		t.Errorf("%d nodes held one of %s, %s at once; only the holder may", most, a4, a6)
 	}
 }
 
 // holderWatch samples the holders of some VIPs every 10 ms in the
-// background, and remembers the most nodes that held one of them at once.
+// background, and remembers the most nodes that held one of them at once,
+// and how many samples it took and how many failed.
 type holderWatch struct {
 	stopOnce func()
 	mu       sync.Mutex
 	most     int
+	samples  int
+	failed   int
+	firstErr error
 }
 
 func (e *env) watchHolders(addrs ...netip.Addr) *holderWatch {
@@ -108,11 +115,15 @@ func (e *env) watchHolders(addrs ...netip.Addr) *holderWatch {
 		defer tick.Stop()
 		for {
 			for _, a := range addrs {
-				if hs, err := e.lab.HoldersOf(a); err == nil {
-					w.mu.Lock()
-					w.most = max(w.most, len(hs))
-					w.mu.Unlock()
+				hs, err := e.lab.HoldersOf(a)
+				w.mu.Lock()
+				w.samples++
+				if err != nil {
+					w.failed++
+					w.firstErr = cmp.Or(w.firstErr, err)
 				}
+				w.most = max(w.most, len(hs))
+				w.mu.Unlock()
 			}
 			select {
 			case <-done:
@@ -126,10 +137,15 @@ func (e *env) watchHolders(addrs ...netip.Addr) *holderWatch {
 	return w
 }
 
-// stop ends the sampling and returns the most holders seen at once.
-func (w *holderWatch) stop() int {
+// stop ends the sampling and returns the most holders seen at once, or an
+// error when no sample was taken or one failed: a failed sample shows no
+// holder, so two could have gone unseen.
+func (w *holderWatch) stop() (int, error) {
 	w.stopOnce()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.most
+	if w.samples == 0 || w.failed > 0 {
+		return w.most, fmt.Errorf("%d of %d holder samples failed (first: %v): two holders could have gone unseen", w.failed, w.samples, w.firstErr)
+	}
+	return w.most, nil
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // notifySocket is a stand-in for systemd's notification socket: it records
-// every datagram the agent sends.
+// every assignment ("STATUS=leader (term 2), holds ...") of every datagram
+// the agent sends, one per line as sd_notify separates them.
 type notifySocket struct {
 	conn *net.UnixConn
 	mu   sync.Mutex
@@ -36,7 +37,11 @@ func listenNotify(t *testing.T, path string) *notifySocket {
 				return
 			}
 			s.mu.Lock()
-			s.msgs = append(s.msgs, strings.Fields(string(buf[:n]))...)
+			for line := range strings.Lines(string(buf[:n])) {
+				if line = strings.TrimSuffix(line, "\n"); line != "" {
+					s.msgs = append(s.msgs, line)
+				}
+			}
 			s.mu.Unlock()
 		}
 	}()
@@ -44,18 +49,21 @@ func listenNotify(t *testing.T, path string) *notifySocket {
 	return s
 }
 
-// count is how many messages start with prefix ("READY=1", "STATUS=").
-func (s *notifySocket) count(prefix string) int {
+// with lists the messages that start with prefix ("READY=1", "STATUS=").
+func (s *notifySocket) with(prefix string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
+	var out []string
 	for _, m := range s.msgs {
 		if strings.HasPrefix(m, prefix) {
-			n++
+			out = append(out, m)
 		}
 	}
-	return n
+	return out
 }
+
+// count is how many messages start with prefix.
+func (s *notifySocket) count(prefix string) int { return len(s.with(prefix)) }
 
 func (s *notifySocket) has(prefix string, atLeast int) func() error {
 	return func() error {
@@ -83,7 +91,15 @@ func TestSystemdNotify(t *testing.T) {
 		t.Logf("n%d holds the VIP; n1 runs under the stand-in", h)
 	}
 	e.await("READY=1", settle, sock.has("READY=1", 1))
-	e.await("a STATUS= line", settle, sock.has("STATUS=", 1))
+	e.await("a STATUS= line naming the role", settle, func() error {
+		lines := sock.with("STATUS=")
+		for _, l := range lines {
+			if strings.HasPrefix(l, "STATUS=leader ") || strings.HasPrefix(l, "STATUS=follower ") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no STATUS= line starts with the role (leader or follower): %q", lines)
+	})
 	e.await("the watchdog fed", settle, sock.has("WATCHDOG=1", 3))
 
 	ready := sock.count("READY=1")

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -32,12 +31,9 @@ const monitorPort = 9090
 // it the holder, its term and the three voters stay as they were. The monitor
 // port answers the leadership question in plain HTTP, and nothing else.
 func TestTLSRefusesOutsiders(t *testing.T) {
-	l := lab.ForTest(t, lab.Options{Nodes: 3, Responder: bins.responder, Intruder: true})
-	c, err := rig.New(l, bins.raftvip, "-vip-lease", "1s", "-monitor-addr", fmt.Sprintf(":%d", monitorPort))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, ctx: t.Context(), lab: l, c: c}
+	e := newEnvWith(t, lab.Options{Intruder: true})
+	e.c.Common = append(e.c.Common, "-monitor-addr", fmt.Sprintf(":%d", monitorPort))
+	l, c := e.lab, e.c
 	h := e.startCluster()
 	before, err := e.status(h)
 	if err != nil {
@@ -70,7 +66,7 @@ func TestTLSRefusesOutsiders(t *testing.T) {
 	noCert := &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true}
 
 	t.Log("control: the operator's certificate is accepted on both ports")
-	if err := e.tlsRefused(raftAddr(h), admin); err == nil {
+	if err := e.tlsRefused(e.dialNS(raftAddr(h)), raftAddr(h), admin); err == nil {
 		t.Fatal("the Raft port refused a certificate of the cluster: the checks below would prove nothing")
 	}
 	if code, _, err := e.httpsGet(apiAddr(h), "/v1/status", admin); err != nil || code != http.StatusOK {
@@ -79,10 +75,10 @@ func TestTLSRefusesOutsiders(t *testing.T) {
 
 	t.Log("(a) no certificate: refused on the Raft and API ports")
 	for _, addr := range []string{raftAddr(h), apiAddr(h)} {
-		if err := e.tlsRefused(addr, noCert); err != nil {
+		if err := e.tlsRefused(e.dialNS(addr), addr, noCert); err != nil {
 			t.Errorf("%s without a client certificate: %v", addr, err)
 		}
-		if err := e.plainRefused(addr); err != nil {
+		if err := e.plainRefused(e.dialNS(addr), addr); err != nil {
 			t.Errorf("%s in plain TCP: %v", addr, err)
 		}
 	}
@@ -104,7 +100,7 @@ func TestTLSRefusesOutsiders(t *testing.T) {
 
 	t.Log("(c) a certificate of another CA: refused on both ports")
 	for _, addr := range []string{raftAddr(h), apiAddr(h)} {
-		if err := e.tlsRefused(addr, foreign); err != nil {
+		if err := e.tlsRefused(e.dialNS(addr), addr, foreign); err != nil {
 			t.Errorf("%s with another cluster's certificate: %v", addr, err)
 		}
 	}
@@ -156,18 +152,13 @@ func TestTLSRefusesOutsiders(t *testing.T) {
 // TestPlaintextOption: the rig can still run a cluster without TLS, and each
 // agent warns that it does.
 func TestPlaintextOption(t *testing.T) {
-	l := lab.ForTest(t, lab.Options{Nodes: 3, Responder: bins.responder})
-	c, err := rig.NewPlaintext(l, bins.raftvip, "-vip-lease", "1s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, ctx: t.Context(), lab: l, c: c}
+	e := newEnvRig(t, lab.Options{}, rig.NewPlaintext)
 	h := e.startCluster()
 	if out := e.cli(h, "status"); !strings.Contains(out, "holds the VIPs") {
 		t.Errorf("status over plain HTTP:\n%s", out)
 	}
 	for i := 1; i <= 3; i++ {
-		b, err := os.ReadFile(l.LogPath(i))
+		b, err := os.ReadFile(e.lab.LogPath(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,15 +168,8 @@ func TestPlaintextOption(t *testing.T) {
 	}
 }
 
-// dial connects from the intruder namespace (see dialNS).
-func (e *env) dial(addr string) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
-	defer cancel()
-	return rig.DialIn(e.dialNS(addr))(ctx, "tcp", addr)
-}
-
-// dialNS is where dial connects from: the intruder namespace, but for a Raft
-// port another member's namespace. The member guard hangs up on a host that
+// dialNS is where TestTLSRefusesOutsiders connects to addr from: the
+// intruder namespace, but for a Raft port another member's namespace. The member guard hangs up on a host that
 // is no member before TLS is even tried (TestRaftPortRefusesNonMembers), and
 // these checks are about what TLS refuses.
 func (e *env) dialNS(addr string) string {
@@ -205,12 +189,11 @@ func (e *env) dialNS(addr string) string {
 // server; a connection still open then was accepted.
 const refusalWait = 3 * time.Second
 
-// tlsRefused handshakes with addr (from dialNS) with conf and
-// reads: nil when the server refused (an alert or a close), an error when the
+// tlsRefused handshakes with addr from namespace ns with conf and reads: nil when the server refused (an alert or a close), an error when the
 // connection was accepted. In TLS 1.3 the client's handshake completes before
 // the server has judged the client's certificate, so the read tells.
-func (e *env) tlsRefused(addr string, conf *tls.Config) error {
-	raw, err := e.dial(addr)
+func (e *env) tlsRefused(ns, addr string, conf *tls.Config) error {
+	raw, err := e.dialFrom(ns, addr)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -235,11 +218,11 @@ func (e *env) tlsRefused(addr string, conf *tls.Config) error {
 	return nil
 }
 
-// plainRefused sends addr plain bytes (an HTTP request, which for Raft is a
+// plainRefused sends addr, from namespace ns, plain bytes (an HTTP request, which for Raft is a
 // command byte and junk) and wants no answer but a close, or the HTTPS
 // server's 400 "HTTP request to an HTTPS server".
-func (e *env) plainRefused(addr string) error {
-	conn, err := e.dial(addr)
+func (e *env) plainRefused(ns, addr string) error {
+	conn, err := e.dialFrom(ns, addr)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -332,25 +315,12 @@ func TestRaftPortRefusesNonMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	raft := netip.AddrPortFrom(e.lab.NodeIP(h), rig.RaftPort).String()
-	ctx, cancel := context.WithTimeout(e.ctx, apiTimeout)
-	defer cancel()
-	raw, err := rig.DialIn(e.lab.IntruderNS())(ctx, "tcp", raft)
-	if err != nil {
-		t.Fatal(err)
+	if err := e.tlsRefused(e.dialNS(raft), raft, admin); err == nil {
+		t.Fatal("control: the Raft port refused the operator's certificate from a member's host: the check below would prove nothing")
 	}
-	conf := admin.Clone()
-	conf.ServerName = e.lab.NodeIP(h).String()
-	conn := tls.Client(raw, conf)
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(refusalWait))
-	err = conn.Handshake()
-	if err == nil {
-		_, err = conn.Read(make([]byte, 1))
+	if err := e.tlsRefused(e.lab.IntruderNS(), raft, admin); err != nil {
+		t.Fatalf("the Raft port, from the intruder host with the operator's certificate: %v: a non-member may speak Raft", err)
 	}
-	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("the Raft port kept a connection from the intruder host open (err %v): a non-member may speak Raft", err)
-	}
-	t.Logf("Raft port, operator's certificate, from the intruder host: %v", err)
 	if code, _, err := e.httpsGet(e.c.APIAddr(h), "/v1/status", admin); err != nil || code != http.StatusOK {
 		t.Fatalf("GET /v1/status with the operator's certificate: %d, %v", code, err)
 	}

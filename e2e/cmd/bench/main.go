@@ -3,7 +3,7 @@
 // figures to results.json, results.md and one SVG timeline per scenario
 // (docs/benchmarks.md explains the method). It needs root; it touches nothing
 // outside the namespaces it creates, and every process it starts runs in a
-// lab that kills it by PID when the run ends.
+// lab that kills it, with its process group, when the run ends.
 package main
 
 import (

@@ -15,8 +15,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,10 +42,6 @@ var ErrClosed = errors.New("lab closed")
 type Options struct {
 	// Nodes is the number of node namespaces (default 3).
 	Nodes int
-	// Prefix starts every namespace name (default "rv<pid%100000>x<3 random
-	// hex digits>", at most 11 characters).
-	// At most 12 characters of [a-z0-9].
-	Prefix string
 	// Dir receives the process logs. Default: a new temporary directory that
 	// Close removes. A Dir given here is left in place.
 	Dir string
@@ -91,8 +85,6 @@ type node struct {
 	mac net.HardwareAddr
 }
 
-var prefixRE = regexp.MustCompile(`^[a-z0-9]{1,12}$`)
-
 // New builds a lab with opts.Nodes nodes and a client on one bridge. On error
 // it removes whatever it had built.
 func New(ctx context.Context, opts Options) (*Lab, error) {
@@ -113,15 +105,15 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 	if removed, err := sweepStale(ctx); err != nil {
 		l.logf("removing labs left by killed runs: %v", err)
 	} else if len(removed) > 0 {
-		l.logf("removed the namespaces of labs whose creator was killed: %v", removed)
+		l.logf("removed the namespaces (and default log directories) of labs whose creator was killed: %v", removed)
 	}
 	var err error
-	if l.prefix, err = pickPrefix(ctx, opts.Prefix); err != nil {
+	if l.prefix, err = pickPrefix(ctx); err != nil {
 		return nil, err
 	}
 	if l.dir == "" {
 		if l.dir, err = os.MkdirTemp("", l.prefix+"-"); err != nil {
-			return nil, fmt.Errorf("lab dir: %w", err)
+			return nil, errors.Join(fmt.Errorf("lab dir: %w", err), delNetns(ctx, l.lanNS()))
 		}
 		l.ownDir = true
 	}
@@ -148,9 +140,7 @@ func (l *Lab) build(ctx context.Context, nodes int, intruder bool) error {
 	}
 	l.client = c
 	if intruder {
-		// Recorded before addHost returns, so that Close removes a half-built one.
-		l.intruder = node{ns: l.prefix + "i"}
-		in, err := l.addHost(ctx, l.intruder.ns, "pi", intruderHost, 0xfd)
+		in, err := l.addHost(ctx, l.prefix+"i", "pi", intruderHost, 0xfd)
 		if err != nil {
 			return fmt.Errorf("intruder: %w", err)
 		}
@@ -164,9 +154,12 @@ func (l *Lab) build(ctx context.Context, nodes int, intruder bool) error {
 	return nil
 }
 
-// pickPrefix validates the caller's prefix, or makes one from the PID and a
-// random suffix that no existing namespace starts with.
-func pickPrefix(ctx context.Context, want string) (string, error) {
+// pickPrefix makes a prefix from the PID and a random suffix that no
+// existing namespace starts with, and claims it by creating the lab's lan
+// namespace: `ip netns add` fails on a name that exists, so two labs built at
+// once never share a prefix, and Close may delete every namespace that starts
+// with it.
+func pickPrefix(ctx context.Context) (string, error) {
 	existing, err := listNetns(ctx)
 	if err != nil {
 		return "", err
@@ -179,21 +172,22 @@ func pickPrefix(ctx context.Context, want string) (string, error) {
 		}
 		return false
 	}
-	if want != "" {
-		if !prefixRE.MatchString(want) {
-			return "", fmt.Errorf("lab prefix %q: want 1-12 characters of [a-z0-9]", want)
-		}
-		if taken(want) {
-			return "", fmt.Errorf("lab prefix %q: a namespace with it exists", want)
-		}
-		return want, nil
-	}
 	for range 20 {
-		// The "x" ends the PID, so no prefix is the start of another's names.
-		p := fmt.Sprintf("rv%dx%03x", os.Getpid()%100000, rand.N(0x1000))
-		if !taken(p) {
-			return p, nil
+		// The whole PID, so sweepStale can tell whether the creator lives
+		// (at most 12 characters for a 7-digit PID); the "x" ends it, so no
+		// prefix is the start of another's names.
+		p := fmt.Sprintf("rv%dx%02x", os.Getpid(), rand.N(0x100))
+		if taken(p) {
+			continue
 		}
+		err := addNetns(ctx, p+"lan")
+		if errors.Is(err, errNetnsExists) {
+			continue // claimed by a lab built at the same time
+		}
+		if err != nil {
+			return "", err
+		}
+		return p, nil
 	}
 	return "", errors.New("lab prefix: no free name after 20 tries")
 }
@@ -292,12 +286,16 @@ func (l *Lab) Close() error {
 	}
 	l.spawner.close()
 	l.nl.close()
-	// The node, client and intruder namespaces first, so their veth ends go
-	// before the bridge's; deleting a namespace deletes the links in it.
+	// Every namespace with the prefix, not only those recorded: a host whose
+	// setup failed half-way has a namespace but no node. The lan namespace
+	// goes last, so the hosts' veth ends go before the bridge's; deleting a
+	// namespace deletes the links in it.
 	ctx := context.Background()
-	for _, n := range slices.Concat(l.nodes, []node{l.client, l.intruder}) {
-		if n.ns != "" {
-			errs = append(errs, delNetns(ctx, n.ns))
+	all, err := ListNetns(ctx, l.prefix)
+	errs = append(errs, err)
+	for _, ns := range all {
+		if ns != l.lanNS() {
+			errs = append(errs, delNetns(ctx, ns))
 		}
 	}
 	errs = append(errs, delNetns(ctx, l.lanNS()))

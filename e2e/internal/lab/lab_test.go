@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,7 +125,26 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A daemon's child, like keepalived's VRRP process, must die too.
+		childFile := filepath.Join(l.Dir(), "child.pid")
+		if _, err := l.Start(ctx, 1, []string{"sh", "-c", `sleep 300 & echo $! >` + childFile + `; wait`}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var child int
+		err = probe.WaitFor(ctx, func() bool {
+			b, _ := os.ReadFile(childFile)
+			child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			return child > 0
+		}, settle)
+		if err != nil {
+			t.Fatalf("the child never wrote its PID to %s: %v", childFile, err)
+		}
 		procs := l.Procs()
+		// A namespace of a host whose setup failed half-way: the lab has no
+		// node for it, and must remove it all the same.
+		if out, err := exec.CommandContext(ctx, "ip", "netns", "add", l.Prefix()+"n9").CombinedOutput(); err != nil {
+			t.Fatalf("ip netns add: %v: %s", err, out)
+		}
 		if err := l.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -134,6 +155,9 @@ func TestLab(t *testing.T) {
 			if p.Running() {
 				t.Errorf("%s (pid %d) still running after Close", p.Name(), p.PID())
 			}
+		}
+		if err := probe.WaitFor(ctx, func() bool { return gone(child) }, settle); err != nil {
+			t.Errorf("the child (pid %d) of a lab process still running after Close: %v", child, err)
 		}
 		if err := sleeper.Signal(syscall.SIGTERM); !errors.Is(err, os.ErrProcessDone) {
 			t.Errorf("signal after Close: %v, want os.ErrProcessDone", err)
@@ -252,7 +276,8 @@ const helperEnv = "RAFTVIP_LAB_SIGNAL_HELPER"
 // TestSignalCleanup checks that SIGTERM or SIGINT to a process holding a lab
 // removes the lab before the process ends (which still dies of the signal),
 // and that after a SIGKILL, which allows no cleanup, the lab's processes die
-// with it (Pdeathsig); its namespaces are then left for removeLeftovers.
+// with it (Pdeathsig), and the next lab built removes its namespaces and its
+// log directory.
 func TestSignalCleanup(t *testing.T) {
 	lab.RequireRoot(t)
 	if os.Getenv(helperEnv) == "1" {
@@ -261,7 +286,7 @@ func TestSignalCleanup(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd, prefix, pids := startHelper(t)
+			cmd, prefix, dir, pids := startHelper(t)
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
@@ -280,9 +305,15 @@ func TestSignalCleanup(t *testing.T) {
 				if left, err := lab.ListNetns(t.Context(), prefix); err != nil || len(left) == 0 {
 					t.Fatalf("no namespaces left after SIGKILL (%v, %v): the sweep below would prove nothing", left, err)
 				}
+				if _, err := os.Stat(dir); err != nil {
+					t.Fatalf("no log directory left after SIGKILL (%v): the sweep below would prove nothing", err)
+				}
 				lab.ForTest(t, lab.Options{Nodes: 1})
 				if left, err := lab.ListNetns(t.Context(), prefix); err != nil || len(left) > 0 {
 					t.Errorf("namespaces of the killed lab still there after a new lab was built: %v (%v)", left, err)
+				}
+				if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("log directory of the killed lab: %v, want it removed", err)
 				}
 				return
 			}
@@ -294,8 +325,8 @@ func TestSignalCleanup(t *testing.T) {
 }
 
 // startHelper runs this test binary as a helper that builds a lab, and returns
-// the lab's prefix and process IDs once it is up.
-func startHelper(t *testing.T) (*exec.Cmd, string, []int) {
+// the lab's prefix, log directory and process IDs once it is up.
+func startHelper(t *testing.T) (*exec.Cmd, string, string, []int) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSignalCleanup$", "-test.count=1")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
@@ -320,12 +351,12 @@ func startHelper(t *testing.T) (*exec.Cmd, string, []int) {
 			pid, _ := strconv.Atoi(s)
 			pids = append(pids, pid)
 		}
-		return cmd, f[1], pids
+		return cmd, f[1], f[2], pids
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	t.Fatalf("helper printed no lab line: %v", sc.Err())
-	return nil, "", nil
+	return nil, "", "", nil
 }
 
 // gone reports whether pid has exited (absent, or a zombie not reaped yet).
@@ -343,6 +374,12 @@ func signalHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Only a helper that fails before its signal gets here.
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("close lab: %v", err)
+		}
+	})
 	if err := l.StartResponders(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -358,12 +395,15 @@ func signalHelper(t *testing.T) {
 // behind (after SIGKILL, or a failed cleanup), so no run leaks into the machine.
 func removeLeftovers(t *testing.T, prefix, dir string) {
 	if err := os.RemoveAll(dir); err != nil {
-		t.Log(err)
+		t.Error(err)
 	}
-	left, _ := lab.ListNetns(context.Background(), prefix)
+	left, err := lab.ListNetns(context.Background(), prefix)
+	if err != nil {
+		t.Error(err)
+	}
 	for _, ns := range left {
 		if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil {
-			t.Logf("ip netns del %s: %v: %s", ns, err, out)
+			t.Errorf("ip netns del %s: %v: %s", ns, err, out)
 		}
 	}
 }

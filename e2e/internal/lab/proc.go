@@ -129,13 +129,17 @@ func (p *Proc) Wait(timeout time.Duration) error {
 	}
 }
 
-// kill ends the process with SIGKILL if it still runs, and reaps it.
+// kill ends the process and its process group (Start gives it one of its
+// own, so a daemon's children, keepalived's VRRP process say, die with it)
+// with SIGKILL if it still runs, and reaps it. Until the process is reaped
+// its PID, which is the group's ID, cannot be reused, so the signal reaches
+// nothing the lab did not start.
 func (p *Proc) kill() error {
 	if !p.Running() {
 		return nil
 	}
-	if err := p.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
+	if err := syscall.Kill(-p.PID(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("kill %s's group %d: %w", p.name, p.PID(), err)
 	}
 	if err := p.Wait(killWait); errors.Is(err, ErrStillRunning) {
 		return err

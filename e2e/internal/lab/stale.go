@@ -4,25 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
-// ownPrefix matches the prefixes pickPrefix makes: "rv", the creator's PID
-// modulo 100000, "x", three hex digits.
-var ownPrefix = regexp.MustCompile(`^(rv(\d+)x[0-9a-f]{3})`)
+// labNS matches the namespace names of a lab: the prefix pickPrefix makes
+// ("rv", the creator's PID, "x", two hex digits), then what the lab names
+// after it. Nothing else counts as a lab's, whatever it starts with.
+var labNS = regexp.MustCompile(`^(rv(\d+)x[0-9a-f]{2})(lan|c|i|n\d+)$`)
 
 // sweepStale removes the namespaces of labs whose creator is gone without a
-// Close: a process killed with SIGKILL (a go test timeout, a session killed
-// mid-bench) can clean nothing, and its lab's processes die with it
-// (Pdeathsig), but its namespaces stay. A lab counts as stale only when no
-// process has its creator's PID (as the prefix records it) and none of its
-// namespaces holds a process, so a live lab, even one between steps, is
-// never touched. It returns the prefixes it removed.
+// Close, and their log directory if it is the default one: a process killed
+// with SIGKILL (a go test timeout, a session killed mid-bench) can clean
+// nothing, and its lab's processes die with it (Pdeathsig), but its
+// namespaces stay. A lab counts as stale only when no process has its
+// creator's PID and none of its namespaces holds a process, so a live lab,
+// even one between steps, is never touched. It returns the prefixes it
+// removed.
 func sweepStale(ctx context.Context) ([]string, error) {
 	all, err := listNetns(ctx)
 	if err != nil {
@@ -31,48 +36,51 @@ func sweepStale(ctx context.Context) ([]string, error) {
 	byPrefix := map[string][]string{}
 	creator := map[string]int{}
 	for _, ns := range all {
-		m := ownPrefix.FindStringSubmatch(ns)
+		m := labNS.FindStringSubmatch(ns)
 		if m == nil {
 			continue
 		}
 		byPrefix[m[1]] = append(byPrefix[m[1]], ns)
 		creator[m[1]], _ = strconv.Atoi(m[2])
 	}
-	if len(byPrefix) == 0 {
-		return nil, nil
-	}
-	alive, err := pidsModulo()
-	if err != nil {
-		return nil, err
-	}
 	var removed []string
 	var errs []error
 	for prefix, nss := range byPrefix {
-		if alive[creator[prefix]] || anyProcessIn(ctx, nss) {
+		if !gone(creator[prefix]) || anyProcessIn(ctx, nss) {
 			continue
 		}
 		for _, ns := range nss {
 			errs = append(errs, delNetns(ctx, ns))
 		}
+		errs = append(errs, removeDefaultDirs(prefix))
 		removed = append(removed, prefix)
 	}
 	slices.Sort(removed)
 	return removed, errors.Join(errs...)
 }
 
-// pidsModulo is the set of running PIDs modulo 100000, as prefixes record them.
-func pidsModulo() (map[int]bool, error) {
-	entries, err := os.ReadDir("/proc")
+// gone reports whether no process has the given PID. Anything but a clear
+// "no such process" (a PID out of range included) counts as alive.
+func gone(pid int) bool {
+	if pid <= 0 || pid > math.MaxInt32 {
+		return false
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// removeDefaultDirs removes the log directories New makes when Options.Dir
+// is empty (os.MkdirTemp("", prefix+"-")); the "-" keeps another prefix's
+// out.
+func removeDefaultDirs(prefix string) error {
+	dirs, err := filepath.Glob(filepath.Join(os.TempDir(), prefix+"-*"))
 	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
+		return fmt.Errorf("lab dirs of %s: %w", prefix, err)
 	}
-	out := map[int]bool{}
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			out[pid%100000] = true
-		}
+	var errs []error
+	for _, d := range dirs {
+		errs = append(errs, os.RemoveAll(d))
 	}
-	return out, nil
+	return errors.Join(errs...)
 }
 
 // anyProcessIn reports whether a process runs in one of nss; when that cannot

@@ -3,20 +3,18 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
 	"strings"
 )
 
-// buildLAN creates the lan namespace with an up bridge. Multicast snooping is
+// buildLAN sets up the lan namespace (pickPrefix created it) with an up bridge. Multicast snooping is
 // off so IPv6 neighbour discovery floods like on a dumb switch; STP is off
 // (the default), so ports forward as soon as they are up.
 func (l *Lab) buildLAN(ctx context.Context) error {
 	ns := l.lanNS()
-	if err := addNetns(ctx, ns); err != nil {
-		return err
-	}
 	// A switch has no IPv6 of its own: without this the ports and the bridge
 	// send DAD and router solicitations, noise in every capture of the LAN.
 	const noV6 = "echo 1 >/proc/sys/net/ipv6/conf/default/disable_ipv6 && echo 1 >/proc/sys/net/ipv6/conf/all/disable_ipv6"
@@ -115,8 +113,15 @@ func ipBatch(ctx context.Context, ns string, cmds ...string) error {
 	return nil
 }
 
+// errNetnsExists is addNetns's error for a name that is taken.
+var errNetnsExists = errors.New("namespace exists")
+
 func addNetns(ctx context.Context, ns string) error {
-	if out, err := exec.CommandContext(ctx, "ip", "netns", "add", ns).CombinedOutput(); err != nil {
+	out, err := exec.CommandContext(ctx, "ip", "netns", "add", ns).CombinedOutput()
+	if err != nil && bytes.Contains(out, []byte("File exists")) {
+		err = errNetnsExists
+	}
+	if err != nil {
 		return fmt.Errorf("ip netns add %s: %w: %s", ns, err, bytes.TrimSpace(out))
 	}
 	return nil

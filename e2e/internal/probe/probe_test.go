@@ -78,6 +78,9 @@ func TestProbeMove(t *testing.T) {
 	if r.Flaps != 1 || r.TakeoverBy != "n2" {
 		t.Errorf("Flaps = %d, TakeoverBy = %q; want 1, n2", r.Flaps, r.TakeoverBy)
 	}
+	if r.HolderSamples == 0 || r.HolderFailed > 0 {
+		t.Errorf("%d of %d holder samples failed, want some and none failed", r.HolderFailed, r.HolderSamples)
+	}
 	if r.DualHolder != 0 {
 		t.Errorf("DualHolder = %v, want 0: the VIP was never on two nodes", r.DualHolder)
 	}

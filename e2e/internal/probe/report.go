@@ -65,6 +65,12 @@ type Report struct {
 	DualHolderAt time.Duration
 	// NoHolder is the longest continuous time no node held the VIP.
 	NoHolder time.Duration
+	// HolderSamples is how many state samples were taken, HolderFailed how
+	// many of them failed (State.Err). DualHolder and NoHolder skip failed
+	// samples, so they mean something only when HolderSamples > 0 and
+	// HolderFailed == 0.
+	HolderSamples int
+	HolderFailed  int
 
 	Flaps     int                // times the answering node changed
 	Answerers []string           // answering nodes in order, repeats collapsed
@@ -82,7 +88,11 @@ func analyze(vip netip.Addr, start time.Time, dur time.Duration, dials []Dial, s
 	r.outage()
 	r.DualHolder, r.DualHolderAt = longestRun(r.States, dur, func(s State) bool { return len(s.Holders) >= 2 })
 	r.NoHolder, _ = longestRun(r.States, dur, func(s State) bool { return len(s.Holders) == 0 })
+	r.HolderSamples = len(r.States)
 	for _, s := range r.States {
+		if s.Err != "" {
+			r.HolderFailed++
+		}
 		if s.NeighMAC != nil && (len(r.NeighMACs) == 0 || !bytes.Equal(r.NeighMACs[len(r.NeighMACs)-1], s.NeighMAC)) {
 			r.NeighMACs = append(r.NeighMACs, s.NeighMAC)
 		}
@@ -173,8 +183,8 @@ func (r Report) String() string {
 	if r.TakeoverBy != "" {
 		fmt.Fprintf(&b, "; takeover by %s at %v", r.TakeoverBy, r.TakeoverAt.Round(time.Millisecond))
 	}
-	fmt.Fprintf(&b, "; dual holder %v; no holder %v; neighbour MACs %v",
-		r.DualHolder.Round(time.Millisecond), r.NoHolder.Round(time.Millisecond), r.NeighMACs)
+	fmt.Fprintf(&b, "; dual holder %v; no holder %v (%d holder samples, %d failed); neighbour MACs %v",
+		r.DualHolder.Round(time.Millisecond), r.NoHolder.Round(time.Millisecond), r.HolderSamples, r.HolderFailed, r.NeighMACs)
 	if r.Err != "" {
 		fmt.Fprintf(&b, "; error: %s", r.Err)
 	}

@@ -96,6 +96,9 @@ func TestAnalyzeStates(t *testing.T) {
 	if diff := cmp.Diff([]net.HardwareAddr{mac1, mac2}, r.NeighMACs); diff != "" {
 		t.Errorf("NeighMACs (-want +got):\n%s", diff)
 	}
+	if r.HolderSamples != 9 || r.HolderFailed != 1 {
+		t.Errorf("HolderSamples, HolderFailed = %d, %d; want 9, 1", r.HolderSamples, r.HolderFailed)
+	}
 }
 
 func TestAnalyzeNeverDual(t *testing.T) {

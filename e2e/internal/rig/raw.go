@@ -43,7 +43,7 @@ func (c *Cluster) HTTPClientFrom(ns string) (*http.Client, error) {
 	}
 	t = t.Clone()
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return dialFrom(ctx, ns, network, addr)
+		return DialIn(ns)(ctx, network, addr)
 	}
 	return &http.Client{Timeout: c.http.Timeout, Transport: t}, nil
 }
@@ -51,7 +51,7 @@ func (c *Cluster) HTTPClientFrom(ns string) (*http.Client, error) {
 // DialAPI opens a connection to node i's API from namespace ns, over TLS
 // when the rig speaks HTTPS (handshake done), so a test can write raw HTTP.
 func (c *Cluster) DialAPI(ctx context.Context, ns string, i int) (net.Conn, error) {
-	conn, err := dialFrom(ctx, ns, "tcp", c.APIAddr(i))
+	conn, err := DialIn(ns)(ctx, "tcp", c.APIAddr(i))
 	if err != nil {
 		return nil, err
 	}
@@ -69,9 +69,4 @@ func (c *Cluster) DialAPI(ctx context.Context, ns string, i int) (net.Conn, erro
 		return nil, fmt.Errorf("TLS to n%d's API: %w", i, err)
 	}
 	return tc, nil
-}
-
-// dialFrom dials addr from namespace ns; the socket stays in ns.
-func dialFrom(ctx context.Context, ns, network, addr string) (net.Conn, error) {
-	return DialIn(ns)(ctx, network, addr)
 }

@@ -138,7 +138,8 @@ func newCluster(l *lab.Lab, bin string, common []string) (*Cluster, error) {
 	return c, nil
 }
 
-// DialIn is a DialContext that dials from namespace ns.
+// DialIn is a DialContext that dials from namespace ns; the socket stays in
+// ns. It is the one way the e2e tests connect from a lab namespace.
 func DialIn(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var conn net.Conn
