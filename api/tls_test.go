@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/raftvip/raftvip/pki/pkitest"
+	"github.com/raftvip/raftvip/internal/pki/pkitest"
 )
 
 // serveTLS serves f's API over TLS with conf (forwarding with it too) on a

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"github.com/raftvip/raftvip/pki/pkitest"
+	"github.com/raftvip/raftvip/internal/pki/pkitest"
 )
 
 // tlsRPCTimeout is the transports' I/O timeout in these tests: an RPC whose

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/fsm")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func vip(s string) VIP { return VIP{Prefix: netip.MustParsePrefix(s)} }
 
@@ -216,7 +216,7 @@ func TestGoldenCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join("..", "testdata", "fsm", "command-"+c.name+".bin")
+		path := filepath.Join("testdata", "command-"+c.name+".bin")
 		golden(t, path, b)
 		got, err := Decode(b)
 		if err != nil {
@@ -235,7 +235,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, filepath.Join("..", "testdata", "fsm", "snapshot-v1.json"), b)
+	golden(t, filepath.Join("testdata", "snapshot-v1.json"), b)
 
 	g := New()
 	if err := g.Restore(bytes.NewReader(b)); err != nil {
@@ -249,7 +249,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 // TestRestoreBeforeHealth: a snapshot written before members reported health
 // and claims carried timing restores to members that have not reported yet.
 func TestRestoreBeforeHealth(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "fsm", "snapshot-v1-before-health.json"))
+	b, err := os.ReadFile(filepath.Join("testdata", "snapshot-v1-before-health.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,11 @@ import (
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
-	"github.com/raftvip/raftvip/health"
-	"github.com/raftvip/raftvip/metrics"
+	"github.com/raftvip/raftvip/internal/health"
+	"github.com/raftvip/raftvip/internal/metrics"
+	"github.com/raftvip/raftvip/internal/notify"
+	"github.com/raftvip/raftvip/internal/pki"
 	"github.com/raftvip/raftvip/netops"
-	"github.com/raftvip/raftvip/notify"
-	"github.com/raftvip/raftvip/pki"
 )
 
 // shutdownBudget bounds the whole ordered teardown, so a wedged peer cannot keep

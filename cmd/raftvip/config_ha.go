@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
-	"github.com/raftvip/raftvip/health"
-	"github.com/raftvip/raftvip/notify"
+	"github.com/raftvip/raftvip/internal/health"
+	"github.com/raftvip/raftvip/internal/notify"
 )
 
 // HA is what keepalived operators know as priority, preempt and notify

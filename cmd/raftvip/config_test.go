@@ -333,7 +333,7 @@ func TestTLSFilesLoad(t *testing.T) {
 
 // TestExampleConfig: the documented example file parses and validates.
 func TestExampleConfig(t *testing.T) {
-	cfg, err := parseAgentConfig([]string{"-config", "../../testdata/raftvip.yaml"}, env(nil), io.Discard)
+	cfg, err := parseAgentConfig([]string{"-config", "../../examples/raftvip.yaml"}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

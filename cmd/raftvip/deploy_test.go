@@ -79,7 +79,7 @@ func TestUnitVerifies(t *testing.T) {
 // TestUnitCommandsParse: the commands the unit runs are ones this binary
 // accepts, with the three-node example config in place of /etc's.
 func TestUnitCommandsParse(t *testing.T) {
-	cfg := filepath.Join("..", "..", "testdata", "three-node", "n1.yaml")
+	cfg := filepath.Join("..", "..", "examples", "three-node", "n1.yaml")
 	args := func(key string) []string {
 		f := strings.Fields(strings.ReplaceAll(unitValue(t, key), "/etc/raftvip/raftvip.yaml", cfg))
 		if len(f) < 2 || f[0] != "/usr/local/bin/raftvip" {
@@ -115,7 +115,7 @@ func TestUnitCommandsParse(t *testing.T) {
 // TestThreeNodeExamples: every example config parses and validates.
 func TestThreeNodeExamples(t *testing.T) {
 	for _, n := range []string{"n1", "n2", "n3"} {
-		path := filepath.Join("..", "..", "testdata", "three-node", n+".yaml")
+		path := filepath.Join("..", "..", "examples", "three-node", n+".yaml")
 		c, err := parseAgentConfig([]string{"-config", path}, env(nil), io.Discard)
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/cluster"
-	"github.com/raftvip/raftvip/health"
-	"github.com/raftvip/raftvip/metrics"
-	"github.com/raftvip/raftvip/notify"
+	"github.com/raftvip/raftvip/internal/health"
+	"github.com/raftvip/raftvip/internal/metrics"
+	"github.com/raftvip/raftvip/internal/notify"
 )
 
 // maxFault keeps a health report within what the API accepts.

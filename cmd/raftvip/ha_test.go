@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/raftvip/raftvip/cluster"
-	"github.com/raftvip/raftvip/health"
+	"github.com/raftvip/raftvip/internal/health"
 )
 
 func TestNodeHealth(t *testing.T) {

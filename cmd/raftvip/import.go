@@ -8,7 +8,7 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/raftvip/raftvip/keepalived"
+	"github.com/raftvip/raftvip/internal/keepalived"
 )
 
 const importUsage = `usage: raftvip import-keepalived [-o file [-force]] <keepalived.conf>

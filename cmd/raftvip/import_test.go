@@ -22,7 +22,7 @@ func runImportCmd(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestImportExitCodes(t *testing.T) {
-	t.Chdir("../../testdata/keepalived")
+	t.Chdir("../../internal/keepalived/testdata")
 	tests := []struct {
 		name   string
 		args   []string
@@ -58,7 +58,7 @@ func TestImportExitCodes(t *testing.T) {
 }
 
 func TestImportStdoutIsGolden(t *testing.T) {
-	t.Chdir("../../testdata/keepalived")
+	t.Chdir("../../internal/keepalived/testdata")
 	_, stdout, _ := runImportCmd(t, "haproxy.conf")
 	want, err := os.ReadFile("haproxy.golden.yaml")
 	if err != nil {
@@ -70,7 +70,7 @@ func TestImportStdoutIsGolden(t *testing.T) {
 }
 
 func TestImportOutputFile(t *testing.T) {
-	src, err := filepath.Abs("../../testdata/keepalived/complete.conf")
+	src, err := filepath.Abs("../../internal/keepalived/testdata/complete.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestImportOutputFile(t *testing.T) {
 // needs no id, raft-addr or TLS files: the VIPs, announcements, priority,
 // hooks and checks (health.Prepare).
 func TestGoldenOutputsLoad(t *testing.T) {
-	goldens, err := filepath.Glob("../../testdata/keepalived/*.golden.yaml")
+	goldens, err := filepath.Glob("../../internal/keepalived/testdata/*.golden.yaml")
 	if err != nil || len(goldens) == 0 {
 		t.Fatalf("no golden outputs: %v", err)
 	}
@@ -136,7 +136,7 @@ func loadImported(path string) error {
 
 // The golden test above can fail: a bad check or an unknown key is refused.
 func TestLoadImportedRefusesBadChecks(t *testing.T) {
-	b, err := os.ReadFile("../../testdata/keepalived/haproxy.golden.yaml")
+	b, err := os.ReadFile("../../internal/keepalived/testdata/haproxy.golden.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

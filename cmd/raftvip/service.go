@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/cluster"
-	"github.com/raftvip/raftvip/sdnotify"
+	"github.com/raftvip/raftvip/internal/sdnotify"
 )
 
 // statusPeriod is how often the STATUS= line shown by `systemctl status` is

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/api"
-	"github.com/raftvip/raftvip/pki"
+	"github.com/raftvip/raftvip/internal/pki"
 )
 
 // File names in a `raftvip tls` directory.

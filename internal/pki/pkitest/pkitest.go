@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftvip/raftvip/pki"
+	"github.com/raftvip/raftvip/internal/pki"
 )
 
 // CA creates a new cluster CA.

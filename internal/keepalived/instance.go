@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
-	"github.com/raftvip/raftvip/health"
+	"github.com/raftvip/raftvip/internal/health"
 )
 
 // instance translates one statement inside a vrrp_instance block.

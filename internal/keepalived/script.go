@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
-	"github.com/raftvip/raftvip/health"
+	"github.com/raftvip/raftvip/internal/health"
 )
 
 const second = time.Second

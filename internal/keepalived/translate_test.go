@@ -10,12 +10,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/raftvip/raftvip/health"
+	"github.com/raftvip/raftvip/internal/health"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/keepalived")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// translateFile parses name from testdata/keepalived; the test runs in that
+// translateFile parses name from testdata; the test runs in that
 // directory so that positions read "haproxy.conf:17".
 func translateFile(t *testing.T, name string) Result {
 	t.Helper()
@@ -27,10 +27,10 @@ func translateFile(t *testing.T, name string) Result {
 }
 
 func TestGolden(t *testing.T) {
-	t.Chdir("../testdata/keepalived")
+	t.Chdir("testdata")
 	confs, err := filepath.Glob("*.conf")
 	if err != nil || len(confs) == 0 {
-		t.Fatalf("no configs in testdata/keepalived: %v", err)
+		t.Fatalf("no configs in testdata: %v", err)
 	}
 	for _, conf := range confs {
 		t.Run(conf, func(t *testing.T) {
@@ -69,7 +69,7 @@ func findings(r Result, sev Severity) []string {
 }
 
 func TestHAProxyPair(t *testing.T) {
-	t.Chdir("../testdata/keepalived")
+	t.Chdir("testdata")
 	r := translateFile(t, "haproxy.conf")
 	if r.Complete() {
 		t.Error("Complete() = true, but the script's weight has no raftvip equivalent")
@@ -89,7 +89,7 @@ func TestHAProxyPair(t *testing.T) {
 }
 
 func TestIPv6(t *testing.T) {
-	t.Chdir("../testdata/keepalived")
+	t.Chdir("testdata")
 	r := translateFile(t, "ipv6.conf")
 	want := []VIP{
 		{CIDR: "2001:db8::100/64"},
@@ -115,7 +115,7 @@ func TestIPv6(t *testing.T) {
 }
 
 func TestSyncGroupMergesInstances(t *testing.T) {
-	t.Chdir("../testdata/keepalived")
+	t.Chdir("testdata")
 	r := translateFile(t, "syncgroup.conf")
 	if diff := cmp.Diff([]VIP{{CIDR: "192.0.2.110/24"}, {CIDR: "192.0.2.130/26"}}, r.VIPs); diff != "" {
 		t.Errorf("VIPs (-want +got):\n%s", diff)
@@ -154,7 +154,7 @@ vrrp_instance B { interface eth0
 }
 
 func TestCompleteConfig(t *testing.T) {
-	t.Chdir("../testdata/keepalived")
+	t.Chdir("testdata")
 	r := translateFile(t, "complete.conf")
 	if !r.Complete() {
 		t.Errorf("Complete() = false, untranslated: %v", findings(r, Untranslated))

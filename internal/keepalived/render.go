@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/raftvip/raftvip/health"
+	"github.com/raftvip/raftvip/internal/health"
 )
 
 // Render prints r as a raftvip YAML config. The findings come first, as

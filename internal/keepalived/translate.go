@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/raftvip/raftvip/health"
+	"github.com/raftvip/raftvip/internal/health"
 )
 
 // Severity says whether a finding needs the user's attention.
