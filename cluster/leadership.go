@@ -111,9 +111,10 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 	n.reportHealth(ctx)
 }
 
-// watchQuorum says loudly, once, when no leader has been known for longer
-// than a few elections take: no node holds the VIPs then (DESIGN.md), and
-// raft's own lines (a rising term, "starting election") do not say so.
+// watchQuorum says loudly, once, when no leader has been known for longer than
+// a few elections take: no node holds the VIPs then (docs/design.md, "The
+// promise and the fault model"), and raft's own lines (a rising term, "starting
+// election") do not say so.
 func (n *Node) watchQuorum(w *watch, now time.Time) {
 	if w.leaderID != "" || w.state == raft.Shutdown {
 		if w.leaderless {
@@ -146,7 +147,7 @@ const leaderlessAfter = 5
 
 // establish makes this leader the VIP owner for term: a barrier so the FSM has
 // applied everything earlier leaders committed, then the claim, which proves a
-// majority in this term once committed (DESIGN.md "Leadership → VIP"). If that
+// majority in this term once committed (docs/design.md, "Claim, then bind"). If that
 // fails while it is still leader, it hands leadership to a node that may do
 // better, as Consul and Nomad do, and retries if even that fails.
 func (n *Node) establish(ctx context.Context, term uint64) {
@@ -290,7 +291,7 @@ func compareVIPs(x, y fsm.VIP) int {
 // handOver transfers leadership to id ("" lets raft pick the most up-to-date
 // follower). From the moment it starts, View reports this node as not leader,
 // so the reconciler drops the VIPs before another node can claim them
-// (DESIGN.md: drop first, then transfer). With grace it also waits the timing
+// (docs/design.md, "Drop, then transfer"). With grace it also waits the timing
 // margin for that drop, because the caller has not dropped them itself.
 func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress, grace bool) error {
 	n.handOverMu.Lock()

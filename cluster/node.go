@@ -297,7 +297,7 @@ func (n *Node) view() (state raft.RaftState, st fsm.State, leader bool, term uin
 
 // Shutdown hands leadership over if this node leads (bounded by ctx; a failed
 // transfer is logged, not returned), stops Raft and closes the stores and the
-// transport. The caller drops the VIPs first (DESIGN.md: drop, then transfer).
+// transport. The caller drops the VIPs first (docs/design.md, "Drop, then transfer").
 // It is idempotent and returns the first call's result.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.shutdownOnce.Do(func() { n.shutdownErr = n.shutdown(ctx) })

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// TestPartitionedLeaderDropsFirst is the single-holder claim of DESIGN.md,
+// TestPartitionedLeaderDropsFirst is the single-holder claim of docs/design.md,
 // in process: the leader is cut off from both peers. Sampling every node's
 // View about every millisecond, the old leader must stop holding strictly
 // before any other node starts, a new holder must appear, and after the

@@ -33,12 +33,12 @@ type Timing struct {
 // profileNames lists the valid profile names, for error messages and docs.
 func profileNames() []string { return []string{"fast", "lan", "wan"} }
 
-// Profile returns the named timing profile: "lan" (the default, 200/200/100 ms),
-// "fast" (100/100/50 ms, a quiet LAN) or "wan" (1000/1000/500 ms, raft's own
-// defaults). STYLE.md measured elections of 386 ms (200 ms timings) and 222 ms
-// (100 ms); the project's benchmark measured client outages after losing the
-// leader's host of 375 ms (lan) and 224 ms (fast), medians of 10 runs
-// (docs/benchmarks.md).
+// Profile returns the named timing profile: "lan" (the default, 200/200/100
+// ms), "fast" (100/100/50 ms, a quiet LAN) or "wan" (1000/1000/500 ms, raft's
+// own defaults). Elections after a leader crash took 386 ms (200 ms timings)
+// and 222 ms (100 ms) (docs/design.md, "Raft timings"); the project's benchmark
+// measured client outages after losing the leader's host of 375 ms (lan) and
+// 224 ms (fast), medians of 10 runs (docs/benchmarks.md).
 func Profile(name string) (Timing, error) {
 	ms := time.Millisecond
 	switch name {
@@ -66,9 +66,9 @@ func (t Timing) margin() time.Duration {
 // ErrInvalidTiming and names the values.
 //
 // Why LeaderLease + margin <= Heartbeat: a leader cut off from its peers keeps
-// acting as leader until its lease runs out; measured in STYLE.md it stepped
-// down at about the lease (493/105/54 ms for leases of 500/100/50 ms). A
-// follower only starts an election after Heartbeat without hearing from the
+// acting as leader until its lease runs out; measured (docs/design.md, "Raft
+// timings"), it stepped down at about the lease (493/105/54 ms for leases of
+// 500/100/50 ms). A follower only starts an election after Heartbeat without hearing from the
 // leader, and with randomized timers the majority elected a new leader only
 // after at least one Heartbeat (1971/456/168 ms). Raft itself only requires
 // LeaderLease <= Heartbeat, which leaves no time for the step-down to be

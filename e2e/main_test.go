@@ -1,7 +1,8 @@
 // Package e2e runs real raftvip agents in the network-namespace lab of
-// DESIGN.md and judges them from the lab's client namespace: who holds the VIP,
-// who answers it, and where the client's neighbour entry points. Every test
-// builds its own lab; the binaries are built once, here.
+// docs/design.md ("The test lab") and judges them from the lab's client
+// namespace: who holds the VIP, who answers it, and where the client's
+// neighbour entry points. Every test builds its own lab; the binaries are built
+// once, here.
 package e2e
 
 import (

@@ -102,7 +102,8 @@ func (r *Reconciler) heldLinks() []string {
 //
 // The second burst is for clients and switches that missed the first while the
 // link or a bridge port was still settling. Refresh is for clients that came up
-// with no entry, or dropped it, after the bursts (DESIGN.md: a client kept the
+// with no entry, or dropped it, after the bursts (docs/design.md, "Drop, then
+// transfer": a client kept the
 // old MAC for up to 53 s after a partition healed under keepalived).
 type Schedule struct {
 	Burst    int

@@ -157,7 +157,8 @@ func (a *LinkAnnouncer) garp(lc *linkConns, ip netip.Addr) error {
 // be sent to the Ethernet broadcast address: a request and a reply, each with
 // sender IP = target IP = vip. The request's target MAC is zero; the reply's is
 // hw itself. Linux updates an existing entry at once on either (measured,
-// STYLE.md) but ignores a reply whose target MAC is broadcast for 1 s after
+// docs/design.md, "Gratuitous ARP") but ignores a reply whose target MAC is
+// broadcast for 1 s after
 // the entry changed (locktime): a client then stayed on the old host for 32 s.
 // Never send that form.
 func garpPackets(hw net.HardwareAddr, vip netip.Addr) ([]*arp.Packet, error) {

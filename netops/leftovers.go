@@ -12,11 +12,10 @@ import (
 
 // RemoveLeftovers removes VIPs that an earlier run (crashed, killed, or an
 // older configuration) left in the kernel, before this node takes part in an
-// election (DESIGN.md: on start, a node removes any cluster VIP still
-// configured). On each of links, and on each VIP's own interface, it removes
-// every address of vips and every IPv4 address carrying a label this package
-// sets ("<link>:vip" or a VIP's label). Missing links are skipped. It returns
-// what it removed and the errors joined.
+// election (docs/design.md, "Leftovers at start"). On each of links, and on
+// each VIP's own interface, it removes every address of vips and every IPv4
+// address carrying a label this package sets ("<link>:vip" or a VIP's label).
+// Missing links are skipped. It returns what it removed and the errors joined.
 func RemoveLeftovers(ctx context.Context, b LabelBinder, links []string, vips []fsm.VIP, log *slog.Logger) ([]netip.Prefix, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -98,7 +98,8 @@ func (n *Netlink) Bind(_ context.Context, link string, a Addr, validFor time.Dur
 		na.Label = a.Label
 	} else {
 		// Without NODAD the address is tentative for 1-2 s (binding to it fails)
-		// and ends up dadfailed if the old owner still holds it (STYLE.md).
+		// and ends up dadfailed if the old owner still holds it (docs/design.md,
+		// "IPv6 neighbour advertisements").
 		na.Flags = unix.IFA_F_NODAD
 	}
 	// AddrReplace, not AddrAdd: adding an existing address fails with EEXIST,

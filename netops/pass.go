@@ -189,7 +189,8 @@ func (r *Reconciler) keep(ctx context.Context, d ResolvedVIP, term uint64, now t
 		return
 	case h.term != term:
 		// A holder that reconfirms ownership in a new term announces again:
-		// clients may have followed another claimant meanwhile (DESIGN.md).
+		// clients may have followed another claimant meanwhile (docs/design.md,
+		// "Drop, then transfer").
 		h.term, h.start, h.sent = term, now, 0
 		r.log.Info("VIP held in a new term", "vip", h.Prefix, "link", h.Link, "term", term)
 	}

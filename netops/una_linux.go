@@ -35,7 +35,8 @@ func (a *LinkAnnouncer) una(lc *linkConns, ip netip.Addr) error {
 // unaMessage returns the unsolicited neighbour advertisement of vip at hw, for
 // all nodes (ff02::1). Override is what makes a client replace an existing
 // entry at once; without it the entry only goes STALE on the old MAC and
-// traffic fails (measured, STYLE.md). It is neither solicited nor from a router.
+// traffic fails (docs/design.md, "IPv6 neighbour advertisements"). It is neither
+// solicited nor from a router.
 func unaMessage(hw net.HardwareAddr, vip netip.Addr) (*ndp.NeighborAdvertisement, error) {
 	if !vip.Is6() || vip.Is4In6() || vip.Zone() != "" {
 		return nil, fmt.Errorf("neighbor advertisement for %s: not a plain IPv6 address", vip)

@@ -97,7 +97,7 @@ func TestLANCatchesTwoHolders(t *testing.T) {
 }
 
 // TestHandoverHasOneHolder runs two reconcilers on one LAN through a graceful
-// handover (DESIGN.md: drop first, then transfer) and checks that the ledger
+// handover (docs/design.md, "Drop, then transfer") and checks that the ledger
 // never saw two holders, failing the test the moment it does.
 func TestHandoverHasOneHolder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 )
 
 // Names and the primary address of the veth pair in every namespace. Only the
-// documentation ranges are used (DESIGN.md).
+// documentation ranges are used (docs/design.md, "The test lab").
 const (
 	Link    = "rv0"           // carries Primary, like a node's own interface
 	Peer    = "rv1"           // the other end, where tests capture what Link sends

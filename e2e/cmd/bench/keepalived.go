@@ -33,7 +33,7 @@ func keepalivedVersion(ctx context.Context) (string, error) {
 
 // keepalivedPriority gives n1 the VIP first and n2 the takeover: n2's
 // priority 100 (the default) makes its skew time (256-100)/256 of an advert
-// interval, as in DESIGN.md's measurements.
+// interval, as docs/benchmarks.md ("Method") describes.
 var keepalivedPriority = map[int]int{1: 150, 2: 100, 3: 50}
 
 func keepalivedSpec(profile string) spec {

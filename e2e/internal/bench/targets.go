@@ -2,7 +2,7 @@ package bench
 
 import "fmt"
 
-// Verdict says whether one target of the benchmark issue was met.
+// Verdict says whether one target of docs/benchmarks.md ("Targets") was met.
 type Verdict struct {
 	Target   string `json:"target"`
 	Measured string `json:"measured"`
@@ -12,9 +12,9 @@ type Verdict struct {
 
 const notMeasured = "not measured"
 
-// Evaluate checks raftvip's figures against the targets of the benchmark
-// issue. Outage targets are judged on the median; the measured text gives
-// the maximum too. "Every run" targets are judged on the maximum.
+// Evaluate checks raftvip's figures against the targets of docs/benchmarks.md.
+// Outage targets are judged on the median; the measured text gives the maximum
+// too. "Every run" targets are judged on the maximum.
 func Evaluate(rows []Row, res []Resource, stab []Stability) []Verdict {
 	find := func(profile, scenario string) (Row, bool) {
 		for _, r := range rows {

@@ -1,8 +1,9 @@
-// Package lab builds the network-namespace test lab of DESIGN.md: a `lan`
-// namespace holding a bridge, one namespace per node, one for a client and,
-// on request, one for an intruder, all on 192.0.2.0/24 and 2001:db8::/64. Nothing is configured in the machine's root
-// namespace: every link is created inside a lab namespace. Every name carries a
-// per-run prefix, and Close removes everything the lab made.
+// Package lab builds the network-namespace test lab of docs/design.md ("The
+// test lab"): a `lan` namespace holding a bridge, one namespace per node, one
+// for a client and, on request, one for an intruder, all on 192.0.2.0/24 and
+// 2001:db8::/64. Nothing is configured in the machine's root namespace: every
+// link is created inside a lab namespace. Every name carries a per-run prefix,
+// and Close removes everything the lab made.
 //
 // The lab needs root, iproute2 (`ip`) and nftables (`nft`, for Partition).
 package lab

@@ -83,7 +83,7 @@ func (h *handles) linkMAC(ns, name string) (net.HardwareAddr, error) {
 
 // dumpRetries bounds retries of a netlink dump the kernel reports as
 // interrupted (netlink >= v1.3.0 returns ErrDumpInterrupted with possibly
-// inconsistent data; STYLE.md, facts).
+// inconsistent data; docs/design.md, "Netlink").
 const dumpRetries = 5
 
 func retryDump[T any](f func() (T, error)) (T, error) {

@@ -84,9 +84,9 @@ func AskFrom(ctx context.Context, ns string, addr netip.AddrPort, timeout time.D
 func Responder(ip netip.Addr) netip.AddrPort { return netip.AddrPortFrom(ip, ResponderPort) }
 
 // GratuitousARP makes node i announce that vip is at its eth0 MAC, with the
-// request form STYLE.md found reliable (op=1, sender IP = target IP = vip,
-// target MAC zero, to broadcast). It is a test tool: in the real cluster the
-// daemon announces.
+// request form docs/design.md ("Gratuitous ARP") found reliable (op=1, sender
+// IP = target IP = vip, target MAC zero, to broadcast). It is a test tool: in
+// the real cluster the daemon announces.
 func (l *Lab) GratuitousARP(i int, vip netip.Addr) error {
 	if !vip.Is4() {
 		return fmt.Errorf("gratuitous ARP for %s: not IPv4", vip)

@@ -22,7 +22,7 @@ var labNS = regexp.MustCompile(`^(rv(\d+)x[0-9a-f]{2})(lan|c|i|n\d+)$`)
 
 // sweepStale removes the namespaces of labs whose creator is gone without a
 // Close, and their log directory if it is the default one: a process killed
-// with SIGKILL (a go test timeout, a session killed mid-bench) can clean
+// with SIGKILL (a go test timeout, a terminal closed mid-bench) can clean
 // nothing, and its lab's processes die with it (Pdeathsig), but its
 // namespaces stay. A lab counts as stale only when no process has its
 // creator's PID and none of its namespaces holds a process, so a live lab,

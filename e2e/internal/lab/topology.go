@@ -85,7 +85,8 @@ func (l *Lab) addHost(ctx context.Context, ns, port string, host int, macLow byt
 		fmt.Sprintf("link set %s address %s", Link, mac),
 		fmt.Sprintf("link set %s up", Link),
 		fmt.Sprintf("addr add %s/24 dev %s", hostIP(host), Link),
-		// nodad: usable at once, no 1-2 s tentative phase (STYLE.md, facts).
+		// nodad: usable at once, no 1-2 s tentative phase (docs/design.md,
+		// "IPv6 neighbour advertisements").
 		fmt.Sprintf("addr add %s/64 dev %s nodad", hostIP6(host), Link),
 	)
 	if err != nil {

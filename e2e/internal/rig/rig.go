@@ -1,6 +1,7 @@
 // Package rig runs real raftvip agents in a lab and talks to them the way an
 // operator would: over their HTTP API, from the client namespace. It imports
-// nothing of raftvip but the binary it runs (DESIGN.md: e2e uses the binary only).
+// nothing of raftvip but the binary it runs (docs/design.md, "Layout": e2e uses
+// the binary only).
 package rig
 
 import (
