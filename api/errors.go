@@ -80,7 +80,7 @@ func statusFor(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, cluster.ErrUnknownMember), errors.Is(err, fsm.ErrNoSuchVIP):
 		return http.StatusNotFound
-	case errors.Is(err, fsm.ErrInvalidVIP), errors.Is(err, fsm.ErrMalformed):
+	case errors.Is(err, fsm.ErrInvalidVIP), errors.Is(err, fsm.ErrInvalidHealth), errors.Is(err, fsm.ErrMalformed):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -175,5 +176,51 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestSubmissionRules: a command this release's rules refuse is refused where
+// it is submitted, through the API and through the cluster node, with an
+// error naming the field; nothing reaches the log. (Replicas still apply such
+// an entry when another release wrote it: fsm's TestOtherRulesStillApply.)
+func TestSubmissionRules(t *testing.T) {
+	n := startNode(t, "n1", netopstest.NewLAN(t), slog.New(slog.DiscardHandler))
+	if err := n.node.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	// The seed is the last write a new leader makes (after its claim), so the
+	// log's end is still from here on, unless a refused command gets in.
+	waitFor(t, "n1 to hold the seeded VIP", func() bool { st := n.node.Status(); return st.Holder && len(st.VIPs) == 1 })
+	before := n.node.Status().LastIndex
+	ctx := t.Context()
+
+	client := api.NewClient(n.http.Listener.Addr().String(), "token", nil)
+	network := fsm.VIP{Prefix: netip.MustParsePrefix("192.0.2.0/24")}
+	var apiErr *api.Error
+	if err := client.AddVIP(ctx, network); !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest ||
+		!strings.Contains(err.Error(), "prefix 192.0.2.0/24") {
+		t.Errorf("POST /v1/vips of a network address = %v, want a 400 naming the prefix", err)
+	}
+	err := client.ReportHealth(ctx, api.HealthReport{ID: "n1", Healthy: true, Priority: 300})
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || !strings.Contains(err.Error(), "priority 300") {
+		t.Errorf("POST /v1/health with priority 300 = %v, want a 400 naming the priority", err)
+	}
+
+	for _, c := range []struct {
+		cmd   fsm.Command
+		want  error
+		field string
+	}{
+		{fsm.AddVIP(network), fsm.ErrInvalidVIP, "prefix"},
+		{fsm.AddVIP(fsm.VIP{Prefix: netip.MustParsePrefix("2001:db8::100/64"), Label: "web"}), fsm.ErrInvalidVIP, "label"},
+		{fsm.SetHealth("n1", true, "", 0), fsm.ErrInvalidHealth, "priority"},
+		{fsm.SetHealth("n1", false, strings.Repeat("x", fsm.MaxFault+1), 100), fsm.ErrInvalidHealth, "fault"},
+	} {
+		if err := n.node.Apply(ctx, c.cmd); !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("Apply(%s) = %v, want %v naming %s", c.cmd.Type, err, c.want, c.field)
+		}
+	}
+	if after := n.node.Status(); after.LastIndex != before || len(after.VIPs) != 1 {
+		t.Errorf("refused commands reached the log: last index %d -> %d, VIPs %v", before, after.LastIndex, after.VIPs)
 	}
 }

@@ -236,7 +236,7 @@ func (s *Server) leader(w http.ResponseWriter, _ *http.Request) {
 	st := s.cluster.Status()
 	info := LeaderInfo{
 		Node:          st.ID,
-		Role:          strings.ToLower(st.State),
+		Role:          strings.ToLower(string(st.State)),
 		Holder:        st.Holder,
 		LeaderID:      st.LeaderID,
 		LeaderAPIAddr: st.LeaderAPIAddr,

@@ -203,6 +203,7 @@ func TestBadRequests(t *testing.T) {
 		{"vip no prefix length", "POST", "/v1/vips", `{"prefix":"192.0.2.101"}`, 400, "not a CIDR"},
 		{"vip network address", "POST", "/v1/vips", `{"prefix":"192.0.2.0/24"}`, 400, "network address"},
 		{"vip label on IPv6", "POST", "/v1/vips", `{"prefix":"2001:db8::100/64","label":"web"}`, 400, "IPv4 addresses only"},
+		{"vip interface too long", "POST", "/v1/vips", `{"prefix":"192.0.2.101/24","interface":"a-very-long-interface"}`, 400, `interface "a-very-long-interface"`},
 		{"vip missing prefix", "POST", "/v1/vips", `{"interface":"eth0"}`, 400, "prefix is required"},
 		{"vip prefix as number", "POST", "/v1/vips", `{"prefix":1}`, 400, `field "prefix"`},
 		{"delete not an address", "DELETE", "/v1/vips/web", "", 400, `"web" is not an IP address`},

@@ -23,9 +23,6 @@ import (
 // follower's ID; a node receiving it never forwards again (loop guard).
 const forwardedHeader = "X-Raftvip-Forwarded"
 
-// maxIDLen bounds node IDs: they appear in logs, headers and Raft's configuration.
-const maxIDLen = 64
-
 // Decoder problems of our own, named in the 400 answer by jsonProblem.
 var (
 	errEmptyBody    = errors.New("empty body")
@@ -153,7 +150,7 @@ func (s *Server) join(_ *http.Request, body []byte) (action, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if err := errors.Join(ValidateID("id", req.ID), checkHostPort("raft_addr", req.RaftAddr),
+	if err := errors.Join(fsm.ValidateNodeID("id", req.ID), checkHostPort("raft_addr", req.RaftAddr),
 		checkHostPort("api_addr", req.APIAddr)); err != nil {
 		return nil, badRequest("%s", oneLine(strings.ReplaceAll(err.Error(), "\n", "; ")))
 	}
@@ -167,7 +164,7 @@ func (s *Server) leave(_ *http.Request, body []byte) (action, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if err := ValidateID("id", req.ID); err != nil {
+	if err := fsm.ValidateNodeID("id", req.ID); err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}
 	return func(ctx context.Context) error { return s.cluster.Leave(ctx, req.ID) }, nil
@@ -182,7 +179,7 @@ func (s *Server) transfer(_ *http.Request, body []byte) (action, error) {
 		}
 	}
 	if req.ID != "" {
-		if err := ValidateID("id", req.ID); err != nil {
+		if err := fsm.ValidateNodeID("id", req.ID); err != nil {
 			return nil, withStatus(http.StatusBadRequest, err)
 		}
 	}
@@ -233,29 +230,6 @@ func ParseVIPAddr(s string) (netip.Addr, error) {
 		return p.Addr(), nil
 	}
 	return netip.Addr{}, fmt.Errorf("%q is not an IP address or CIDR", s)
-}
-
-// ValidateID reports why id cannot be a node ID, naming it as field: IDs are
-// 1-64 letters, digits, '.', '_' and '-', starting with a letter or digit (so
-// never "." or ".."), safe in logs, headers and file names. The agent checks
-// its -id with it, so that any node it starts can join.
-func ValidateID(field, id string) error {
-	if id == "" {
-		return fmt.Errorf("%s is required", field)
-	}
-	if len(id) > maxIDLen {
-		return fmt.Errorf("%s is %d characters long, at most %d allowed", field, len(id), maxIDLen)
-	}
-	for i, c := range id {
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if i == 0 && !alnum {
-			return fmt.Errorf("%s %q must start with a letter or digit", field, id)
-		}
-		if !alnum && c != '.' && c != '_' && c != '-' {
-			return fmt.Errorf("%s %q contains %q: use letters, digits, '.', '_' and '-'", field, id, c)
-		}
-	}
-	return nil
 }
 
 // checkHostPort requires an address other nodes can dial: a host and a numeric

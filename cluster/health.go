@@ -16,6 +16,15 @@ import (
 // cannot take them.
 const refusedFor = 10 * time.Second
 
+// HealthReport is what a node publishes of itself through the log: whether
+// its checks pass, why not, and its priority (fsm.SetHealth).
+type HealthReport struct {
+	ID       string
+	Healthy  bool
+	Fault    string
+	Priority int
+}
+
 // healthState is this node's local health and what it knows of its peers'
 // reachability. Its own lock: the agent, Run and the guard all touch it.
 type healthState struct {
@@ -92,14 +101,14 @@ func (n *Node) reportHealth(ctx context.Context) {
 	n.health.reporting = true
 	n.health.mu.Unlock()
 	go func() {
-		cmd := fsm.SetHealth(n.cfg.ID, h.Healthy, h.Fault, n.cfg.Priority)
+		r := HealthReport{ID: n.cfg.ID, Healthy: h.Healthy, Fault: h.Fault, Priority: n.cfg.Priority}
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		var err error
 		if n.raft.State() == raft.Leader {
-			err = n.Apply(rctx, cmd)
+			err = n.Apply(rctx, fsm.SetHealth(r.ID, r.Healthy, r.Fault, r.Priority))
 		} else if n.cfg.Report != nil {
-			err = n.cfg.Report(rctx, cmd)
+			err = n.cfg.Report(rctx, r)
 		}
 		n.health.mu.Lock()
 		n.health.reporting = false

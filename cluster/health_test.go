@@ -78,10 +78,10 @@ func healthCluster(t *testing.T, mod func(id string, c *Config)) *testCluster {
 	t.Helper()
 	var c *testCluster
 	c = newClusterWith(t, 3, func(cfg *Config) {
-		cfg.Report = func(ctx context.Context, cmd fsm.Command) error {
+		cfg.Report = func(ctx context.Context, r HealthReport) error {
 			for _, n := range c.nodes {
 				if st := n.Status(); st.State == "Leader" {
-					return n.Apply(ctx, cmd)
+					return n.Apply(ctx, fsm.SetHealth(r.ID, r.Healthy, r.Fault, r.Priority))
 				}
 			}
 			return ErrNoLeader

@@ -62,9 +62,9 @@ type Config struct {
 	// a healthy leader, once it has been ready for PreemptDelay.
 	Preempt      bool
 	PreemptDelay time.Duration
-	// Report sends a command to the leader when this node is not leader; the
-	// node uses it to publish its health (SetHealth). Nil: health stays local.
-	Report func(ctx context.Context, c fsm.Command) error
+	// Report sends this node's health report to the leader when this node
+	// is not leader (the leader records it itself). Nil: health stays local.
+	Report func(ctx context.Context, r HealthReport) error
 	// TLS, when set, carries Raft over mutual TLS with this configuration
 	// (pki.Identity.TLSConfig); nil means plain TCP.
 	TLS *tls.Config
@@ -355,7 +355,7 @@ func (n *Node) Status() Status {
 	leaderAddr, leaderID := n.raft.LeaderWithID()
 	s := Status{
 		ID:             n.cfg.ID,
-		State:          state.String(),
+		State:          RoleOf(state),
 		Term:           term,
 		LeaderID:       string(leaderID),
 		LeaderRaftAddr: string(leaderAddr),

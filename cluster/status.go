@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
 )
 
@@ -20,6 +21,35 @@ var (
 	ErrInvalidTiming = errors.New("unsafe timing")
 )
 
+// Role is a node's Raft role, as Status reports it. Its values are
+// raft.RaftState's names, which /v1/status has always shown.
+type Role string
+
+// The Raft roles.
+const (
+	RoleLeader    Role = "Leader"
+	RoleFollower  Role = "Follower"
+	RoleCandidate Role = "Candidate"
+	RoleShutdown  Role = "Shutdown"
+)
+
+// RoleOf returns the role of a node in raft state s.
+func RoleOf(s raft.RaftState) Role {
+	switch s {
+	case raft.Leader:
+		return RoleLeader
+	case raft.Follower:
+		return RoleFollower
+	case raft.Candidate:
+		return RoleCandidate
+	case raft.Shutdown:
+		return RoleShutdown
+	}
+	// A state raft adds later keeps its own name rather than posing as one
+	// of these.
+	return Role(s.String())
+}
+
 // Member is one server in the Raft configuration, with what the FSM knows of it.
 type Member struct {
 	ID       string `json:"id"`
@@ -34,7 +64,7 @@ type Member struct {
 // Status is a point-in-time view of one node, for the API and the CLI.
 type Status struct {
 	ID    string `json:"id"`
-	State string `json:"state"` // raft.RaftState: "Leader", "Follower", "Candidate", "Shutdown"
+	State Role   `json:"state"`
 	Term  uint64 `json:"term"`
 
 	LeaderID       string `json:"leader_id,omitempty"`

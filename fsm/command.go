@@ -98,9 +98,20 @@ func SetHealth(id string, healthy bool, fault string, priority int) Command {
 // RemoveMember returns the command that forgets a member.
 func RemoveMember(id string) Command { return Command{Type: TypeRemoveMember, Node: id} }
 
-// Encode returns the log form: version byte, type byte, JSON payload.
+// Encode returns the log form: version byte, type byte, JSON payload. It
+// refuses a command this release would not submit (Validate): Encode is the
+// write path, so the rules apply where a command enters the log.
 func (c Command) Encode() ([]byte, error) {
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c.encode()
+}
+
+// encode writes c without the submission rules, only refusing what Decode
+// would not read back.
+func (c Command) encode() ([]byte, error) {
+	if err := c.wellFormed(); err != nil {
 		return nil, err
 	}
 	body, err := json.Marshal(c)
@@ -111,6 +122,10 @@ func (c Command) Encode() ([]byte, error) {
 }
 
 // Decode parses the log form written by Encode. It never panics on bad input.
+//
+// It checks only that the entry is well formed, not the rules of rules.go:
+// the entry may have been written by a release with other rules, and every
+// replica must apply it the same way whatever release it runs.
 func Decode(b []byte) (Command, error) {
 	if len(b) < 2 {
 		return Command{}, fmt.Errorf("%w: %d bytes, want at least 2", ErrMalformed, len(b))
@@ -123,32 +138,32 @@ func Decode(b []byte) (Command, error) {
 		return Command{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	c.Type = Type(b[1])
-	if err := c.validate(); err != nil {
+	if err := c.wellFormed(); err != nil {
 		return Command{}, err
 	}
 	return c, nil
 }
 
-// validate checks the payload needed by c.Type.
-func (c Command) validate() error {
+// wellFormed checks that c.Type is known and that the payload it needs is
+// there: what Next must be able to rely on, and nothing more.
+func (c Command) wellFormed() error {
 	switch c.Type {
 	case TypeClaim:
 		if c.Node == "" || c.Term == 0 {
 			return fmt.Errorf("%w: claim needs a node and a term > 0", ErrMalformed)
 		}
 	case TypeAddVIP:
-		if c.VIP == nil {
-			return fmt.Errorf("%w: add-vip without a VIP", ErrMalformed)
+		if c.VIP == nil || !c.VIP.Prefix.IsValid() {
+			return fmt.Errorf("%w: add-vip without a VIP prefix", ErrMalformed)
 		}
-		return ValidateVIP(*c.VIP)
 	case TypeRemoveVIP:
 		if !c.Addr.IsValid() {
 			return fmt.Errorf("%w: remove-vip without an address", ErrMalformed)
 		}
 	case TypeSeedVIPs:
-		for _, v := range c.VIPs {
-			if err := ValidateVIP(v); err != nil {
-				return err
+		for i, v := range c.VIPs {
+			if !v.Prefix.IsValid() {
+				return fmt.Errorf("%w: seed-vips: vips[%d] has no prefix", ErrMalformed, i)
 			}
 		}
 	case TypeSetMember:
@@ -162,9 +177,6 @@ func (c Command) validate() error {
 	case TypeSetHealth:
 		if c.Node == "" {
 			return fmt.Errorf("%w: set-health needs an id", ErrMalformed)
-		}
-		if c.Priority < MinPriority || c.Priority > MaxPriority {
-			return fmt.Errorf("%w: priority %d is outside %d..%d", ErrMalformed, c.Priority, MinPriority, MaxPriority)
 		}
 	default:
 		return fmt.Errorf("%w: %s", ErrUnknownCommand, c.Type)

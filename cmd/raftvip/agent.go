@@ -385,9 +385,9 @@ func (a *agent) join(ctx context.Context) error {
 
 // reportHealth sends this node's health report to the leader, through this
 // node's own API, which forwards writes to the leader.
-func (a *agent) reportHealth(ctx context.Context, c fsm.Command) error {
+func (a *agent) reportHealth(ctx context.Context, r cluster.HealthReport) error {
 	return a.client.ReportHealth(ctx,
-		api.HealthReport{ID: c.Node, Healthy: c.Healthy, Fault: c.Fault, Priority: c.Priority})
+		api.HealthReport{ID: r.ID, Healthy: r.Healthy, Fault: r.Fault, Priority: r.Priority})
 }
 
 // certRefused reports whether err is this node refusing the peer's

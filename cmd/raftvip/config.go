@@ -15,7 +15,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 )
@@ -214,7 +213,7 @@ func loadConfigFile(path string, c *Config) error {
 // kernel (does the interface exist) are done by the agent at start.
 func (c Config) Validate() error {
 	// The API's rule, so that the node's own join is not refused later.
-	if err := api.ValidateID("-id", c.ID); err != nil {
+	if err := fsm.ValidateNodeID("-id", c.ID); err != nil {
 		return err
 	}
 	if c.RaftAddr == "" {

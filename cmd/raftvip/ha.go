@@ -7,13 +7,11 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/health"
 	"github.com/raftvip/raftvip/internal/metrics"
 	"github.com/raftvip/raftvip/internal/notify"
 )
-
-// maxFault keeps a health report within what the API accepts.
-const maxFault = 500
 
 // hooks returns the notify commands of c.
 func (c HA) hooks() notify.Hooks {
@@ -38,11 +36,8 @@ func nodeHealth(r health.Report) cluster.Health {
 			faults = append(faults, f)
 		}
 	}
-	fault := strings.Join(faults, "; ")
-	if len(fault) > maxFault {
-		fault = strings.ToValidUTF8(fault[:maxFault], "") + "..."
-	}
-	return cluster.Health{Known: true, Fault: fault}
+	// The report must stay within what the API accepts (fsm.ValidateFault).
+	return cluster.Health{Known: true, Fault: fsm.TruncateFault(strings.Join(faults, "; "))}
 }
 
 // onHealth runs on the health monitor's goroutine for every change of the

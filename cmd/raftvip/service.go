@@ -116,11 +116,11 @@ func watchdogHealthy(now, lastPass time.Time, interval time.Duration) bool {
 
 // statusLine is the one line `systemctl status` shows for the node.
 func statusLine(st cluster.Status) string {
-	role := strings.ToLower(st.State)
+	role := strings.ToLower(string(st.State))
 	switch {
 	case st.Holder:
 		return fmt.Sprintf("leader (term %d), holds %s", st.Term, cmp.Or(strings.Join(strs(st.VIPs), " "), "no VIPs (none configured)"))
-	case st.State == "Leader":
+	case st.State == cluster.RoleLeader:
 		return fmt.Sprintf("leader (term %d), claim not committed yet: holds nothing", st.Term)
 	case st.LeaderID != "":
 		return fmt.Sprintf("%s of %s (term %d), holds nothing", role, st.LeaderID, st.Term)

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/raftvip/raftvip/api"
+	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/pki"
 )
 
@@ -49,7 +49,7 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 	if sub == "init" {
 		return tlsInit(*dir, clusterID, stdout)
 	}
-	if err := api.ValidateID("-id", id); err != nil {
+	if err := fsm.ValidateNodeID("-id", id); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return tlsCert(*dir, id, hosts, stdout)

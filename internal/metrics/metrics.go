@@ -92,7 +92,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Status != nil {
 		st := c.src.Status()
-		gauge(descLeader, bit(st.State == "Leader"))
+		gauge(descLeader, bit(st.State == cluster.RoleLeader))
 		gauge(descHolder, bit(st.Holder))
 		gauge(descTerm, float64(st.Term))
 		bySuffrage := map[string]int{"voter": 0, "nonvoter": 0, "staging": 0}
