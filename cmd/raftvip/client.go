@@ -17,6 +17,7 @@ import (
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/agent"
 )
 
 // clientOpts are the flags every client subcommand shares.
@@ -25,7 +26,7 @@ type clientOpts struct {
 	tokenFile string
 	json      bool
 	timeout   time.Duration
-	tls       tlsFiles
+	tls       agent.TLSFiles
 	envErr    error // a bad RAFTVIP_INSECURE_PLAINTEXT
 }
 
@@ -38,14 +39,14 @@ func clientFlags(name string, o *clientOpts, getenv func(string) string, stderr 
 	}
 	fs.StringVar(&o.addr, "addr", addr, "HTTP address of any cluster node (env RAFTVIP_ADDR)")
 	fs.StringVar(&o.tokenFile, "token-file", getenv(envPrefix+"TOKEN_FILE"), "cluster token file, needed for changes (env RAFTVIP_TOKEN_FILE)")
-	o.tls = tlsFiles{cert: getenv(envPrefix + "TLS_CERT"), key: getenv(envPrefix + "TLS_KEY"), ca: getenv(envPrefix + "TLS_CA")}
+	o.tls = agent.TLSFiles{Cert: getenv(envPrefix + "TLS_CERT"), Key: getenv(envPrefix + "TLS_KEY"), CA: getenv(envPrefix + "TLS_CA")}
 	if v := getenv(envPrefix + "INSECURE_PLAINTEXT"); v != "" {
 		var err error
-		if o.tls.insecure, err = strconv.ParseBool(v); err != nil {
+		if o.tls.Insecure, err = strconv.ParseBool(v); err != nil {
 			o.envErr = fmt.Errorf("%sINSECURE_PLAINTEXT=%q: want true or false", envPrefix, v)
 		}
 	}
-	tlsFlagVars(fs, &o.tls.cert, &o.tls.key, &o.tls.ca, &o.tls.insecure)
+	tlsFlagVars(fs, &o.tls.Cert, &o.tls.Key, &o.tls.CA, &o.tls.Insecure)
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up after this long")
 	return fs
@@ -92,7 +93,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(o.envErr, o.tls.validate()); err != nil {
+	if err := errors.Join(o.envErr, o.tls.Validate()); err != nil {
 		return err
 	}
 	// Warnings (a key or token file others can read) go to stderr.
@@ -101,7 +102,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	ident, err := o.tls.load(log)
+	ident, err := o.tls.Load(log)
 	if err != nil {
 		return err
 	}
@@ -199,22 +200,8 @@ func clientToken(path string, log *slog.Logger) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	tok, err := readToken(path, log)
+	tok, err := agent.ReadToken(path, log)
 	return string(tok), err
-}
-
-// readToken reads and trims the cluster token; an empty file is an error since
-// it would make every write look authorised with "".
-func readToken(path string, log *slog.Logger) ([]byte, error) {
-	b, err := readSecret(path, "token file", log)
-	if err != nil {
-		return nil, err
-	}
-	tok := []byte(strings.TrimSpace(string(b)))
-	if len(tok) == 0 {
-		return nil, fmt.Errorf("token file %s is empty", path)
-	}
-	return tok, nil
 }
 
 // printer writes human tables by default and JSON with -json.

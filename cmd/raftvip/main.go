@@ -90,14 +90,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 // errHelp is returned when -h was asked for: the usage was printed, exit 0.
 var errHelp = errors.New("help shown")
 
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", s)
-	}
-	return l, nil
-}
-
 // newLogger returns a logger at level, and the variable that holds its level
 // so that SIGHUP can change it.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, *slog.LevelVar, error) {

@@ -163,23 +163,3 @@ func TestReleaseRemovesKnownVIPsOnly(t *testing.T) {
 func links(names ...string) func() ([]string, error) {
 	return func() ([]string, error) { return names, nil }
 }
-
-// A VIP without an interface of its own is looked for on -interface too,
-// although the link lister does not name it: the agent binds it there.
-func TestRemoveLeftoversPinsToInterface(t *testing.T) {
-	ctx := context.Background()
-	f := netopstest.NewFake()
-	f.AddLink("eth0", netip.MustParsePrefix("192.0.2.11/24"))
-	f.AddLink("eth9", netip.MustParsePrefix("192.0.2.12/24"))
-	vip := mustVIP(t, "192.0.2.100/24")
-	if err := f.Bind(ctx, "eth9", netops.Addr{Prefix: vip.Prefix}, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	removed, err := removeLeftovers(ctx, f, links("eth0"), []fsm.VIP{vip}, "eth9", nil)
-	if err != nil || !slices.Equal(removed, []netip.Prefix{vip.Prefix}) {
-		t.Fatalf("removeLeftovers = %v, %v; want %s removed from eth9", removed, err, vip.Prefix)
-	}
-	if _, err := removeLeftovers(ctx, f, func() ([]string, error) { return nil, errors.New("no netlink") }, []fsm.VIP{vip}, "eth9", nil); err == nil {
-		t.Error("a failing link lister was ignored: the start would go on as if no VIP were left")
-	}
-}

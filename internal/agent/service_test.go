@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/sdnotify"
 )
 
 func TestWatchdogHealthy(t *testing.T) {
@@ -96,7 +97,7 @@ func (s *notifySocket) waitFor(t *testing.T, want string) {
 
 func runService(t *testing.T, sock *notifySocket, lastPass func() time.Time) {
 	t.Helper()
-	svc := newService(env(map[string]string{"NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "400000"}), slog.New(slog.DiscardHandler))
+	svc := newService(sdnotify.New(env(map[string]string{"NOTIFY_SOCKET": sock.path, "WATCHDOG_USEC": "400000"})), slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -135,7 +136,7 @@ func TestServiceStarvesWatchdogWhenReconcilerIsStuck(t *testing.T) {
 }
 
 func TestServiceOutsideSystemdDoesNothing(t *testing.T) {
-	svc := newService(env(nil), slog.New(slog.DiscardHandler))
+	svc := newService(sdnotify.New(env(nil)), slog.New(slog.DiscardHandler))
 	done := make(chan struct{})
 	go func() {
 		svc.run(context.Background(), time.Now, func() cluster.Status { return cluster.Status{} })
@@ -149,3 +150,5 @@ func TestServiceOutsideSystemdDoesNothing(t *testing.T) {
 	svc.ready()
 	svc.stopping()
 }
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -1,10 +1,9 @@
-package main
+package agent
 
 import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
@@ -12,12 +11,6 @@ import (
 	"github.com/raftvip/raftvip/internal/metrics"
 	"github.com/raftvip/raftvip/internal/notify"
 )
-
-// hooks returns the notify commands of c.
-func (c HA) hooks() notify.Hooks {
-	return notify.Hooks{Master: c.NotifyMaster, Backup: c.NotifyBackup, Fault: c.NotifyFault, Stop: c.NotifyStop,
-		Timeout: time.Duration(c.NotifyTimeout)}
-}
 
 // nodeHealth is what the cluster learns of a health report: nothing while a
 // check has no first result and none fails yet, so that a starting node is
@@ -36,13 +29,12 @@ func nodeHealth(r health.Report) cluster.Health {
 			faults = append(faults, f)
 		}
 	}
-	// The report must stay within what the API accepts (fsm.ValidateFault).
 	return cluster.Health{Known: true, Fault: fsm.TruncateFault(strings.Join(faults, "; "))}
 }
 
 // onHealth runs on the health monitor's goroutine for every change of the
 // node's health.
-func (a *agent) onHealth(r health.Report) {
+func (a *Agent) onHealth(r health.Report) {
 	h := nodeHealth(r)
 	a.node.SetHealth(h)
 	failing := h.Known && !h.Healthy
@@ -56,7 +48,7 @@ func (a *agent) onHealth(r health.Report) {
 // onHeld runs on the reconciler's goroutine when the bound VIPs change: it
 // fires the master hook when this node starts holding VIPs and the backup
 // hook when it holds none any more.
-func (a *agent) onHeld(held []netip.Prefix, term uint64) {
+func (a *Agent) onHeld(held []netip.Prefix, term uint64) {
 	holding := len(held) > 0
 	if holding == a.holding {
 		return
@@ -69,7 +61,7 @@ func (a *agent) onHeld(held []netip.Prefix, term uint64) {
 	a.hooks.Fire(ev, notify.Info{Node: a.cfg.ID, Term: term, VIPs: vips})
 }
 
-func (a *agent) vipNames() []string {
+func (a *Agent) vipNames() []string {
 	st, _, _ := a.node.View()
 	return strs(st.VIPs)
 }
@@ -84,7 +76,7 @@ func strs[T fmt.Stringer](xs []T) []string {
 }
 
 // metricsSources reads everything /metrics shows from its owner.
-func (a *agent) metricsSources() metrics.Sources {
+func (a *Agent) metricsSources() metrics.Sources {
 	return metrics.Sources{
 		Status: a.node.Status, Cluster: a.node.Stats, Reconciler: a.rec.Stats, Held: a.rec.Held,
 		Healthy: func() bool { return a.mon.Report().Healthy },
