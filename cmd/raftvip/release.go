@@ -81,7 +81,7 @@ func releaseTargets(cfg Config) ([]fsm.VIP, error) {
 
 // release removes the leftovers of vips (removeLeftovers) and says what it
 // removed.
-func release(ctx context.Context, b netops.LabelBinder, links func() ([]string, error), vips []fsm.VIP, iface string,
+func release(ctx context.Context, b netops.Binder, links func() ([]string, error), vips []fsm.VIP, iface string,
 	stdout io.Writer, log *slog.Logger) error {
 	removed, err := removeLeftovers(ctx, b, links, vips, iface, log)
 	for _, p := range removed {
@@ -102,7 +102,7 @@ func release(ctx context.Context, b netops.LabelBinder, links func() ([]string, 
 // of their own, and any address carrying a VIP label. The agent calls it at
 // start, before it takes part in any election; release after the agent
 // stopped. links lists the interfaces to look on: linkNames, or a test's.
-func removeLeftovers(ctx context.Context, b netops.LabelBinder, links func() ([]string, error), vips []fsm.VIP, iface string,
+func removeLeftovers(ctx context.Context, b netops.Binder, links func() ([]string, error), vips []fsm.VIP, iface string,
 	log *slog.Logger) ([]netip.Prefix, error) {
 	names, err := links()
 	if err != nil {

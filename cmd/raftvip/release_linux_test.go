@@ -35,10 +35,11 @@ func TestReleaseRemovesLeftoverVIPInNetns(t *testing.T) {
 	if err := release(ctx, b, links(nstest.Link), targets, cfg.Interface, &out, nil); err != nil {
 		t.Fatalf("release: %v", err)
 	}
-	left, err := b.List(ctx, nstest.Link)
+	found, err := b.List(ctx, nstest.Link)
 	if err != nil {
 		t.Fatal(err)
 	}
+	left := netops.Prefixes(found)
 	if slices.Contains(left, vip.Prefix) || !slices.Contains(left, netip.MustParsePrefix(nstest.Primary)) {
 		t.Fatalf("addresses on %s after release: %v; want %s gone and %s kept (output %q)",
 			nstest.Link, left, vip.Prefix, nstest.Primary, out.String())
