@@ -18,7 +18,9 @@ import (
 
 // runRelease is `raftvip release`: it removes from this host's interfaces
 // every VIP that the data dir says belongs to the cluster, as the agent does
-// at start. It is meant for ExecStopPost=, after the agent stopped or crashed:
+// at start. Only addresses raftvip bound are removed (netops.Found.Ours, or a
+// leftover of a version before the mark): a VIP equal to an address of the
+// host's own is left in place, with a warning. It is meant for ExecStopPost=, after the agent stopped or crashed:
 // a crashed agent's VIPs would otherwise stay bound until their kernel
 // lifetime ran out. It never writes to the data dir.
 func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -99,7 +101,8 @@ func release(ctx context.Context, b netops.Binder, links func() ([]string, error
 // removeLeftovers removes from this host what an agent that crashed or was
 // killed may have left bound: the addresses of vips (what the data dir knows
 // of and the configured seeds), pinned to iface when they name no interface
-// of their own, and any address carrying a VIP label. The agent calls it at
+// of their own, and any address carrying a VIP label, provided raftvip bound
+// them (netops.RemoveLeftovers decides). The agent calls it at
 // start, before it takes part in any election; release after the agent
 // stopped. links lists the interfaces to look on: linkNames, or a test's.
 func removeLeftovers(ctx context.Context, b netops.Binder, links func() ([]string, error), vips []fsm.VIP, iface string,
