@@ -41,9 +41,12 @@ func (a kaddr) found() (Found, bool) {
 		return Found{}, false
 	}
 	f := Found{Addr: Addr{Prefix: p, Label: a.Label}, Ours: a.proto == Mark}
-	// valid_lft is 0xffffffff (INFINITY_LIFE_TIME) for a static address.
+	// valid_lft is 0xffffffff (INFINITY_LIFE_TIME) for a static address. Old
+	// versions bound IPv6 VIPs with NODAD, which SLAAC never sets: a SLAAC
+	// address past its preferred lifetime is deprecated but not Legacy.
 	finite := a.ValidLft > 0 && uint32(a.ValidLft) != ^uint32(0)
-	f.Legacy = !f.Ours && finite && a.PreferedLft == 0
+	nodad := p.Addr().Is4() || a.Flags&unix.IFA_F_NODAD != 0
+	f.Legacy = !f.Ours && finite && a.PreferedLft == 0 && nodad
 	return f, true
 }
 

@@ -78,10 +78,11 @@ type Found struct {
 	// Ours reports that raftvip added the address: it carries raftvip's mark.
 	Ours bool
 	// Legacy reports an address without the mark that looks as versions of
-	// raftvip from before the mark bound VIPs: a finite valid lifetime and
-	// deprecated (preferred_lft 0). An operator's static address is valid
-	// forever, and an address from DHCP or SLAAC is preferred while it is
-	// valid, so neither is ever Legacy. Only RemoveLeftovers acts on it.
+	// raftvip from before the mark bound VIPs: a finite valid lifetime,
+	// deprecated (preferred_lft 0) and, for IPv6, NODAD. An operator's static
+	// address is valid forever, a DHCP client's IPv4 address is preferred as
+	// long as it is valid, and SLAAC never sets NODAD, so none of them is ever
+	// Legacy. Only RemoveLeftovers acts on it.
 	Legacy bool
 }
 

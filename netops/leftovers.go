@@ -73,11 +73,11 @@ const (
 // longer lists.
 //
 // Versions before the mark bound VIPs unmarked, so an upgraded node may find
-// one of theirs. Such an address is removed only if it is Legacy (finite
-// valid_lft and deprecated, as every version bound VIPs) and equals a VIP
-// exactly, prefix length included. An operator's static address is valid
-// forever and one from DHCP or SLAAC is not deprecated while valid, so neither
-// is ever removed, even when a VIP equals it; anything else that old versions
+// one of theirs. Such an address is removed only if it is Legacy (bound as
+// every version bound VIPs: finite valid_lft, deprecated, NODAD for IPv6) and
+// equals a VIP exactly, prefix length included. An operator's static address
+// is valid forever, so it is never removed, even when a VIP equals it; nor is
+// one from DHCP or SLAAC (see Found.Legacy). Anything else that old versions
 // left expires within its lease.
 func leftover(link string, f Found, vips []fsm.VIP) verdict {
 	sameAddr := slices.ContainsFunc(vips, func(v fsm.VIP) bool { return v.Prefix.Addr() == f.Prefix.Addr() })

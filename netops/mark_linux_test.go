@@ -68,6 +68,8 @@ func TestKernelMark(t *testing.T) {
 	addByHand(t, ns, legacy, 30, 0)
 	dhcp := netip.MustParsePrefix("192.0.2.80/24")
 	addByHand(t, ns, dhcp, 30, 30)
+	slaac := netip.MustParsePrefix("2001:db8::80/64") // deprecated, without NODAD
+	addByHand(t, ns, slaac, 30, 0)
 	for _, tt := range []struct {
 		p            netip.Prefix
 		ours, legacy bool
@@ -76,6 +78,7 @@ func TestKernelMark(t *testing.T) {
 		{static, false, false},
 		{legacy, false, true},
 		{dhcp, false, false},
+		{slaac, false, false},
 	} {
 		if f := foundOn(t, b, tt.p); f.Ours != tt.ours || f.Legacy != tt.legacy {
 			t.Errorf("List has %+v, want Ours %t Legacy %t", f, tt.ours, tt.legacy)
