@@ -56,7 +56,8 @@ func TestKernelBindListUnbind(t *testing.T) {
 	if err := b.Bind(ctx, nstest.Link, vip, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := b.List(ctx, nstest.Link)
+	fs, err := b.List(ctx, nstest.Link)
+	ps := Prefixes(fs)
 	if err != nil || !slices.Contains(ps, vip.Prefix) || !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
 		t.Fatalf("List = %v, %v; want the VIP and the primary", ps, err)
 	}
@@ -74,13 +75,13 @@ func TestKernelBindListUnbind(t *testing.T) {
 	if err := b.Unbind(ctx, nstest.Link, vip.Prefix); err != nil {
 		t.Fatal(err)
 	}
-	if ps, _ := b.List(ctx, nstest.Link); slices.Contains(ps, vip.Prefix) {
+	if ps := listed(t, b, nstest.Link); slices.Contains(ps, vip.Prefix) {
 		t.Fatalf("List after Unbind = %v", ps)
 	}
 	if err := b.Unbind(ctx, nstest.Link, vip.Prefix); err != nil {
 		t.Fatalf("Unbind of an absent address = %v, want nil", err)
 	}
-	if ps, _ := b.List(ctx, nstest.Link); !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
+	if ps := listed(t, b, nstest.Link); !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
 		t.Fatalf("the primary address is gone: %v", ps)
 	}
 	for name, err := range map[string]error{
@@ -148,7 +149,7 @@ func TestKernelRemoveLeftovers(t *testing.T) {
 	if err != nil || !slices.Equal(removed, []netip.Prefix{left.Prefix}) {
 		t.Fatalf("RemoveLeftovers = %v, %v; want [%s]", removed, err, left.Prefix)
 	}
-	if ps, _ := b.List(ctx, nstest.Link); slices.Contains(ps, left.Prefix) || !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
+	if ps := listed(t, b, nstest.Link); slices.Contains(ps, left.Prefix) || !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
 		t.Fatalf("left on %s: %v, want the primary and not %s", nstest.Link, ps, left.Prefix)
 	}
 }
@@ -284,9 +285,19 @@ func TestKernelReconciler(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	if ps, _ := b.List(context.Background(), nstest.Link); slices.Contains(ps, vip.Prefix) {
+	if ps := listed(t, b, nstest.Link); slices.Contains(ps, vip.Prefix) {
 		t.Fatalf("VIP still bound after shutdown: %v", ps)
 	}
+}
+
+// listed returns the prefixes on link, failing t if List fails.
+func listed(t *testing.T, b Binder, link string) []netip.Prefix {
+	t.Helper()
+	fs, err := b.List(context.Background(), link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Prefixes(fs)
 }
 
 // poll waits until cond holds, checking every 10 ms for up to captureFor.

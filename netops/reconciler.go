@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -81,10 +82,16 @@ type Reconciler struct {
 	// held is what this reconciler bound and believes is still bound, by
 	// address. Only Run's goroutine touches it.
 	held map[netip.Addr]*hold
+	// conflicts and foreign are the last pass's Plan.Conflict, by VIP
+	// address, and Plan.Foreign, kept to log each once. Only Run's
+	// goroutine touches them.
+	conflicts map[netip.Addr]Conflict
+	foreign   map[Binding]bool
 
-	mu        sync.Mutex
-	published []netip.Prefix // a copy of held's prefixes, for Held
-	lastPass  time.Time      // when publish last ran, for LastPass
+	mu         sync.Mutex
+	published  []netip.Prefix // a copy of held's prefixes, for Held
+	conflicted []Conflict     // a copy of conflicts, for Conflicts
+	lastPass   time.Time      // when publish last ran, for LastPass
 	// reload is a schedule set by SetSchedule, adopted by Run's next pass.
 	reload *Schedule
 
@@ -178,6 +185,17 @@ func (r *Reconciler) Held() []netip.Prefix {
 	return slices.Clone(r.published)
 }
 
+// Conflicts returns the desired VIPs that this node does not bind because a
+// link already has their address without raftvip's mark (the node's own
+// address, or one an operator added), as of the last pass, sorted by VIP. A
+// leader with a conflict serves none of those VIPs until the address in the
+// way is removed or the VIP is changed.
+func (r *Reconciler) Conflicts() []Conflict {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.conflicted)
+}
+
 // LastPass returns when the last pass finished (zero before the first). Run
 // finishes one at least every min(lease/4, 1s), so an older time means the
 // loop is stuck, e.g. in a kernel call that does not return; the agent's
@@ -247,9 +265,13 @@ func (r *Reconciler) publish(term uint64) {
 	for _, h := range r.sortedHolds() {
 		ps = append(ps, h.Prefix)
 	}
+	cs := slices.SortedFunc(maps.Values(r.conflicts), func(a, b Conflict) int {
+		return a.VIP.Prefix.Addr().Compare(b.VIP.Prefix.Addr())
+	})
 	r.mu.Lock()
 	changed := !slices.Equal(r.published, ps)
 	r.published = ps
+	r.conflicted = cs
 	r.lastPass = time.Now()
 	r.mu.Unlock()
 	if changed && r.onHeld != nil {

@@ -18,7 +18,9 @@ import (
 
 // runRelease is `raftvip release`: it removes from this host's interfaces
 // every VIP that the data dir says belongs to the cluster, as the agent does
-// at start. It is meant for ExecStopPost=, after the agent stopped or crashed:
+// at start. Only addresses raftvip bound are removed (netops.Found.Ours, or a
+// leftover of a version before the mark): a VIP equal to an address of the
+// host's own is left in place, with a warning. It is meant for ExecStopPost=, after the agent stopped or crashed:
 // a crashed agent's VIPs would otherwise stay bound until their kernel
 // lifetime ran out. It never writes to the data dir.
 func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -82,7 +84,7 @@ func releaseTargets(cfg Config) ([]fsm.VIP, error) {
 // release removes the leftovers of vips (agent.RemoveLeftovers, as the
 // agent does at start) and says what it
 // removed.
-func release(ctx context.Context, b netops.LabelBinder, links func() ([]string, error), vips []fsm.VIP, iface string,
+func release(ctx context.Context, b netops.Binder, links func() ([]string, error), vips []fsm.VIP, iface string,
 	stdout io.Writer, log *slog.Logger) error {
 	removed, err := agent.RemoveLeftovers(ctx, b, links, vips, iface, log)
 	for _, p := range removed {

@@ -7,9 +7,11 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/netops"
 	"github.com/raftvip/raftvip/netops/nstest"
 )
@@ -35,12 +37,33 @@ func TestReleaseRemovesLeftoverVIPInNetns(t *testing.T) {
 	if err := release(ctx, b, links(nstest.Link), targets, cfg.Interface, &out, nil); err != nil {
 		t.Fatalf("release: %v", err)
 	}
-	left, err := b.List(ctx, nstest.Link)
+	found, err := b.List(ctx, nstest.Link)
 	if err != nil {
 		t.Fatal(err)
 	}
+	left := netops.Prefixes(found)
 	if slices.Contains(left, vip.Prefix) || !slices.Contains(left, netip.MustParsePrefix(nstest.Primary)) {
 		t.Fatalf("addresses on %s after release: %v; want %s gone and %s kept (output %q)",
 			nstest.Link, left, vip.Prefix, nstest.Primary, out.String())
+	}
+}
+
+// TestReleaseLeavesPrimaryInNetns is a data dir whose VIP set names the host's
+// own primary address: release must not delete it.
+func TestReleaseLeavesPrimaryInNetns(t *testing.T) {
+	ns := nstest.New(t)
+	ctx := context.Background()
+	primary := netip.MustParsePrefix(nstest.Primary)
+	b := netops.NewNetlink(ns.Handle, nil)
+	var out bytes.Buffer
+	if err := release(ctx, b, links(nstest.Link), []fsm.VIP{{Prefix: primary}}, nstest.Link, &out, nil); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	found, err := b.List(ctx, nstest.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(netops.Prefixes(found), primary) || strings.Contains(out.String(), "released") {
+		t.Fatalf("release said %q and left %v; want %s kept", out.String(), found, primary)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -143,7 +144,8 @@ func TestReleaseRemovesKnownVIPsOnly(t *testing.T) {
 	if err := release(ctx, f, links("eth0"), []fsm.VIP{vip}, "", &out, nil); err != nil {
 		t.Fatal(err)
 	}
-	left, _ := f.List(ctx, "eth0")
+	found, _ := f.List(ctx, "eth0")
+	left := netops.Prefixes(found)
 	if slices.Contains(left, vip.Prefix) || !slices.Contains(left, admin.Prefix) {
 		t.Fatalf("left on eth0: %v; want %s gone and %s kept", left, vip.Prefix, admin.Prefix)
 	}
@@ -156,6 +158,30 @@ func TestReleaseRemovesKnownVIPsOnly(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "nothing to release") {
 		t.Fatalf("second release said %q, want 'nothing to release'", out.String())
+	}
+}
+
+// A VIP equal to the host's own address (a mistake in the VIP set) must not
+// make release delete that address: it was not added by raftvip.
+func TestReleaseLeavesTheHostsOwnAddress(t *testing.T) {
+	ctx := context.Background()
+	f := netopstest.NewFake()
+	primary := netip.MustParsePrefix("192.0.2.11/24")
+	f.AddLink("eth0", primary)
+	var out, logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if err := release(ctx, f, links("eth0"), []fsm.VIP{{Prefix: primary}}, "", &out, log); err != nil {
+		t.Fatal(err)
+	}
+	found, _ := f.List(ctx, "eth0")
+	if !slices.Contains(netops.Prefixes(found), primary) {
+		t.Fatalf("release deleted the host's own address %s", primary)
+	}
+	if strings.Contains(out.String(), "released") || !strings.Contains(out.String(), "nothing to release") {
+		t.Errorf("release said %q, want nothing released", out.String())
+	}
+	if !strings.Contains(logs.String(), "not added by raftvip") || !strings.Contains(logs.String(), primary.String()) {
+		t.Errorf("release logged %q, want a warning naming %s", logs.String(), primary)
 	}
 }
 

@@ -52,11 +52,12 @@ func localize(vs []fsm.VIP, iface string) []fsm.VIP {
 // RemoveLeftovers removes from this host what an agent that crashed or was
 // killed may have left bound: the addresses of vips (what the data dir knows
 // of and the configured seeds), pinned to iface (-interface) when they name
-// no interface of their own, and any address carrying a VIP label. The agent
+// no interface of their own, and any address carrying a VIP label, provided
+// raftvip bound them (netops.RemoveLeftovers decides). The agent
 // calls it at start, before it takes part in any election; `raftvip release`
 // after the agent stopped. links lists the interfaces to look on: LinkNames,
 // or a test's.
-func RemoveLeftovers(ctx context.Context, b netops.LabelBinder, links func() ([]string, error), vips []fsm.VIP, iface string,
+func RemoveLeftovers(ctx context.Context, b netops.Binder, links func() ([]string, error), vips []fsm.VIP, iface string,
 	log *slog.Logger) ([]netip.Prefix, error) {
 	names, err := links()
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 type Parts struct {
 	// Binder and Announcer are the kernel: interface addresses and
 	// gratuitous ARP / unsolicited NA.
-	Binder    netops.LabelBinder
+	Binder    netops.Binder
 	Announcer netops.Announcer
 	// Links lists the interfaces to look for leftover VIPs on (LinkNames).
 	Links func() ([]string, error)
