@@ -23,6 +23,8 @@ type HealthReport struct {
 	Healthy  bool
 	Fault    string
 	Priority int
+	// Witness: the node votes but never holds the VIPs.
+	Witness bool
 }
 
 // healthState is this node's local health and what it knows of its peers'
@@ -90,7 +92,7 @@ func (n *Node) reportHealth(ctx context.Context) {
 		return
 	}
 	want := fsm.Health{Reported: true, Healthy: h.Healthy, Fault: h.Fault, Priority: n.cfg.Priority}
-	if n.fsm.Members()[n.cfg.ID].Health == want {
+	if m := n.fsm.Members()[n.cfg.ID]; m.Health == want && m.Witness == n.cfg.Witness {
 		return
 	}
 	n.health.mu.Lock()
@@ -101,12 +103,13 @@ func (n *Node) reportHealth(ctx context.Context) {
 	n.health.reporting = true
 	n.health.mu.Unlock()
 	go func() {
-		r := HealthReport{ID: n.cfg.ID, Healthy: h.Healthy, Fault: h.Fault, Priority: n.cfg.Priority}
+		r := HealthReport{ID: n.cfg.ID, Healthy: h.Healthy, Fault: h.Fault, Priority: n.cfg.Priority,
+			Witness: n.cfg.Witness}
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		var err error
 		if n.raft.State() == raft.Leader {
-			err = n.Apply(rctx, fsm.SetHealth(r.ID, r.Healthy, r.Fault, r.Priority))
+			err = n.Apply(rctx, r.Command())
 		} else if n.cfg.Report != nil {
 			err = n.cfg.Report(rctx, r)
 		}
@@ -208,6 +211,7 @@ func (n *Node) successionInput(g *guardState, now time.Time) successionInput {
 		health:   n.localHealth(),
 		priority: n.cfg.Priority,
 		preempt:  n.cfg.Preempt,
+		witness:  n.cfg.Witness,
 		members:  n.fsm.Members(),
 		excluded: map[string]bool{},
 	}

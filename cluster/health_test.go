@@ -81,7 +81,7 @@ func healthCluster(t *testing.T, mod func(id string, c *Config)) *testCluster {
 		cfg.Report = func(ctx context.Context, r HealthReport) error {
 			for _, n := range c.nodes {
 				if st := n.Status(); st.State == "Leader" {
-					return n.Apply(ctx, fsm.SetHealth(r.ID, r.Healthy, r.Fault, r.Priority))
+					return n.Apply(ctx, r.Command())
 				}
 			}
 			return ErrNoLeader

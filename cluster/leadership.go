@@ -157,6 +157,10 @@ func (n *Node) establish(ctx context.Context, term uint64) {
 	if n.handOverUnclaimed(ctx, term) {
 		return
 	}
+	if n.cfg.Witness {
+		n.leadAsWitness(ctx, term)
+		return
+	}
 	for {
 		err := n.claim(ctx, term)
 		if err == nil {

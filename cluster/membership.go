@@ -173,7 +173,12 @@ func (n *Node) Transfer(ctx context.Context, id string) error {
 		if s.Suffrage != raft.Voter {
 			return fmt.Errorf("%s to %s: it is not a voter", op, id)
 		}
+		if n.fsm.State().IsWitness(id) {
+			return fmt.Errorf("%s to %s: %w", op, id, ErrWitness)
+		}
 		addr = s.Address
+	} else {
+		id, addr = n.handOffTarget()
 	}
 	if err := n.handOver(ctx, id, addr, true); err != nil {
 		return fmt.Errorf("%s: %w", op, err)

@@ -62,6 +62,10 @@ type Config struct {
 	// a healthy leader, once it has been ready for PreemptDelay.
 	Preempt      bool
 	PreemptDelay time.Duration
+	// Witness makes this node a voter that never holds the VIPs: elected,
+	// it hands leadership to a VIP-capable voter before any claim
+	// (witness.go).
+	Witness bool
 	// Report sends this node's health report to the leader when this node
 	// is not leader (the leader records it itself). Nil: health stays local.
 	Report func(ctx context.Context, r HealthReport) error
@@ -306,7 +310,8 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 func (n *Node) shutdown(ctx context.Context) error {
 	if n.raft.State() == raft.Leader {
-		if err := n.handOver(ctx, "", "", false); err != nil {
+		id, addr := n.handOffTarget()
+		if err := n.handOver(ctx, id, addr, false); err != nil {
 			n.log.Warn("leadership transfer before shutdown failed; the others elect a leader after the heartbeat timeout",
 				"err", err)
 		}
@@ -369,6 +374,7 @@ func (n *Node) Status() Status {
 		LastIndex:      n.raft.LastIndex(),
 		Priority:       n.cfg.Priority,
 		Degraded:       n.degraded(),
+		Witness:        n.cfg.Witness,
 	}
 	if s.VIPs == nil {
 		s.VIPs = []fsm.VIP{}
@@ -385,6 +391,7 @@ func (n *Node) Status() Status {
 				Suffrage: suffrage(sv.Suffrage),
 				Leader:   sv.ID == leaderID,
 				Health:   st.Members[string(sv.ID)].Health,
+				Role:     st.Members[string(sv.ID)].Role(),
 			})
 		}
 	}

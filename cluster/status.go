@@ -59,6 +59,9 @@ type Member struct {
 	Leader   bool   `json:"leader"`
 	// Health is what the member last reported through the log.
 	Health fsm.Health `json:"health,omitzero"`
+	// Role is "voter" (may hold the VIPs) or "witness" (votes, never holds
+	// them), as the member last reported it.
+	Role string `json:"role"`
 }
 
 // Status is a point-in-time view of one node, for the API and the CLI.
@@ -91,4 +94,6 @@ type Status struct {
 	// Degraded is set on a leader that keeps the VIPs although unhealthy,
 	// because no other voter reports healthy; it says why.
 	Degraded string `json:"degraded,omitempty"`
+	// Witness is set on a node that votes but never holds the VIPs.
+	Witness bool `json:"witness,omitempty"`
 }

@@ -68,6 +68,9 @@ type Command struct {
 	Healthy  bool   `json:"healthy,omitempty"`
 	Fault    string `json:"fault,omitempty"`
 	Priority int    `json:"priority,omitempty"`
+	// SetHealth, optional: the member is a witness (witness.go). Absent in
+	// entries written before witnesses existed, which so apply as before.
+	Witness bool `json:"witness,omitempty"`
 }
 
 // Claim returns the command by which a leader takes ownership in its term.

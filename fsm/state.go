@@ -66,6 +66,9 @@ type Member struct {
 	APIAddr string `json:"api_addr"`
 	// Health is what the node last reported of itself; zero until it has.
 	Health Health `json:"health,omitzero"`
+	// Witness is set for a member that votes but never holds the VIPs
+	// (witness.go); absent in snapshots written before witnesses existed.
+	Witness bool `json:"witness,omitempty"`
 }
 
 // Priority bounds, as keepalived's: a higher priority is preferred as leader.
