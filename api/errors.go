@@ -78,6 +78,8 @@ func statusFor(err error) int {
 		return http.StatusMisdirectedRequest
 	case errors.Is(err, cluster.ErrNoLeader):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, cluster.ErrWitness):
+		return http.StatusConflict
 	case errors.Is(err, cluster.ErrUnknownMember), errors.Is(err, fsm.ErrNoSuchVIP):
 		return http.StatusNotFound
 	case errors.Is(err, fsm.ErrInvalidVIP), errors.Is(err, fsm.ErrInvalidHealth), errors.Is(err, fsm.ErrMalformed):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 )
 
@@ -14,6 +15,8 @@ type HealthReport struct {
 	Healthy  bool   `json:"healthy"`
 	Fault    string `json:"fault"`
 	Priority int    `json:"priority"`
+	// Witness: the node votes but never holds the VIPs.
+	Witness bool `json:"witness,omitempty"`
 }
 
 // ReportHealth records r in the cluster (through the leader).
@@ -31,7 +34,8 @@ func (s *Server) health(_ *http.Request, body []byte) (action, error) {
 	}
 	// Priority and fault are checked by the rules of the command itself, so a
 	// report refused here is refused the same way from the leader's own path.
-	cmd := fsm.SetHealth(req.ID, req.Healthy, req.Fault, req.Priority)
+	cmd := cluster.HealthReport{ID: req.ID, Healthy: req.Healthy, Fault: req.Fault, Priority: req.Priority,
+		Witness: req.Witness}.Command()
 	if err := cmd.Validate(); err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}

@@ -85,7 +85,7 @@ func TestReads(t *testing.T) {
 	_, ts := serve(t, newLeader("n1"), nil)
 	vip := map[string]any{"prefix": "192.0.2.100/24", "interface": "eth0"}
 	member := map[string]any{"id": "n1", "raft_addr": "192.0.2.11:7000", "api_addr": "192.0.2.11:8080",
-		"suffrage": "voter", "leader": true}
+		"suffrage": "voter", "role": "voter", "leader": true}
 	tests := []struct {
 		path string
 		want map[string]any // only these keys are compared

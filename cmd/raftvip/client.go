@@ -233,6 +233,9 @@ func (p printer) status(st cluster.Status) error {
 	if st.Holder {
 		holds = "holds the VIPs"
 	}
+	if st.Witness {
+		holds = "witness: never holds the VIPs"
+	}
 	fmt.Fprintf(tw, "node\t%s (%s, term %d), %s\n", st.ID, st.State, st.Term, holds)
 	leader := "NONE: no quorum or an election under way; no node holds the VIPs"
 	if st.LeaderID != "" {
@@ -260,7 +263,7 @@ func (p printer) members(ms []cluster.Member) error {
 		return p.encode(map[string]any{"members": ms})
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tLEADER\tPRIORITY\tHEALTH")
+	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tROLE\tLEADER\tPRIORITY\tHEALTH")
 	for _, m := range ms {
 		l := ""
 		if m.Leader {
@@ -273,7 +276,8 @@ func (p printer) members(ms []cluster.Member) error {
 				health = "FAILING: " + h.Fault
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage, l, prio, health)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage,
+			orDash(m.Role), l, prio, health)
 	}
 	return tw.Flush()
 }

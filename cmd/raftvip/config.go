@@ -43,6 +43,7 @@ func agentFlags(c *Config) *flag.FlagSet {
 	fs.Var(&c.JoinTimeout, "join-timeout", "give up joining after this long")
 	fs.Var(&c.VIPs, "vip", "VIP in CIDR form, repeatable; seeds the VIP set of a new cluster")
 	fs.StringVar(&c.Interface, "interface", c.Interface, "interface for the VIPs on this node (default: the one whose subnet contains the VIP)")
+	fs.BoolVar(&c.Witness, "witness", c.Witness, "vote in the cluster but never hold the VIPs: the third voter of two VIP hosts; no -vip, -interface, checks or holding hooks, and no CAP_NET_ADMIN/CAP_NET_RAW needed")
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "file holding the cluster token that API writes and joins must present (required)")
 	tlsFlagVars(fs, &c.TLSCert, &c.TLSKey, &c.TLSCA, &c.InsecurePlaintext)
 	fs.StringVar(&c.MonitorAddr, "monitor-addr", c.MonitorAddr, "host:port of a plain-HTTP listener serving only GET /v1/leader and /healthz, for load balancers (default: none)")

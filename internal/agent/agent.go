@@ -130,7 +130,7 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 	a.node, err = cluster.Open(cluster.Config{
 		ID: cfg.ID, RaftBind: cfg.RaftAddr, RaftAdvertise: cfg.RaftAdvertise, APIAddr: cfg.HTTPAddr,
 		DataDir: cfg.DataDir, Timing: timing, SeedVIPs: seeds, Logger: log, OnChange: a.rec.Poke,
-		Priority: cfg.Priority, Preempt: cfg.Preempt, PreemptDelay: time.Duration(cfg.PreemptDelay),
+		Priority: cfg.Priority, Preempt: cfg.Preempt, PreemptDelay: time.Duration(cfg.PreemptDelay), Witness: cfg.Witness,
 		Report: a.reportHealth, TLS: a.tls, ClusterID: clusterID,
 		Transport: parts.RaftTransport, InMemory: parts.RaftInMemory,
 	})
@@ -196,6 +196,9 @@ func (a *Agent) loadTLS() (string, error) {
 // view is the reconciler's window on the node, with -interface applied.
 func (a *Agent) view() netops.View {
 	st, leader, term := a.node.View()
+	if a.cfg.Witness {
+		return witnessView(st, term)
+	}
 	st.VIPs = localize(st.VIPs, a.cfg.Interface)
 	return netops.View{State: st, Leader: leader, Term: term}
 }
@@ -401,7 +404,7 @@ func (a *Agent) join(ctx context.Context) error {
 // node's own API, which forwards writes to the leader.
 func (a *Agent) reportHealth(ctx context.Context, r cluster.HealthReport) error {
 	return a.client.ReportHealth(ctx,
-		api.HealthReport{ID: r.ID, Healthy: r.Healthy, Fault: r.Fault, Priority: r.Priority})
+		api.HealthReport{ID: r.ID, Healthy: r.Healthy, Fault: r.Fault, Priority: r.Priority, Witness: r.Witness})
 }
 
 // certRefused reports whether err is this node refusing the peer's

@@ -53,6 +53,9 @@ type Config struct {
 	LogLevel  string `yaml:"log-level"`
 	LogFormat string `yaml:"log-format"`
 
+	// Witness makes the node a voter that never holds the VIPs (witness.go).
+	Witness bool `yaml:"witness"`
+
 	// Health checks, priority and notify hooks: config_ha.go.
 	HA `yaml:",inline"`
 }
@@ -85,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if c.RaftAddr == "" {
 		return errors.New("-raft-addr is required (host:port for Raft traffic)")
+	}
+	if err := c.validateWitness(); err != nil {
+		return err
 	}
 	if err := checkHostPort("-raft-addr", c.RaftAddr); err != nil {
 		return err

@@ -87,16 +87,22 @@ func DefaultParts(cfg Config, getenv func(string) string, log *slog.Logger, leve
 			p.release()
 		}
 	}()
-	nl, err := netlink.NewHandle()
-	if err != nil {
-		return Parts{}, fmt.Errorf("netlink: %w", err)
+	if cfg.Witness {
+		// No netlink handle and no packet socket: a witness needs neither
+		// CAP_NET_ADMIN nor CAP_NET_RAW.
+		p.Binder, p.Announcer, p.Links = witnessKernel{}, witnessKernel{}, noLinks
+	} else {
+		nl, err := netlink.NewHandle()
+		if err != nil {
+			return Parts{}, fmt.Errorf("netlink: %w", err)
+		}
+		ann := netops.NewAnnouncer(log)
+		p.Close = func() {
+			_ = ann.Close()
+			nl.Close()
+		}
+		p.Binder, p.Announcer = netops.NewNetlink(nl, log), ann
 	}
-	ann := netops.NewAnnouncer(log)
-	p.Close = func() {
-		_ = ann.Close()
-		nl.Close()
-	}
-	p.Binder, p.Announcer = netops.NewNetlink(nl, log), ann
 	// Listened on before Raft is opened (New), so that a busy or wrong
 	// -http-addr is reported before anything in the data dir is opened.
 	if p.API, err = listen("-http-addr", cfg.HTTPAddr); err != nil {

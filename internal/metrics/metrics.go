@@ -69,8 +69,9 @@ var (
 	descCommitIdx    = desc("raft_commit_index", "Last log index known committed.")
 	descHealthy      = desc("healthy", "1 if every health check of this node passes.")
 	descCheck        = desc("health_check_healthy", "1 if the health check passes (after rise/fall).", "check")
-	descDegraded     = desc("degraded", "1 if this leader keeps the VIPs although unhealthy, for want of a healthy voter.")
+	descDegraded     = desc("degraded", "1 if this leader keeps the VIPs although unhealthy, for want of a healthy voter, or is a witness that finds no VIP-capable voter to hand leadership to.")
 	descPriority     = desc("priority", "This node's configured priority.")
+	descWitnessLead  = desc("witness_leading", "1 if this node is a witness and leads: it holds nothing, and no node holds the VIPs until it hands leadership to a VIP-capable voter.")
 )
 
 type collector struct{ src Sources }
@@ -78,7 +79,7 @@ type collector struct{ src Sources }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLeader, descHolder, descTerm, descMembers, descVIPs, descBound,
 		descLeaderChg, descMoves, descTakeover, descGARP, descNA, descAnnounceFail, descCommit, descLastContact,
-		descApplied, descCommitIdx, descHealthy, descCheck, descDegraded, descPriority} {
+		descApplied, descCommitIdx, descHealthy, descCheck, descDegraded, descPriority, descWitnessLead} {
 		ch <- d
 	}
 }
@@ -113,6 +114,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descCommitIdx, float64(st.CommitIndex))
 		gauge(descDegraded, bit(st.Degraded != ""))
 		gauge(descPriority, float64(st.Priority))
+		gauge(descWitnessLead, bit(st.Witness && st.State == cluster.RoleLeader))
 	}
 	if c.src.Cluster != nil {
 		s := c.src.Cluster()
