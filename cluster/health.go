@@ -230,6 +230,7 @@ func (n *Node) successionInput(g *guardState, now time.Time) successionInput {
 			}
 		}
 	}
+	n.excludeUnreachable(&in)
 	return in
 }
 

@@ -110,6 +110,10 @@ type Node struct {
 	// peerEvents receives raft's heartbeat observations (watchPeers).
 	peerEvents chan raft.Observation
 
+	// dialer opens Raft connections to peers (a witness's reachability
+	// check, witness.go); nil with Config.Transport.
+	dialer raft.StreamLayer
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -174,6 +178,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	if guard != nil {
 		guard.follow(n.raft)
+		n.dialer = guard
 	}
 	n.openIndex = n.raft.LastIndex()
 	n.observer = raft.NewObserver(n.observed, false, func(o *raft.Observation) bool {

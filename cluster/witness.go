@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -56,6 +57,43 @@ func (n *Node) leadAsWitness(ctx context.Context, term uint64) {
 		}
 	}
 	n.guard(ctx, term)
+}
+
+// excludeUnreachable adds to in.excluded, on a witness, the VIP-capable
+// voters it cannot open a Raft connection to within the election timeout.
+// A newly elected leader has no heartbeat failures yet to go by, and a
+// transfer to an unreachable voter blocks every other transfer until its
+// connection times out (10 s): a witness elected because the holder was cut
+// off would otherwise try the lost holder first.
+func (n *Node) excludeUnreachable(in *successionInput) {
+	if !n.cfg.Witness || n.dialer == nil {
+		return
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, id := range in.voters {
+		m := in.members[id]
+		if id == in.self || in.excluded[id] || m.Witness || !m.Health.Healthy {
+			continue
+		}
+		s, ok := n.server(id)
+		if !ok {
+			continue
+		}
+		wg.Go(func() {
+			conn, err := n.dialer.Dial(s.Address, n.cfg.Timing.Election)
+			if err == nil {
+				_ = conn.Close()
+				return
+			}
+			mu.Lock()
+			in.excluded[id] = true
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
 }
 
 // handOffTarget is whom a leader stepping down without a named successor
