@@ -214,14 +214,15 @@ func TestInstallRemovePurge(t *testing.T) {
 	}
 
 	for path, mode := range map[string]fs.FileMode{
-		"/usr/bin/raftvip":                               0o755,
-		"/usr/lib/systemd/system/raftvip.service":        0o644,
-		"/etc/raftvip/raftvip.yaml":                      0o644,
-		"/usr/share/man/man1/raftvip.1.gz":               0o644,
-		"/usr/share/bash-completion/completions/raftvip": 0o644,
-		"/usr/share/doc/raftvip/copyright":               0o644,
-		"/usr/share/doc/raftvip/changelog.Debian.gz":     0o644,
-		"/var/lib/raftvip":                               fs.ModeDir | 0o700,
+		"/usr/bin/raftvip":                                0o755,
+		"/usr/lib/systemd/system/raftvip.service":         0o644,
+		"/usr/lib/systemd/system/raftvip-witness.service": 0o644,
+		"/etc/raftvip/raftvip.yaml":                       0o644,
+		"/usr/share/man/man1/raftvip.1.gz":                0o644,
+		"/usr/share/bash-completion/completions/raftvip":  0o644,
+		"/usr/share/doc/raftvip/copyright":                0o644,
+		"/usr/share/doc/raftvip/changelog.Debian.gz":      0o644,
+		"/var/lib/raftvip":                                fs.ModeDir | 0o700,
 	} {
 		fi, err := os.Lstat(r.path(path))
 		if err != nil {
@@ -237,6 +238,10 @@ func TestInstallRemovePurge(t *testing.T) {
 	if !bytes.Contains(unit, []byte("ExecStart=/usr/bin/raftvip agent -config /etc/raftvip/raftvip.yaml")) ||
 		bytes.Contains(unit, []byte("/usr/local/")) {
 		t.Errorf("the packaged unit does not run /usr/bin/raftvip:\n%s", unit)
+	}
+	if w, err := os.ReadFile(r.path("/usr/lib/systemd/system/raftvip-witness.service")); err != nil ||
+		!bytes.Contains(w, []byte("ExecStart=/usr/bin/raftvip agent -witness")) || bytes.Contains(w, []byte("/usr/local/")) {
+		t.Errorf("the packaged witness unit does not run /usr/bin/raftvip -witness (%v):\n%s", err, w)
 	}
 	if out := mustRun(t, time.Minute, r.path("/usr/bin/raftvip"), "version"); !strings.HasPrefix(out, "raftvip ") || strings.Contains(out, "dev") {
 		t.Errorf("raftvip version = %q, want the build's version", out)

@@ -56,7 +56,9 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/systemd/system" "$root/
 CGO_ENABLED=0 $GO build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$root/usr/bin/raftvip" ./cmd/raftvip
 
 # The unit as deploy/ has it, with the binary where the package puts it.
-sed 's#/usr/local/bin/raftvip#/usr/bin/raftvip#g' deploy/raftvip.service >"$root/usr/lib/systemd/system/raftvip.service"
+for unit in raftvip.service raftvip-witness.service; do
+	sed 's#/usr/local/bin/raftvip#/usr/bin/raftvip#g' "deploy/$unit" >"$root/usr/lib/systemd/system/$unit"
+done
 
 # The example config, a conffile: dpkg keeps an edited copy on upgrade.
 {
