@@ -47,3 +47,38 @@ func TestWitnessRefusesVIPFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestImportPairPrintsAWorkingWitness: import-keepalived on one host of a
+// pair prints the witness's config as comments; uncommented, with the
+// witness's address filled in, it is a valid witness config.
+func TestImportPairPrintsAWorkingWitness(t *testing.T) {
+	var out, errs strings.Builder
+	err := runImport([]string{"../../internal/keepalived/testdata/haproxy.conf"}, &out, &errs)
+	if err != nil && !strings.Contains(err.Error(), "not all of") {
+		t.Fatalf("import: %v\n%s", err, errs.String())
+	}
+	if !strings.Contains(errs.String(), "raftvip needs a third voter") {
+		t.Errorf("stderr does not say a pair needs a third voter:\n%s", errs.String())
+	}
+	_, block, ok := strings.Cut(out.String(), "# The witness this pair needs")
+	if !ok {
+		t.Fatalf("no witness config in the output:\n%s", out.String())
+	}
+	var yaml strings.Builder
+	for line := range strings.Lines(block) {
+		if rest, ok := strings.CutPrefix(line, "#   "); ok {
+			yaml.WriteString(strings.ReplaceAll(rest, "WITNESS-IP", "198.51.100.10"))
+		}
+	}
+	file := filepath.Join(t.TempDir(), "witness.yaml")
+	if err := os.WriteFile(file, []byte(yaml.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseAgentConfig([]string{"-config", file}, env(nil), io.Discard)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil || !cfg.Witness || len(cfg.Join) != 2 {
+		t.Fatalf("the printed witness config %v (witness %v, join %v):\n%s", err, cfg.Witness, cfg.Join, yaml.String())
+	}
+}
