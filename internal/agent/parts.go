@@ -8,7 +8,7 @@ import (
 	"net"
 
 	"github.com/hashicorp/raft"
-	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/internal/sdnotify"
@@ -87,16 +87,16 @@ func DefaultParts(cfg Config, getenv func(string) string, log *slog.Logger, leve
 			p.release()
 		}
 	}()
-	nl, err := netlink.NewHandle()
+	nl, err := netops.OpenNetlink(netns.None(), log)
 	if err != nil {
-		return Parts{}, fmt.Errorf("netlink: %w", err)
+		return Parts{}, err
 	}
 	ann := netops.NewAnnouncer(log)
 	p.Close = func() {
 		_ = ann.Close()
 		nl.Close()
 	}
-	p.Binder, p.Announcer = netops.NewNetlink(nl, log), ann
+	p.Binder, p.Announcer = nl, ann
 	// Listened on before Raft is opened (New), so that a busy or wrong
 	// -http-addr is reported before anything in the data dir is opened.
 	if p.API, err = listen("-http-addr", cfg.HTTPAddr); err != nil {
