@@ -152,10 +152,11 @@ func TestWritesSucceed(t *testing.T) {
 	for _, w := range writes() {
 		t.Run(w.name, func(t *testing.T) {
 			f := newLeader("n1")
+			f.status.AppliedIndex = 42
 			_, ts := serve(t, f, nil)
 			a := call(t, ts.URL, w.method, w.path, testToken, w.body)
-			if a.code != 200 || !cmp.Equal(a.body, map[string]any{"ok": true}) {
-				t.Errorf("answer %d %v, want 200 {\"ok\":true}", a.code, a.body)
+			if a.code != 200 || a.body["ok"] != true || a.body["index"] != 42.0 {
+				t.Errorf("answer %d %v, want 200 with ok true and index 42", a.code, a.body)
 			}
 			if diff := cmp.Diff([]string{w.call}, f.Calls()); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
