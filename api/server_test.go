@@ -269,6 +269,9 @@ func TestErrorMapping(t *testing.T) {
 		{"invalid VIP", fmt.Errorf("apply: %w", fsm.ErrInvalidVIP), 400, 0},
 		{"no leader", fmt.Errorf("apply: %w", cluster.ErrNoLeader), 503, 1},
 		{"deadline", fmt.Errorf("apply: %w", context.DeadlineExceeded), 504, 1},
+		{"address conflict", fmt.Errorf("apply: %w: VIP is n1's address", cluster.ErrAddressConflict), 409, 0},
+		{"joiner unreachable", fmt.Errorf("join n4: %w", cluster.ErrUnreachable), 502, 1},
+		{"maybe applied", fmt.Errorf("apply: leadership lost: %w", cluster.ErrMaybeApplied), 503, 1},
 		{"other", errors.New("raft: disk full\nsecond line"), 500, 1},
 	}
 	for _, tt := range tests {

@@ -151,6 +151,7 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 		Priority: cfg.Priority, Preempt: cfg.Preempt, PreemptDelay: time.Duration(cfg.PreemptDelay),
 		Report: a.reportHealth,
 		TLS:    a.tls, ClusterID: clusterID,
+		ProbeJoiner: func(ctx context.Context, addr string) (cluster.Status, error) { return a.client.At(addr).Status(ctx) },
 	})
 	if err != nil {
 		return nil, err
