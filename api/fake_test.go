@@ -89,8 +89,14 @@ func (f *fakeCluster) Join(_ context.Context, id, raftAddr, apiAddr string) erro
 
 func (f *fakeCluster) Leave(_ context.Context, id string) error { return f.record("leave " + id) }
 
-func (f *fakeCluster) Transfer(_ context.Context, id string) error {
-	return f.record(fmt.Sprintf("transfer %q", id))
+func (f *fakeCluster) Transfer(_ context.Context, id string) (cluster.TransferResult, error) {
+	if err := f.record(fmt.Sprintf("transfer %q", id)); err != nil {
+		return cluster.TransferResult{}, err
+	}
+	if id == "" || id == f.status.ID {
+		return cluster.TransferResult{Leader: f.status.ID}, nil
+	}
+	return cluster.TransferResult{Leader: id, Moved: true}, nil
 }
 
 // serve starts an httptest server for f. logs, if not nil, receives the

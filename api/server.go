@@ -34,8 +34,9 @@ type Cluster interface {
 	Join(ctx context.Context, id, raftAddr, apiAddr string) error
 	// Leave removes a member, or returns cluster.ErrUnknownMember.
 	Leave(ctx context.Context, id string) error
-	// Transfer hands leadership to id, or to any up-to-date follower if id is "".
-	Transfer(ctx context.Context, id string) error
+	// Transfer hands leadership to id, or to any up-to-date follower if id
+	// is "", and says what it did.
+	Transfer(ctx context.Context, id string) (cluster.TransferResult, error)
 }
 
 // ServerConfig is what NewServer needs.
@@ -177,7 +178,7 @@ func (s *Server) routes() *http.ServeMux {
 		{http.MethodGet, "/metrics", s.serveMetrics},
 		{http.MethodPost, "/v1/join", s.write(s.join)},
 		{http.MethodPost, "/v1/leave", s.write(s.leave)},
-		{http.MethodPost, "/v1/transfer", s.write(s.transfer)},
+		{http.MethodPost, "/v1/transfer", s.writeResult(s.transfer)},
 		{http.MethodPost, "/v1/health", s.write(s.health)},
 		{http.MethodPost, "/v1/vips", s.write(s.addVIP)},
 		{http.MethodDelete, "/v1/vips/{addr}", s.write(s.removeVIP)},
@@ -249,7 +250,11 @@ func (s *Server) leader(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, code, info)
 }
 
-func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	if err := s.awaitIndex(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	st := s.cluster.Status()
 	st.Members = nonNil(st.Members)
 	st.VIPs = nonNil(st.VIPs)
@@ -261,19 +266,27 @@ type membersBody struct {
 	Members []cluster.Member `json:"members"`
 }
 
-func (s *Server) members(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) members(w http.ResponseWriter, r *http.Request) {
+	if err := s.awaitIndex(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, membersBody{Members: nonNil(s.cluster.Status().Members)})
 }
 
-// vipsBody is the body of GET /v1/vips.
-type vipsBody struct {
+// VIPList is the body of GET /v1/vips: the VIP set and who holds it.
+type VIPList struct {
 	VIPs  []fsm.VIP `json:"vips"`
 	Owner fsm.Owner `json:"owner"`
 }
 
-func (s *Server) vips(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) vips(w http.ResponseWriter, r *http.Request) {
+	if err := s.awaitIndex(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	st := s.cluster.Status()
-	writeJSON(w, http.StatusOK, vipsBody{VIPs: nonNil(st.VIPs), Owner: st.Owner})
+	writeJSON(w, http.StatusOK, VIPList{VIPs: nonNil(st.VIPs), Owner: st.Owner})
 }
 
 // nonNil makes an empty list encode as [] rather than null, which scripts

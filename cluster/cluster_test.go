@@ -93,7 +93,7 @@ func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
 	leader := c.holder()
 	n3 := c.node("n3")
 	if leader == n3 {
-		if err := leader.Transfer(ctx, "n1"); err != nil {
+		if _, err := leader.Transfer(ctx, "n1"); err != nil {
 			t.Fatal(err)
 		}
 		leader = c.holder()
@@ -113,9 +113,11 @@ func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
 		t.Errorf("join with n3's address = %v, want an error naming n3", err)
 	}
 
-	// n3 is rebuilt at another address: it is replaced, not added twice.
+	// n3 is rebuilt at another address: it is replaced, not added twice,
+	// once the leader no longer hears from the old one.
 	n3.stop()
-	moved := c.start("n3", nil)
+	moved := c.start("n3", func(cfg *Config) { cfg.APIAddr = "api-n3-moved" })
+	waitFor(t, "the leader to find the old n3 unreachable", func() bool { return leader.peerUnreachable("n3") })
 	if err := leader.Join(ctx, "n3", string(moved.addr), "api-n3-moved"); err != nil {
 		t.Fatalf("join moved n3: %v", err)
 	}
@@ -173,7 +175,7 @@ func TestTransferMovesOwnership(t *testing.T) {
 	old := c.holder()
 	oldTerm := old.Status().Owner.Term
 	rec := c.record()
-	if err := old.Transfer(ctx, ""); err != nil {
+	if _, err := old.Transfer(ctx, ""); err != nil {
 		t.Fatalf("transfer: %v", err)
 	}
 	next := c.holder()
@@ -192,14 +194,18 @@ func TestTransferMovesOwnership(t *testing.T) {
 			target = n
 		}
 	}
-	if err := next.Transfer(ctx, "n9"); !errors.Is(err, ErrUnknownMember) {
+	if _, err := next.Transfer(ctx, "n9"); !errors.Is(err, ErrUnknownMember) {
 		t.Errorf("transfer to unknown = %v, want ErrUnknownMember", err)
 	}
-	if err := target.Transfer(ctx, ""); !errors.Is(err, ErrNotLeader) {
+	if _, err := target.Transfer(ctx, ""); !errors.Is(err, ErrNotLeader) {
 		t.Errorf("transfer on a follower = %v, want ErrNotLeader", err)
 	}
-	if err := next.Transfer(ctx, target.id); err != nil {
+	res, err := next.Transfer(ctx, target.id)
+	if err != nil {
 		t.Fatalf("transfer to %s: %v", target.id, err)
+	}
+	if want := (TransferResult{Leader: target.id, Moved: true}); res != want {
+		t.Errorf("transfer to %s = %+v, want %+v", target.id, res, want)
 	}
 	if h := c.holder(); h != target {
 		t.Fatalf("holder = %s, want %s", h.id, target.id)

@@ -81,12 +81,39 @@ type testCluster struct {
 	t     *testing.T
 	log   *slog.Logger
 	logs  *syncBuffer
+	mu    sync.Mutex // guards nodes against the probes of a join under way
 	nodes []*testNode
+	// unreachable are Raft addresses the fake dialer refuses.
+	unreachable map[string]bool
+}
+
+// dial is Config.DialRaft on the in-memory transport: an address the test
+// marked unreachable refuses, any other answers.
+func (c *testCluster) dial(_ context.Context, addr string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.unreachable[addr] {
+		return fmt.Errorf("dial tcp %s: connect: no route to host", addr)
+	}
+	return nil
+}
+
+// probe is Config.ProbeJoiner: the status of the running node whose API
+// address is apiAddr.
+func (c *testCluster) probe(_ context.Context, apiAddr string) (Status, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.nodes) - 1; i >= 0; i-- {
+		if n := c.nodes[i]; n.cfg.APIAddr == apiAddr && n.raft.State() != raft.Shutdown {
+			return n.Status(), nil
+		}
+	}
+	return Status{}, fmt.Errorf("dial tcp %s: connection refused", apiAddr)
 }
 
 func newTestCluster(t *testing.T) *testCluster {
 	log, buf := testLogger(t)
-	return &testCluster{t: t, log: log, logs: buf}
+	return &testCluster{t: t, log: log, logs: buf, unreachable: map[string]bool{}}
 }
 
 // start opens node id in memory on a fresh in-memory transport connected to
@@ -95,7 +122,7 @@ func (c *testCluster) start(id string, mod func(*Config)) *testNode {
 	c.t.Helper()
 	addr, trans := raft.NewInmemTransport("")
 	cfg := Config{ID: id, APIAddr: "api-" + id, Timing: testTiming(), Logger: c.log.With("node", id),
-		Transport: trans, InMemory: true}
+		Transport: trans, InMemory: true, DialRaft: c.dial, ProbeJoiner: c.probe}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -108,7 +135,9 @@ func (c *testCluster) start(id string, mod func(*Config)) *testNode {
 		o.trans.Connect(addr, trans)
 		trans.Connect(o.addr, o.trans)
 	}
+	c.mu.Lock()
 	c.nodes = append(c.nodes, tn)
+	c.mu.Unlock()
 	return tn
 }
 

@@ -72,6 +72,17 @@ type Config struct {
 	// plaintext mode). Open refuses a data dir whose state belongs to another
 	// cluster (ErrOtherCluster) and records it in a new one.
 	ClusterID string
+
+	// DialRaft checks, before the configuration changes, that a joining
+	// node's Raft address accepts connections. Nil dials TCP (a connect is
+	// enough, TLS or not) when the node runs its own TCP transport, and checks
+	// nothing with Transport set.
+	DialRaft func(ctx context.Context, addr string) error
+	// ProbeJoiner asks the node at a joining node's API address for its
+	// status: its ID must match, and its applied index shows that it has
+	// caught up with the leader's log before it is made a voter. Nil: the
+	// leader judges by its own heartbeats to the node alone (joinCatchUp).
+	ProbeJoiner func(ctx context.Context, apiAddr string) (Status, error)
 }
 
 // Node is one raftvip cluster member.

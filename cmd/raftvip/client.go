@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -112,8 +114,22 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if ident != nil {
 		conf = ident.TLSConfig()
 	}
-	c := api.NewClient(o.addr, token, conf)
+	c := api.NewClient(apiAddr(o.addr), token, conf)
 	out := printer{w: stdout, json: o.json}
+	err = runSub(ctx, c, sub, pos, join, vip, token != "", out)
+	return explainTransport(err, o.addr)
+}
+
+// runSub runs one client subcommand against c. Writes need the token
+// (hasToken); the check comes after the arguments', so a bad argument is
+// reported first.
+func runSub(ctx context.Context, c *api.Client, sub string, pos []string, join api.JoinRequest, vip fsm.VIP, hasToken bool, out printer) error {
+	if sub != "status" && sub != "members" && sub != "vip ls" && !hasToken {
+		if err := checkWriteArgs(sub, pos, vip); err != nil {
+			return err
+		}
+		return errNoToken
+	}
 
 	switch sub {
 	case "status":
@@ -149,10 +165,11 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if len(pos) == 1 {
 			id = pos[0]
 		}
-		if err := c.Transfer(ctx, id); err != nil {
+		a, err := c.Transfer(ctx, id)
+		if err != nil {
 			return err
 		}
-		return out.done("leadership transferred")
+		return out.done(cmp.Or(a.Message, "leadership transferred"))
 	case "vip add", "vip rm":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: %s needs exactly one address", errUsage, sub)
@@ -162,11 +179,11 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		}
 		return vipRemove(ctx, c, pos[0], out)
 	case "vip ls":
-		vs, err := c.VIPs(ctx)
+		l, err := c.VIPList(ctx)
 		if err != nil {
 			return err
 		}
-		return out.vips(vs)
+		return out.vips(l)
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, sub)
 }
@@ -194,6 +211,64 @@ func vipRemove(ctx context.Context, c *api.Client, arg string, out printer) erro
 		return err
 	}
 	return out.done(fmt.Sprintf("removed %s", a))
+}
+
+// errNoToken: a write without -token-file.
+var errNoToken = fmt.Errorf("changes need the cluster token: pass -token-file <file> or set %sTOKEN_FILE", envPrefix)
+
+// checkWriteArgs refuses bad arguments of a write before anything else is
+// said about it, as runSub's cases would.
+func checkWriteArgs(sub string, pos []string, vip fsm.VIP) error {
+	switch sub {
+	case "vip add":
+		if len(pos) == 1 {
+			_, err := fsm.ParseVIP(pos[0])
+			return err
+		}
+	case "vip rm":
+		if len(pos) == 1 {
+			_, err := api.ParseVIPAddr(pos[0])
+			return err
+		}
+	}
+	return nil
+}
+
+// defaultAPIPort is the port of the agent's default -http-addr.
+const defaultAPIPort = "8080"
+
+// apiAddr adds the API's default port to an -addr given as a bare host
+// ("192.0.2.11", "2001:db8::11", "[2001:db8::11]"). URLs pass as they are.
+func apiAddr(addr string) string {
+	if strings.Contains(addr, "://") {
+		return addr
+	}
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	return net.JoinHostPort(strings.Trim(addr, "[]"), defaultAPIPort)
+}
+
+// explainTransport says what an answer that is not HTTP at all means: -addr
+// names a port that is not the API's, most likely the Raft port (raft's
+// transport hangs up on an HTTP request, with or without TLS).
+func explainTransport(err error, addr string) error {
+	if err == nil {
+		return nil
+	}
+	var apiErr *api.Error
+	if errors.As(err, &apiErr) {
+		return err
+	}
+	msg := err.Error()
+	for _, sign := range []string{"malformed HTTP", "EOF", "server gave HTTP response to HTTPS client",
+		"first record does not look like a TLS handshake", "connection reset by peer"} {
+		if strings.Contains(msg, sign) {
+			return fmt.Errorf("%s did not answer HTTP: is that the Raft port? -addr wants a node's API address "+
+				"(-http-addr, default port %s): %w", addr, defaultAPIPort, err)
+		}
+	}
+	return err
 }
 
 func clientToken(path string, log *slog.Logger) (string, error) {
@@ -298,13 +373,16 @@ func ownerLine(o fsm.Owner, now time.Time) string {
 	return s
 }
 
-func (p printer) vips(vs []fsm.VIP) error {
+func (p printer) vips(l api.VIPList) error {
 	if p.json {
-		return p.encode(map[string]any{"vips": vs})
+		if l.VIPs == nil {
+			l.VIPs = []fsm.VIP{}
+		}
+		return p.encode(l)
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VIP\tINTERFACE\tLABEL")
-	for _, v := range vs {
+	for _, v := range l.VIPs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Prefix, orDash(v.Interface), orDash(v.Label))
 	}
 	return tw.Flush()

@@ -133,6 +133,9 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		Priority: cfg.Priority, Preempt: cfg.Preempt, PreemptDelay: time.Duration(cfg.PreemptDelay),
 		Report: a.reportHealth, TLS: a.tls, ClusterID: clusterID,
 		Transport: parts.RaftTransport, InMemory: parts.RaftInMemory,
+		// A joining node must answer on its API, as itself, before it enters
+		// the configuration (cluster/join.go).
+		ProbeJoiner: func(ctx context.Context, addr string) (cluster.Status, error) { return a.client.At(addr).Status(ctx) },
 	})
 	if err != nil {
 		return nil, err
