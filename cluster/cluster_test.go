@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 func TestClusterHolderAndApply(t *testing.T) {
@@ -27,7 +28,7 @@ func TestClusterHolderAndApply(t *testing.T) {
 	if err := leader.Apply(ctx, fsm.AddVIP(v)); err != nil {
 		t.Fatalf("add VIP on the leader: %v", err)
 	}
-	waitFor(t, "the VIP on every node", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the VIP on every node", func() bool {
 		for _, n := range c.nodes {
 			if _, ok := n.fsm.State().VIP(v.Prefix.Addr()); !ok {
 				return false
@@ -123,7 +124,7 @@ func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
 	if len(vs) != 3 || vs["n3"] != moved.addr {
 		t.Fatalf("voters after move = %v, want n3 at %s", vs, moved.addr)
 	}
-	waitFor(t, "the moved n3 to replicate the state", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the moved n3 to replicate the state", func() bool {
 		return moved.fsm.State().Members["n3"].APIAddr == "api-n3-moved" && moved.Status().LeaderID == leader.id
 	})
 }
@@ -213,7 +214,7 @@ func TestSeedVIPs(t *testing.T) {
 	if err := n1.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the seed to apply", func() bool { return n1.fsm.State().Seeded })
+	testutil.Eventually(t, testutil.WaitLimit, "the seed to apply", func() bool { return n1.fsm.State().Seeded })
 	if got := n1.fsm.State().VIPs; !sameVIPs(got, seeds) {
 		t.Fatalf("VIPs = %v, want %v", got, seeds)
 	}
@@ -222,7 +223,7 @@ func TestSeedVIPs(t *testing.T) {
 	if err := n1.Join(context.Background(), "n2", string(n2.addr), "api-n2"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the warning about differing -vip flags", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the warning about differing -vip flags", func() bool {
 		return strings.Contains(c.logs.String(), "-vip flags differ")
 	})
 	if strings.Count(c.logs.String(), "-vip flags differ") != 1 {

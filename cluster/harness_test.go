@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // testTiming is fast enough for tests and still passes Validate:
@@ -19,9 +20,6 @@ import (
 func testTiming() Timing {
 	return Timing{Heartbeat: 50 * time.Millisecond, Election: 50 * time.Millisecond, LeaderLease: 25 * time.Millisecond}
 }
-
-// waitLimit bounds every poll; generous because CI machines stall.
-const waitLimit = 15 * time.Second
 
 // syncBuffer collects a test's logs; they are printed only if it fails.
 type syncBuffer struct {
@@ -52,18 +50,6 @@ func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 		}
 	})
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo})), buf
-}
-
-// waitFor polls cond every millisecond until it holds or waitLimit passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", waitLimit, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 func vip(s string) fsm.VIP { return fsm.VIP{Prefix: netip.MustParsePrefix(s)} }
@@ -148,14 +134,14 @@ func newClusterWith(t *testing.T, size int, mod func(*Config)) *testCluster {
 	if err := first.Bootstrap(); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
-	waitFor(t, "n1 to hold the VIPs", func() bool { return first.Status().Holder })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIPs", func() bool { return first.Status().Holder })
 	for i := 2; i <= size; i++ {
 		n := c.start(fmt.Sprintf("n%d", i), mod)
 		if err := first.Join(context.Background(), n.id, string(n.addr), "api-"+n.id); err != nil {
 			t.Fatalf("join %s: %v", n.id, err)
 		}
 	}
-	waitFor(t, "every node to see every member and the owner", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "every node to see every member and the owner", func() bool {
 		for _, n := range c.nodes {
 			st := n.Status()
 			if len(st.Members) != size || st.Owner.Node == "" || len(n.fsm.State().Members) != size {
@@ -183,7 +169,7 @@ func (c *testCluster) holders() []string {
 func (c *testCluster) holder() *testNode {
 	c.t.Helper()
 	var h []string
-	waitFor(c.t, "exactly one holder", func() bool {
+	testutil.Eventually(c.t, testutil.WaitLimit, "exactly one holder", func() bool {
 		h = c.holders()
 		return len(h) == 1
 	})

@@ -74,8 +74,9 @@ func (n *Node) watchPeers(ctx context.Context, ch <-chan raft.Observation) {
 
 // reportHealth publishes this node's health and priority through the log when
 // the replicated record differs: directly as leader, through Config.Report
-// otherwise. One report at a time, retried after a failure.
-func (n *Node) reportHealth(ctx context.Context) {
+// otherwise. One report at a time, retried after a failure; it runs in
+// reports, which Run waits for.
+func (n *Node) reportHealth(ctx context.Context, reports *sync.WaitGroup) {
 	h := n.localHealth()
 	if !h.Known {
 		return
@@ -91,7 +92,7 @@ func (n *Node) reportHealth(ctx context.Context) {
 	}
 	n.health.reporting = true
 	n.health.mu.Unlock()
-	go func() {
+	reports.Go(func() {
 		cmd := fsm.SetHealth(n.cfg.ID, h.Healthy, h.Fault, n.cfg.Priority)
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -110,7 +111,7 @@ func (n *Node) reportHealth(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			n.log.Warn("cannot report this node's health to the leader; retrying", "healthy", h.Healthy, "err", err)
 		}
-	}()
+	})
 }
 
 // guardState is a leadership term's memory of the handover decisions.

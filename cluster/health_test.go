@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 func reported(healthy bool, priority int) fsm.Member {
@@ -107,7 +108,7 @@ func healthCluster(t *testing.T, mod func(id string, c *Config)) *testCluster {
 // waitReported waits until every node's FSM satisfies cond.
 func (c *testCluster) waitReported(cond func(map[string]fsm.Member) bool) {
 	c.t.Helper()
-	waitFor(c.t, "health reports to replicate", func() bool {
+	testutil.Eventually(c.t, testutil.WaitLimit, "health reports to replicate", func() bool {
 		for _, n := range c.nodes {
 			if !cond(n.fsm.State().Members) {
 				return false
@@ -129,7 +130,7 @@ func TestUnhealthyLeaderHandsOver(t *testing.T) {
 	if old.id == "n3" {
 		want = "n2"
 	}
-	waitFor(t, "the VIPs to move to "+want, func() bool { h := c.holders(); return len(h) == 1 && h[0] == want })
+	testutil.Eventually(t, testutil.WaitLimit, "the VIPs to move to "+want, func() bool { h := c.holders(); return len(h) == 1 && h[0] == want })
 	c.waitReported(func(m map[string]fsm.Member) bool {
 		return !m[old.id].Health.Healthy && m[old.id].Health.Fault == "check web: exit status 1"
 	})
@@ -162,7 +163,7 @@ func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
 		return sick == 2
 	})
 	leader.SetHealth(Health{Known: true, Fault: "check web: exit status 1"})
-	waitFor(t, "the leader to say it is degraded", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the leader to say it is degraded", func() bool {
 		return strings.Contains(leader.Status().Degraded, "no other voter reports healthy")
 	})
 	if h := c.holders(); len(h) != 1 || h[0] != leader.id {
@@ -177,7 +178,7 @@ func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
 		}
 	}
 	next.SetHealth(Health{Known: true, Healthy: true})
-	waitFor(t, "the VIPs to move to the recovered "+next.id, func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the VIPs to move to the recovered "+next.id, func() bool {
 		h := c.holders()
 		return len(h) == 1 && h[0] == next.id
 	})
@@ -203,12 +204,12 @@ func TestPreempt(t *testing.T) {
 				}
 				return
 			}
-			waitFor(t, "n3 to preempt", func() bool { h := c.holders(); return len(h) == 1 && h[0] == "n3" })
+			testutil.Eventually(t, testutil.WaitLimit, "n3 to preempt", func() bool { h := c.holders(); return len(h) == 1 && h[0] == "n3" })
 			st := c.node("n3").Status()
 			if p := st.Owner.Previous; p == "" || p == "n3" || st.Owner.Since == 0 {
 				t.Errorf("owner after preemption = %+v, want the previous owner and a claim time", st.Owner)
 			}
-			waitFor(t, "every node to count the move and both leaders", func() bool {
+			testutil.Eventually(t, testutil.WaitLimit, "every node to count the move and both leaders", func() bool {
 				for _, n := range c.nodes {
 					if s := n.Stats(); s.VIPMoves == 0 || s.LeaderChanges < 2 {
 						return false
@@ -246,7 +247,7 @@ func TestNoQuorumSaidLoudly(t *testing.T) {
 	}
 	waiting := c.start("n4", nil) // never joined
 	c.isolate(alone)
-	waitFor(t, "the isolated node to report lost quorum", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the isolated node to report lost quorum", func() bool {
 		return strings.Count(c.logs.String(), "no leader: no node holds the VIPs") == 1
 	})
 	time.Sleep(10 * leaderlessAfter * testTiming().Election)

@@ -27,8 +27,8 @@ func (n *Node) Apply(ctx context.Context, c fsm.Command) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	start := time.Now()
-	f := n.raft.Apply(b, n.timeout(ctx))
-	if err := await(ctx, f); err != nil {
+	var f raft.ApplyFuture
+	if err := n.await(ctx, func() raft.Future { f = n.raft.Apply(b, n.timeout(ctx)); return f }); err != nil {
 		return wrapRaft(op, err)
 	}
 	n.counters.commit(time.Since(start))
@@ -94,14 +94,19 @@ func (n *Node) Join(ctx context.Context, id, raftAddr, apiAddr string) error {
 	prev := cf.Index()
 	if action == joinReplace {
 		// prevIndex makes each change fail if the configuration moved meanwhile.
-		rf := n.raft.RemoveServer(raft.ServerID(id), prev, n.timeout(ctx))
-		if err := await(ctx, rf); err != nil {
+		var rf raft.IndexFuture
+		if err := n.await(ctx, func() raft.Future {
+			rf = n.raft.RemoveServer(raft.ServerID(id), prev, n.timeout(ctx))
+			return rf
+		}); err != nil {
 			return wrapRaft(op+": remove old address", err)
 		}
 		prev = rf.Index()
 	}
 	if action != joinNothing {
-		if err := await(ctx, n.raft.AddVoter(raft.ServerID(id), addr, prev, n.timeout(ctx))); err != nil {
+		if err := n.await(ctx, func() raft.Future {
+			return n.raft.AddVoter(raft.ServerID(id), addr, prev, n.timeout(ctx))
+		}); err != nil {
 			return wrapRaft(op+": add voter", err)
 		}
 		n.log.Info("member joined", "id", id, "raft_addr", raftAddr, "replaced", action == joinReplace)
@@ -139,7 +144,7 @@ func (n *Node) Leave(ctx context.Context, id string) error {
 		return fmt.Errorf("%s: %w", op, ErrUnknownMember)
 	}
 	if inRaft {
-		if err := await(ctx, n.raft.RemoveServer(server.ID, 0, n.timeout(ctx))); err != nil {
+		if err := n.await(ctx, func() raft.Future { return n.raft.RemoveServer(server.ID, 0, n.timeout(ctx)) }); err != nil {
 			return wrapRaft(op, err)
 		}
 	}
@@ -212,20 +217,6 @@ func (n *Node) timeout(ctx context.Context) time.Duration {
 		return max(time.Until(dl), time.Millisecond)
 	}
 	return defaultTimeout
-}
-
-// await waits for f or ctx. Raft futures know no context; the goroutine ends
-// when raft resolves the future, which it always does (commit, lost
-// leadership or shutdown).
-func await(ctx context.Context, f raft.Future) error {
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // wrapRaft adds context to a raft error and maps raft's "not leader" family

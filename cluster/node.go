@@ -88,6 +88,8 @@ type Node struct {
 	openIndex uint64
 
 	observer *raft.Observer
+	// peerObserver feeds peerEvents.
+	peerObserver *raft.Observer
 	// observed receives raft's observations. raft sends without blocking and
 	// the channel holds one, so a burst of observations collapses into one
 	// poke; each is only a hint to re-read the state.
@@ -105,6 +107,8 @@ type Node struct {
 	guardPoke chan struct{}
 	// peerEvents receives raft's heartbeat observations (watchPeers).
 	peerEvents chan raft.Observation
+	// futures owns the goroutines that wait on raft; Shutdown ends them.
+	futures futures
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -180,13 +184,14 @@ func Open(cfg Config) (*Node, error) {
 		return false
 	})
 	n.raft.RegisterObserver(n.observer)
-	n.raft.RegisterObserver(raft.NewObserver(n.peerEvents, false, func(o *raft.Observation) bool {
+	n.peerObserver = raft.NewObserver(n.peerEvents, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
 		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
 			return true
 		}
 		return false
-	}))
+	})
+	n.raft.RegisterObserver(n.peerObserver)
 	log.Info("raft started", "id", cfg.ID, "addr", n.trans.LocalAddr(), "tls", cfg.TLS != nil, "data_dir", cfg.DataDir,
 		"has_state", n.hasState, "heartbeat", cfg.Timing.Heartbeat, "election", cfg.Timing.Election,
 		"leader_lease", cfg.Timing.LeaderLease)
@@ -298,7 +303,9 @@ func (n *Node) view() (state raft.RaftState, st fsm.State, leader bool, term uin
 // Shutdown hands leadership over if this node leads (bounded by ctx; a failed
 // transfer is logged, not returned), stops Raft and closes the stores and the
 // transport. The caller drops the VIPs first (DESIGN.md: drop, then transfer).
-// It is idempotent and returns the first call's result.
+// Operations that start afterwards fail; when it returns, no goroutine of the
+// node or of raft remains, except Run's, which its ctx ends. It is idempotent
+// and returns the first call's result.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.shutdownOnce.Do(func() { n.shutdownErr = n.shutdown(ctx) })
 	return n.shutdownErr
@@ -312,9 +319,19 @@ func (n *Node) shutdown(ctx context.Context) error {
 		}
 	}
 	n.raft.DeregisterObserver(n.observer)
+	n.raft.DeregisterObserver(n.peerObserver)
+	// See futures for why raft must still run while they settle.
+	n.futures.close()
+	limit := n.cfg.Timing.settle()
+	if left := n.futures.settle(limit); left > 0 {
+		n.log.Warn("raft operations still pending at shutdown; stopping raft anyway", "pending", left, "waited", limit)
+	}
 	var errs []error
 	if err := n.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+	}
+	if left := n.futures.settle(limit); left > 0 {
+		n.log.Warn("raft dropped operations at shutdown; their waiters are abandoned", "pending", left)
 	}
 	errs = append(errs, n.closeStores(), n.closeTransport())
 	n.log.Info("raft stopped")

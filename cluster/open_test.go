@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // diskConfig is a node on a bolt store in dir, on an in-memory transport with
@@ -32,15 +33,16 @@ func runDisk(t *testing.T, dir string, snapshot bool, cmds ...fsm.Command) {
 	}
 	defer n.Shutdown(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go n.Run(ctx)
+	ran := make(chan struct{})
+	go func() { defer close(ran); n.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
 	if n.HasState() {
 		t.Fatal("HasState on a new data dir")
 	}
 	if err := n.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the single node to hold", func() bool { return n.Status().Holder })
+	testutil.Eventually(t, testutil.WaitLimit, "the single node to hold", func() bool { return n.Status().Holder })
 	for i, c := range cmds {
 		if snapshot && i == len(cmds)-1 {
 			if err := n.raft.Snapshot().Error(); err != nil {

@@ -8,11 +8,13 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/internal/pki/pkitest"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // tlsRPCTimeout is the transports' I/O timeout in these tests: an RPC whose
@@ -35,12 +37,24 @@ func tlsTransport(t *testing.T, conf *tls.Config, timeout time.Duration) *raft.N
 	}
 	s.timeout = timeout
 	tr := raft.NewNetworkTransport(s, 2, tlsRPCTimeout, io.Discard)
-	t.Cleanup(func() { tr.Close() })
-	go func() {
-		for rpc := range tr.Consumer() {
-			rpc.Respond(&raft.RequestVoteResponse{Term: 1, Granted: true}, nil)
+	// raft never closes Consumer: the answering goroutine ends on stop.
+	stop := make(chan struct{})
+	var answering sync.WaitGroup
+	answering.Go(func() {
+		for {
+			select {
+			case rpc := <-tr.Consumer():
+				rpc.Respond(&raft.RequestVoteResponse{Term: 1, Granted: true}, nil)
+			case <-stop:
+				return
+			}
 		}
-	}()
+	})
+	t.Cleanup(func() {
+		tr.Close()
+		close(stop)
+		answering.Wait()
+	})
 	return tr
 }
 
@@ -205,7 +219,7 @@ func TestReopenWithAnotherClusterRefused(t *testing.T) {
 	if err := n.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a leader", func() bool { return n.raft.State() == raft.Leader })
+	testutil.Eventually(t, testutil.WaitLimit, "a leader", func() bool { return n.raft.State() == raft.Leader })
 	if err := n.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
