@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
-	"maps"
 	"sync"
 	"time"
 
@@ -11,13 +9,8 @@ import (
 	"github.com/raftvip/raftvip/fsm"
 )
 
-// refusedFor is how long a voter that did not take a handover is passed over,
-// so that a leader does not drop its VIPs again and again for a node that
-// cannot take them.
-const refusedFor = 10 * time.Second
-
 // healthState is this node's local health and what it knows of its peers'
-// reachability. Its own lock: the agent, Run and the guard all touch it.
+// reachability. Its own lock: the agent, Run and the handover loop all touch it.
 type healthState struct {
 	mu    sync.Mutex
 	local Health
@@ -36,20 +29,13 @@ func (n *Node) SetHealth(h Health) {
 	n.health.mu.Lock()
 	n.health.local = h
 	n.health.mu.Unlock()
-	n.pokeGuard()
+	n.pokeHandover()
 }
 
 func (n *Node) localHealth() Health {
 	n.health.mu.Lock()
 	defer n.health.mu.Unlock()
 	return n.health.local
-}
-
-func (n *Node) pokeGuard() {
-	select {
-	case n.guardPoke <- struct{}{}:
-	default:
-	}
 }
 
 // watchPeers follows raft's heartbeat observations, which only a leader
@@ -112,113 +98,6 @@ func (n *Node) reportHealth(ctx context.Context, reports *sync.WaitGroup) {
 			n.log.Warn("cannot report this node's health to the leader; retrying", "healthy", h.Healthy, "err", err)
 		}
 	})
-}
-
-// guardState is a leadership term's memory of the handover decisions.
-type guardState struct {
-	refused map[string]time.Time // voter -> passed over until
-	// preempt is the voter a preemption waits for, since preemptSince.
-	preempt      string
-	preemptSince time.Time
-}
-
-// guard watches, for as long as this node leads in term, whether it should
-// hand leadership over (succession), and does so. It returns when ctx ends
-// or after a handover succeeded.
-func (n *Node) guard(ctx context.Context, term uint64) {
-	tick := time.NewTicker(max(n.cfg.Timing.Heartbeat, 10*time.Millisecond))
-	defer tick.Stop()
-	defer n.setDegraded("")
-	g := guardState{refused: map[string]time.Time{}}
-	for {
-		if n.guardPass(ctx, term, &g, time.Now()) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-n.guardPoke:
-		case <-tick.C:
-		}
-	}
-}
-
-// guardPass is one evaluation; it reports whether leadership was handed over.
-func (n *Node) guardPass(ctx context.Context, term uint64, g *guardState, now time.Time) bool {
-	d := succession(n.successionInput(g, now))
-	if d.Degraded {
-		n.setDegraded(d.Reason)
-	} else {
-		n.setDegraded("")
-	}
-	switch {
-	case d.Target == "":
-		g.preempt = ""
-		return false
-	case d.Preempt && !n.preemptDue(g, d.Target, now):
-		return false
-	}
-	err := n.handOverTo(ctx, term, d, true)
-	if err != nil && ctx.Err() == nil {
-		g.refused[d.Target] = time.Now().Add(refusedFor)
-	}
-	return err == nil
-}
-
-// handOverTo carries out decision d: leadership to d.Target (handOver, with
-// its grace period when VIPs may be bound). A failure is logged; the caller
-// keeps leading.
-func (n *Node) handOverTo(ctx context.Context, term uint64, d decision, grace bool) error {
-	s, ok := n.server(d.Target)
-	if !ok {
-		return fmt.Errorf("hand over to %s: %w", d.Target, ErrUnknownMember)
-	}
-	n.log.Warn("handing leadership over", "to", d.Target, "term", term, "reason", d.Reason, "claimed", grace)
-	err := n.handOver(ctx, d.Target, s.Address, grace)
-	if err != nil && ctx.Err() == nil {
-		n.log.Warn("handover refused; keeping leadership", "to", d.Target, "err", err)
-	}
-	return err
-}
-
-// preemptDue reports whether target has been the preemption candidate for
-// the configured delay.
-func (n *Node) preemptDue(g *guardState, target string, now time.Time) bool {
-	if g.preempt != target {
-		g.preempt, g.preemptSince = target, now
-		if n.cfg.PreemptDelay > 0 {
-			n.log.Info("a node of higher priority is ready; preempting after the delay",
-				"node", target, "delay", n.cfg.PreemptDelay)
-		}
-	}
-	return now.Sub(g.preemptSince) >= n.cfg.PreemptDelay
-}
-
-func (n *Node) successionInput(g *guardState, now time.Time) successionInput {
-	in := successionInput{
-		self:     n.cfg.ID,
-		health:   n.localHealth(),
-		priority: n.cfg.Priority,
-		preempt:  n.cfg.Preempt,
-		members:  n.fsm.Members(),
-		excluded: map[string]bool{},
-	}
-	n.health.mu.Lock()
-	maps.Copy(in.excluded, n.health.unreachable)
-	n.health.mu.Unlock()
-	for id, until := range g.refused {
-		if now.Before(until) {
-			in.excluded[id] = true
-		}
-	}
-	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
-		for _, s := range cf.Configuration().Servers {
-			if s.Suffrage == raft.Voter {
-				in.voters = append(in.voters, string(s.ID))
-			}
-		}
-	}
-	return in
 }
 
 // setDegraded records why this leader keeps the VIPs while unhealthy, and

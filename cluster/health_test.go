@@ -135,7 +135,7 @@ func TestUnhealthyLeaderHandsOver(t *testing.T) {
 		return !m[old.id].Health.Healthy && m[old.id].Health.Fault == "check web: exit status 1"
 	})
 
-	// Recovery does not pull leadership back without preempt: many guard
+	// Recovery does not pull leadership back without preempt: many handover
 	// ticks later, the holder is the same node.
 	old.SetHealth(Health{Known: true, Healthy: true})
 	c.waitReported(func(m map[string]fsm.Member) bool { return m[old.id].Health.Healthy })

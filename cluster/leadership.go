@@ -168,7 +168,7 @@ func (n *Node) establish(ctx context.Context, term uint64) {
 		err := n.claim(ctx, term)
 		if err == nil {
 			n.afterClaim(ctx)
-			n.guard(ctx, term)
+			n.handover(ctx, term)
 			return
 		}
 		if ctx.Err() != nil || errors.Is(err, ErrNotLeader) || n.lostLeadership(term) {
@@ -187,19 +187,6 @@ func (n *Node) establish(ctx context.Context, term uint64) {
 		case <-time.After(n.cfg.Timing.Heartbeat):
 		}
 	}
-}
-
-// handOverUnclaimed hands leadership on before claiming when this node won an
-// election while unhealthy and a healthy voter can lead: it never binds the
-// VIPs, so clients are not pulled to it and away again. It reports whether
-// the handover succeeded; if not, the node claims and the guard retries.
-func (n *Node) handOverUnclaimed(ctx context.Context, term uint64) bool {
-	d := succession(n.successionInput(&guardState{}, time.Now()))
-	if d.Target == "" || d.Preempt {
-		return false
-	}
-	// Nothing is bound yet: no grace period for the reconciler to drop it.
-	return n.handOverTo(ctx, term, d, false) == nil
 }
 
 func (n *Node) lostLeadership(term uint64) bool {
@@ -293,39 +280,4 @@ func sameVIPs(a, b []fsm.VIP) bool {
 func compareVIPs(x, y fsm.VIP) int {
 	return cmp.Or(x.Prefix.Addr().Compare(y.Prefix.Addr()), x.Prefix.Bits()-y.Prefix.Bits(),
 		strings.Compare(x.Interface, y.Interface), strings.Compare(x.Label, y.Label))
-}
-
-// handOver transfers leadership to id ("" lets raft pick the most up-to-date
-// follower). From the moment it starts, View reports this node as not leader,
-// so the reconciler drops the VIPs before another node can claim them
-// (DESIGN.md: drop first, then transfer). With grace it also waits the timing
-// margin for that drop, because the caller has not dropped them itself.
-func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress, grace bool) error {
-	n.handOverMu.Lock()
-	defer n.handOverMu.Unlock()
-	term := n.raft.CurrentTerm()
-	n.lease.resign(term)
-	n.changed()
-	if grace {
-		t := time.NewTimer(n.cfg.Timing.margin())
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	err := n.await(ctx, func() raft.Future {
-		if id == "" {
-			return n.raft.LeadershipTransfer()
-		}
-		return n.raft.LeadershipTransferToServer(raft.ServerID(id), addr)
-	})
-	if err != nil {
-		// Still leader in this term: take the VIPs back.
-		n.lease.unresign(term)
-		n.changed()
-		return wrapRaft("leadership transfer", err)
-	}
-	n.log.Info("leadership handed over", "term", term, "to", cmp.Or(id, "(most up-to-date follower)"))
-	return nil
 }

@@ -103,8 +103,8 @@ type Node struct {
 
 	health   healthState
 	counters counters
-	// guardPoke wakes the leader's handover guard on a health or FSM change.
-	guardPoke chan struct{}
+	// handoverPoke wakes the leader's handover loop on a health or FSM change.
+	handoverPoke chan struct{}
 	// peerEvents receives raft's heartbeat observations (watchPeers).
 	peerEvents chan raft.Observation
 	// futures owns the goroutines that wait on raft; Shutdown ends them.
@@ -128,13 +128,13 @@ func Open(cfg Config) (*Node, error) {
 	log = log.With("component", "cluster")
 	hlog := NewHCLogger(log.Handler(), "raft")
 	n := &Node{
-		cfg:        cfg,
-		log:        log,
-		fsm:        fsm.New(),
-		observed:   make(chan raft.Observation, 1),
-		health:     healthState{unreachable: map[string]bool{}},
-		guardPoke:  make(chan struct{}, 1),
-		peerEvents: make(chan raft.Observation, 16),
+		cfg:          cfg,
+		log:          log,
+		fsm:          fsm.New(),
+		observed:     make(chan raft.Observation, 1),
+		health:       healthState{unreachable: map[string]bool{}},
+		handoverPoke: make(chan struct{}, 1),
+		peerEvents:   make(chan raft.Observation, 16),
 	}
 	if n.cfg.Priority == 0 {
 		n.cfg.Priority = fsm.DefaultPriority
@@ -151,8 +151,8 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
-	var guard *memberGuard
-	if n.trans, guard, err = openTransport(cfg, log, hlog); err != nil {
+	var mg *memberGuard
+	if n.trans, mg, err = openTransport(cfg, log, hlog); err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	rc := raft.DefaultConfig()
@@ -172,8 +172,8 @@ func Open(cfg Config) (*Node, error) {
 			return nil, errors.Join(err, n.raft.Shutdown().Error(), n.closeTransport(), n.closeStores())
 		}
 	}
-	if guard != nil {
-		guard.follow(n.raft)
+	if mg != nil {
+		mg.follow(n.raft)
 	}
 	n.openIndex = n.raft.LastIndex()
 	n.observer = raft.NewObserver(n.observed, false, func(o *raft.Observation) bool {
@@ -249,10 +249,10 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 			return nil, nil, errors.Join(err, tcp.Close())
 		}
 	}
-	// The guard also stands in front of TLS, as a second bar: a member's
+	// The member guard also stands in front of TLS, as a second bar: a member's
 	// certificate used from a host that is not a member gets no further
 	// unless that host also takes a member's address.
-	g := newMemberGuard(stream, log, guardOpenAfter*cfg.Timing.Heartbeat)
+	g := newMemberGuard(stream, log, memberGuardOpenAfter*cfg.Timing.Heartbeat)
 	return raft.NewNetworkTransportWithLogger(g, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, nil
 }
 
@@ -363,7 +363,7 @@ func (n *Node) changed() {
 	if n.cfg.OnChange != nil {
 		n.cfg.OnChange()
 	}
-	n.pokeGuard()
+	n.pokeHandover()
 }
 
 // Status returns a point-in-time view of this node for the API and the CLI.
