@@ -13,6 +13,7 @@ import (
 )
 
 func TestClusterHolderAndApply(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	leader := c.holder()
@@ -56,6 +57,7 @@ func TestClusterHolderAndApply(t *testing.T) {
 }
 
 func TestStaleClaimRejectedThroughRaft(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	leader := c.holder()
 	_, _, term := leader.View()
@@ -89,6 +91,7 @@ func voters(t *testing.T, n *testNode) map[string]raft.ServerAddress {
 }
 
 func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	leader := c.holder()
@@ -130,6 +133,7 @@ func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
 }
 
 func TestLeave(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	leader := c.holder()
@@ -169,6 +173,7 @@ func TestLeave(t *testing.T) {
 }
 
 func TestTransferMovesOwnership(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	old := c.holder()
@@ -208,6 +213,7 @@ func TestTransferMovesOwnership(t *testing.T) {
 }
 
 func TestSeedVIPs(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t)
 	seeds := []fsm.VIP{vip("192.0.2.100/24"), vip("192.0.2.101/24")}
 	n1 := c.start("n1", func(cfg *Config) { cfg.SeedVIPs = seeds })
@@ -239,6 +245,7 @@ func TestSeedVIPs(t *testing.T) {
 }
 
 func TestPlanJoin(t *testing.T) {
+	t.Parallel()
 	conf := raft.Configuration{Servers: []raft.Server{
 		{Suffrage: raft.Voter, ID: "n1", Address: "a1"},
 		{Suffrage: raft.Voter, ID: "n2", Address: "a2"},

@@ -59,6 +59,7 @@ func (n *Node) handover(ctx context.Context, term uint64) {
 
 // handoverPass is one evaluation; it reports whether leadership was handed over.
 func (n *Node) handoverPass(ctx context.Context, term uint64, g *handoverState, now time.Time) bool {
+	n.handoverPasses.Add(1)
 	d := succession(n.successionInput(g, now))
 	if d.Degraded {
 		n.setDegraded(d.Reason)

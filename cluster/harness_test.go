@@ -52,6 +52,15 @@ func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo})), buf
 }
 
+// waitHandoverPasses waits until n's handover loop has made k more
+// evaluations: k decisions, whatever the machine's speed.
+func (n *testNode) waitHandoverPasses(t *testing.T, k uint64) {
+	t.Helper()
+	from := n.handoverPasses.Load()
+	testutil.Eventually(t, testutil.WaitLimit, fmt.Sprintf("%d handover passes on %s", k, n.id),
+		func() bool { return n.handoverPasses.Load() >= from+k })
+}
+
 func vip(s string) fsm.VIP { return fsm.VIP{Prefix: netip.MustParsePrefix(s)} }
 
 // testNode is a Node on an in-memory transport, with Run going.

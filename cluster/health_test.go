@@ -16,6 +16,7 @@ func reported(healthy bool, priority int) fsm.Member {
 }
 
 func TestSuccession(t *testing.T) {
+	t.Parallel()
 	healthy := Health{Known: true, Healthy: true}
 	sick := Health{Known: true, Fault: "check web: exit status 1"}
 	voters := []string{"n1", "n2", "n3"}
@@ -123,6 +124,7 @@ func priorities(ps map[string]int) func(string, *Config) {
 }
 
 func TestUnhealthyLeaderHandsOver(t *testing.T) {
+	t.Parallel()
 	c := healthCluster(t, priorities(map[string]int{"n1": 100, "n2": 120, "n3": 150}))
 	old := c.holder()
 	old.SetHealth(Health{Known: true, Fault: "check web: exit status 1"})
@@ -139,13 +141,14 @@ func TestUnhealthyLeaderHandsOver(t *testing.T) {
 	// ticks later, the holder is the same node.
 	old.SetHealth(Health{Known: true, Healthy: true})
 	c.waitReported(func(m map[string]fsm.Member) bool { return m[old.id].Health.Healthy })
-	time.Sleep(40 * testTiming().Heartbeat)
+	c.node(want).waitHandoverPasses(t, 20)
 	if h := c.holder(); h.id != want {
 		t.Fatalf("holder = %s after %s recovered, want still %s", h.id, old.id, want)
 	}
 }
 
 func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
+	t.Parallel()
 	c := healthCluster(t, nil)
 	leader := c.holder()
 	for _, n := range c.nodes {
@@ -188,8 +191,10 @@ func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
 }
 
 func TestPreempt(t *testing.T) {
+	t.Parallel()
 	for _, preempt := range []bool{false, true} {
 		t.Run(fmt.Sprintf("preempt=%v", preempt), func(t *testing.T) {
+			t.Parallel()
 			c := healthCluster(t, func(id string, cfg *Config) {
 				cfg.Preempt = preempt
 				cfg.PreemptDelay = 5 * testTiming().Heartbeat
@@ -198,7 +203,15 @@ func TestPreempt(t *testing.T) {
 				}
 			})
 			if !preempt {
-				time.Sleep(40 * testTiming().Heartbeat)
+				// Long past the delay, with n3's priority known to the
+				// leader, and many decisions later, n3 still does not lead.
+				c.waitReported(func(m map[string]fsm.Member) bool { return m["n3"].Health.Priority == 200 })
+				since := time.Now()
+				h := c.holder()
+				testutil.Eventually(t, testutil.WaitLimit, "the preempt delay to pass twice", func() bool {
+					return time.Since(since) > 2*5*testTiming().Heartbeat
+				})
+				h.waitHandoverPasses(t, 20)
 				if h := c.holder(); h.id == "n3" {
 					t.Fatal("n3 holds the VIPs: it preempted without preempt")
 				}
@@ -225,6 +238,7 @@ func TestPreempt(t *testing.T) {
 }
 
 func TestConfigRefusesBadPriority(t *testing.T) {
+	t.Parallel()
 	for _, p := range []int{-1, 256} {
 		cfg := Config{ID: "n1", Timing: testTiming(), InMemory: true, RaftBind: "127.0.0.1:0", Priority: p}
 		if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "priority") {
@@ -236,6 +250,7 @@ func TestConfigRefusesBadPriority(t *testing.T) {
 // TestNoQuorumSaidLoudly: a member that cannot reach a majority logs, once,
 // that no node holds the VIPs; a node waiting to be joined does not.
 func TestNoQuorumSaidLoudly(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	leader := c.holder()
 	var alone *testNode
@@ -250,7 +265,13 @@ func TestNoQuorumSaidLoudly(t *testing.T) {
 	testutil.Eventually(t, testutil.WaitLimit, "the isolated node to report lost quorum", func() bool {
 		return strings.Count(c.logs.String(), "no leader: no node holds the VIPs") == 1
 	})
-	time.Sleep(10 * leaderlessAfter * testTiming().Election)
+	// A second report, or one from the waiting node, would come within a
+	// pass or two of the threshold: wait for twice the threshold (a lower
+	// bound, so a slow machine only makes the check stricter).
+	since := time.Now()
+	testutil.Eventually(t, testutil.WaitLimit, "twice the no-leader threshold", func() bool {
+		return time.Since(since) > 2*leaderlessAfter*testTiming().Election
+	})
 	if logs := c.logs.String(); strings.Count(logs, "no leader: no node holds the VIPs") != 1 {
 		t.Errorf("lost quorum reported %d times (the waiting %s must not, the isolated node once)",
 			strings.Count(logs, "no leader: no node holds the VIPs"), waiting.id)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -105,6 +106,9 @@ type Node struct {
 	counters counters
 	// handoverPoke wakes the leader's handover loop on a health or FSM change.
 	handoverPoke chan struct{}
+	// handoverPasses counts the handover loop's evaluations, so that a test
+	// can wait for decisions made rather than for time to pass.
+	handoverPasses atomic.Uint64
 	// peerEvents receives raft's heartbeat observations (watchPeers).
 	peerEvents chan raft.Observation
 	// futures owns the goroutines that wait on raft; Shutdown ends them.

@@ -59,6 +59,7 @@ func runDisk(t *testing.T, dir string, snapshot bool, cmds ...fsm.Command) {
 }
 
 func TestReopenKeepsStateAndKnownVIPs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, b, c := vip("192.0.2.100/24"), vip("192.0.2.101/24"), vip("2001:db8::100/64")
 	runDisk(t, dir, true, fsm.SeedVIPs([]fsm.VIP{a}), fsm.AddVIP(b), fsm.RemoveVIP(b.Prefix.Addr()), fsm.AddVIP(c))
@@ -82,6 +83,7 @@ func TestReopenKeepsStateAndKnownVIPs(t *testing.T) {
 }
 
 func TestOpenRefusesUnwritableDataDir(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
@@ -117,6 +119,7 @@ func damage(t *testing.T, dir string) {
 }
 
 func TestOpenReportsGarbageStore(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	garbage := bytes.Repeat([]byte("this is not a bolt database "), 1000)
 	if err := os.WriteFile(filepath.Join(dir, boltFile), garbage, 0o600); err != nil {
@@ -126,6 +129,7 @@ func TestOpenReportsGarbageStore(t *testing.T) {
 }
 
 func TestOpenReportsTruncatedStore(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var cmds []fsm.Command
 	for i := range 200 {
@@ -145,6 +149,7 @@ func TestOpenReportsTruncatedStore(t *testing.T) {
 }
 
 func TestOpenReportsDataDirInUse(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n, err := Open(diskConfig(t, dir))
 	if err != nil {
@@ -158,6 +163,7 @@ func TestOpenReportsDataDirInUse(t *testing.T) {
 }
 
 func TestOpenValidatesConfig(t *testing.T) {
+	t.Parallel()
 	ok := Config{ID: "n1", RaftBind: "127.0.0.1:0", InMemory: true, Timing: testTiming()}
 	tests := []struct {
 		name string
@@ -186,6 +192,7 @@ func TestOpenValidatesConfig(t *testing.T) {
 }
 
 func TestOpenTCP(t *testing.T) {
+	t.Parallel()
 	n, err := Open(Config{ID: "n1", RaftBind: "127.0.0.1:0", RaftAdvertise: "127.0.0.1:7000", InMemory: true,
 		Timing: testTiming()})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 // partition heals there is still exactly one holder. No sample may ever show
 // two holders. It asserts orders, not durations.
 func TestPartitionedLeaderDropsFirst(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	old := c.holder()
 	rec := c.record()

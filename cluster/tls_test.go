@@ -81,6 +81,7 @@ func closedByPeer(t *testing.T, c net.Conn) error {
 }
 
 func TestTLSStream(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	// n1's handshake deadline is well above the RPC timeout: if a silent
 	// client's handshake held n1's accept loop, n2's vote below would time
@@ -141,6 +142,7 @@ func TestTLSStream(t *testing.T) {
 }
 
 func TestCheckClusterID(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		stored   string // "" = none
@@ -187,6 +189,7 @@ func TestCheckClusterID(t *testing.T) {
 // TLS on a busy Raft port, fails to open and is not tied to the TLS cluster:
 // it still opens in plaintext afterwards.
 func TestFailedTLSStartKeepsDataDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	runDisk(t, dir, false)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -209,6 +212,7 @@ func TestFailedTLSStartKeepsDataDir(t *testing.T) {
 }
 
 func TestReopenWithAnotherClusterRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := diskConfig(t, dir)
 	cfg.ClusterID = "aaaa"
