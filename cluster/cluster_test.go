@@ -120,7 +120,10 @@ func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
 	// n3 is rebuilt at another address: it is replaced, not added twice.
 	n3.stop()
 	moved := c.start("n3", nil)
-	if err := leader.Join(ctx, "n3", string(moved.addr), "api-n3-moved"); err != nil {
+	if err := c.onLeader(func(l *testNode) error {
+		leader = l
+		return l.Join(ctx, "n3", string(moved.addr), "api-n3-moved")
+	}); err != nil {
 		t.Fatalf("join moved n3: %v", err)
 	}
 	vs := voters(t, leader)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -146,7 +147,9 @@ func newClusterWith(t *testing.T, size int, mod func(*Config)) *testCluster {
 	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIPs", func() bool { return first.Status().Holder })
 	for i := 2; i <= size; i++ {
 		n := c.start(fmt.Sprintf("n%d", i), mod)
-		if err := first.Join(context.Background(), n.id, string(n.addr), "api-"+n.id); err != nil {
+		if err := c.onLeader(func(l *testNode) error {
+			return l.Join(context.Background(), n.id, string(n.addr), "api-"+n.id)
+		}); err != nil {
 			t.Fatalf("join %s: %v", n.id, err)
 		}
 	}
@@ -160,6 +163,27 @@ func newClusterWith(t *testing.T, size int, mod func(*Config)) *testCluster {
 		return true
 	})
 	return c
+}
+
+// onLeader runs op on the node that leads now, again on the next leader for
+// as long as it fails with ErrNotLeader. With the tests' short leader lease,
+// a machine that stalls the process for a few tens of milliseconds makes the
+// leader step down, so a test must not assume that the leader it saw a moment
+// ago still leads; op must be safe to repeat (Join, Leave and Apply of an
+// idempotent command are).
+func (c *testCluster) onLeader(op func(*testNode) error) error {
+	c.t.Helper()
+	var err error
+	testutil.Eventually(c.t, testutil.WaitLimit, "an operation to succeed on the leader", func() bool {
+		for _, n := range c.nodes {
+			if n.raft.State() == raft.Leader {
+				err = op(n)
+				return !errors.Is(err, ErrNotLeader)
+			}
+		}
+		return false
+	})
+	return err
 }
 
 // holders returns the IDs of the nodes that hold the VIPs right now.
