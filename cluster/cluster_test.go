@@ -3,15 +3,18 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 func TestClusterHolderAndApply(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	leader := c.holder()
@@ -27,7 +30,7 @@ func TestClusterHolderAndApply(t *testing.T) {
 	if err := leader.Apply(ctx, fsm.AddVIP(v)); err != nil {
 		t.Fatalf("add VIP on the leader: %v", err)
 	}
-	waitFor(t, "the VIP on every node", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the VIP on every node", func() bool {
 		for _, n := range c.nodes {
 			if _, ok := n.fsm.State().VIP(v.Prefix.Addr()); !ok {
 				return false
@@ -55,6 +58,7 @@ func TestClusterHolderAndApply(t *testing.T) {
 }
 
 func TestStaleClaimRejectedThroughRaft(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	leader := c.holder()
 	_, _, term := leader.View()
@@ -88,6 +92,7 @@ func voters(t *testing.T, n *testNode) map[string]raft.ServerAddress {
 }
 
 func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	leader := c.holder()
@@ -117,20 +122,28 @@ func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
 	// once the leader no longer hears from the old one.
 	n3.stop()
 	moved := c.start("n3", func(cfg *Config) { cfg.APIAddr = "api-n3-moved" })
-	waitFor(t, "the leader to find the old n3 unreachable", func() bool { return leader.peerUnreachable("n3") })
-	if err := leader.Join(ctx, "n3", string(moved.addr), "api-n3-moved"); err != nil {
+	// Whoever leads must first find the old n3 unreachable: until then a join
+	// at another address is refused as a typo. Retried like a lost leadership.
+	if err := c.onLeader(func(l *testNode) error {
+		leader = l
+		if !l.peerUnreachable("n3") {
+			return fmt.Errorf("the leader still hears from the old n3: %w", ErrNotLeader)
+		}
+		return l.Join(ctx, "n3", string(moved.addr), "api-n3-moved")
+	}); err != nil {
 		t.Fatalf("join moved n3: %v", err)
 	}
 	vs := voters(t, leader)
 	if len(vs) != 3 || vs["n3"] != moved.addr {
 		t.Fatalf("voters after move = %v, want n3 at %s", vs, moved.addr)
 	}
-	waitFor(t, "the moved n3 to replicate the state", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the moved n3 to replicate the state", func() bool {
 		return moved.fsm.State().Members["n3"].APIAddr == "api-n3-moved" && moved.Status().LeaderID == leader.id
 	})
 }
 
 func TestLeave(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	leader := c.holder()
@@ -170,6 +183,7 @@ func TestLeave(t *testing.T) {
 }
 
 func TestTransferMovesOwnership(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	old := c.holder()
@@ -213,13 +227,14 @@ func TestTransferMovesOwnership(t *testing.T) {
 }
 
 func TestSeedVIPs(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t)
 	seeds := []fsm.VIP{vip("192.0.2.100/24"), vip("192.0.2.101/24")}
 	n1 := c.start("n1", func(cfg *Config) { cfg.SeedVIPs = seeds })
 	if err := n1.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the seed to apply", func() bool { return n1.fsm.State().Seeded })
+	testutil.Eventually(t, testutil.WaitLimit, "the seed to apply", func() bool { return n1.fsm.State().Seeded })
 	if got := n1.fsm.State().VIPs; !sameVIPs(got, seeds) {
 		t.Fatalf("VIPs = %v, want %v", got, seeds)
 	}
@@ -228,7 +243,7 @@ func TestSeedVIPs(t *testing.T) {
 	if err := n1.Join(context.Background(), "n2", string(n2.addr), "api-n2"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the warning about differing -vip flags", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the warning about differing -vip flags", func() bool {
 		return strings.Contains(c.logs.String(), "-vip flags differ")
 	})
 	if strings.Count(c.logs.String(), "-vip flags differ") != 1 {
@@ -244,6 +259,7 @@ func TestSeedVIPs(t *testing.T) {
 }
 
 func TestPlanJoin(t *testing.T) {
+	t.Parallel()
 	conf := raft.Configuration{Servers: []raft.Server{
 		{Suffrage: raft.Voter, ID: "n1", Address: "a1"},
 		{Suffrage: raft.Voter, ID: "n2", Address: "a2"},

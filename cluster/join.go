@@ -81,8 +81,8 @@ func (n *Node) addMember(ctx context.Context, op, id string, addr raft.ServerAdd
 	sid := raft.ServerID(id)
 	if old != nil {
 		// prevIndex makes each change fail if the configuration moved meanwhile.
-		rf := n.raft.RemoveServer(sid, prev, n.timeout(ctx))
-		if err := await(ctx, rf); err != nil {
+		var rf raft.IndexFuture
+		if err := n.await(ctx, func() raft.Future { rf = n.raft.RemoveServer(sid, prev, n.timeout(ctx)); return rf }); err != nil {
 			return wrapWrite(op+": remove old address", "raftvip members", err)
 		}
 		prev = rf.Index()
@@ -90,14 +90,14 @@ func (n *Node) addMember(ctx context.Context, op, id string, addr raft.ServerAdd
 	// A new replication stream starts with no failures, so raft never says
 	// "resumed" for it: forget what an earlier stream to this ID reported.
 	n.forgetPeer(id)
-	af := n.raft.AddNonvoter(sid, addr, prev, n.timeout(ctx))
-	if err := await(ctx, af); err != nil {
+	var af raft.IndexFuture
+	if err := n.await(ctx, func() raft.Future { af = n.raft.AddNonvoter(sid, addr, prev, n.timeout(ctx)); return af }); err != nil {
 		return n.undoJoin(wrapWrite(op+": add as non-voter", "raftvip members", err), id, old)
 	}
 	if err := n.awaitCatchUp(ctx, id, apiAddr, af.Index()); err != nil {
 		return n.undoJoin(fmt.Errorf("%s: %w", op, err), id, old)
 	}
-	if err := await(ctx, n.raft.AddVoter(sid, addr, af.Index(), n.timeout(ctx))); err != nil {
+	if err := n.await(ctx, func() raft.Future { return n.raft.AddVoter(sid, addr, af.Index(), n.timeout(ctx)) }); err != nil {
 		return wrapWrite(op+": promote to voter", "raftvip members", err)
 	}
 	return nil
@@ -108,9 +108,9 @@ func (n *Node) addMember(ctx context.Context, op, id string, addr raft.ServerAdd
 func (n *Node) undoJoin(cause error, id string, old *raft.Server) error {
 	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
 	defer cancel()
-	err := await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, undoTimeout))
+	err := n.await(ctx, func() raft.Future { return n.raft.RemoveServer(raft.ServerID(id), 0, undoTimeout) })
 	if err == nil && old != nil {
-		err = await(ctx, n.raft.AddVoter(old.ID, old.Address, 0, undoTimeout))
+		err = n.await(ctx, func() raft.Future { return n.raft.AddVoter(old.ID, old.Address, 0, undoTimeout) })
 	}
 	if err != nil {
 		n.log.Error("cannot undo a failed join", "id", id, "err", err)

@@ -39,8 +39,8 @@ func (n *Node) Apply(ctx context.Context, c fsm.Command) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	start := time.Now()
-	f := n.raft.Apply(b, n.timeout(ctx))
-	if err := await(ctx, f); err != nil {
+	var f raft.ApplyFuture
+	if err := n.await(ctx, func() raft.Future { f = n.raft.Apply(b, n.timeout(ctx)); return f }); err != nil {
 		return wrapWrite(op, checkCommand(c), err)
 	}
 	n.counters.commit(time.Since(start))
@@ -173,7 +173,7 @@ func (n *Node) Leave(ctx context.Context, id string) error {
 		return fmt.Errorf("%s: %w", op, ErrUnknownMember)
 	}
 	if inRaft {
-		if err := await(ctx, n.raft.RemoveServer(server.ID, 0, n.timeout(ctx))); err != nil {
+		if err := n.await(ctx, func() raft.Future { return n.raft.RemoveServer(server.ID, 0, n.timeout(ctx)) }); err != nil {
 			return wrapWrite(op, "raftvip members", err)
 		}
 	}
@@ -297,20 +297,6 @@ func (n *Node) timeout(ctx context.Context) time.Duration {
 		return max(time.Until(dl), time.Millisecond)
 	}
 	return defaultTimeout
-}
-
-// await waits for f or ctx. Raft futures know no context; the goroutine ends
-// when raft resolves the future, which it always does (commit, lost
-// leadership or shutdown).
-func await(ctx context.Context, f raft.Future) error {
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // ErrMaybeApplied: a write was submitted to the log, but its commit was not

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // configOf returns the leader's configuration and its index.
@@ -122,7 +123,7 @@ func TestVIPOnMemberAddressRefused(t *testing.T) {
 	if err := n1.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n1 to record its API address", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to record its API address", func() bool {
 		return n1.Status().Holder && n1.fsm.Members()["n1"].APIAddr == "192.0.2.11:8080"
 	})
 	ctx := context.Background()
@@ -153,7 +154,7 @@ func TestTransferNoOpSaysSo(t *testing.T) {
 	if err := n1.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n1 to hold the VIPs", func() bool { return n1.Status().Holder })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIPs", func() bool { return n1.Status().Holder })
 	for _, id := range []string{"", "n1"} {
 		res, err := n1.Transfer(context.Background(), id)
 		if err != nil || res != (TransferResult{Leader: "n1"}) {

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops/nstest"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv6"
@@ -272,7 +272,7 @@ func TestKernelReconciler(t *testing.T) {
 	// Run on a thread inside the namespace, where the announcer opens sockets.
 	go func() { done <- ns.Do(func() error { return r.Run(ctx) }) }()
 
-	if err := poll(func() bool { return slices.Equal(r.Held(), []netip.Prefix{vip.Prefix}) }); err != nil {
+	if err := testutil.Poll(captureFor, func() bool { return slices.Equal(r.Held(), []netip.Prefix{vip.Prefix}) }); err != nil {
 		cancel()
 		<-done
 		t.Fatalf("VIP not held: %v", err)
@@ -298,18 +298,6 @@ func listed(t *testing.T, b Binder, link string) []netip.Prefix {
 		t.Fatal(err)
 	}
 	return Prefixes(fs)
-}
-
-// poll waits until cond holds, checking every 10 ms for up to captureFor.
-func poll(cond func() bool) error {
-	deadline := time.Now().Add(captureFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not within %s", captureFor)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return nil
 }
 
 // openNetlink is the Binder inside ns, closed when the test ends.
