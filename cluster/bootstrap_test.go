@@ -46,7 +46,7 @@ func TestPlanStart(t *testing.T) {
 			answers: []Answer{waiting("n3", "3", 3), waiting("n2", "2", 3)}, want: StartBootstrap, servers: trio},
 		{name: "expect 3, own address listed too", expect: 3,
 			answers: []Answer{waiting("n1", "1", 3), waiting("n2", "2", 3), waiting("n3", "3", 3)},
-			want: StartBootstrap, servers: trio},
+			want:    StartBootstrap, servers: trio},
 		{name: "expect 3, one not up", expect: 3, answers: []Answer{waiting("n2", "2", 3), down("3")}, want: StartWait},
 		{name: "expect 3, one already bootstrapped: join it", expect: 3,
 			answers: []Answer{waiting("n2", "2", 3), member("n3", "3")}, want: StartJoin, joinVia: "n3"},
