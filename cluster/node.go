@@ -69,6 +69,9 @@ type Config struct {
 	// TLS, when set, carries Raft over mutual TLS with this configuration
 	// (pki.Identity.TLSConfig); nil means plain TCP.
 	TLS *tls.Config
+	// BootstrapExpect is reported in Status while the node has no state, so
+	// that nodes forming a cluster together can check they agree on its size.
+	BootstrapExpect int
 	// ClusterID is the cluster the node's certificates are of ("" in
 	// plaintext mode). Open refuses a data dir whose state belongs to another
 	// cluster (ErrOtherCluster) and records it in a new one.
@@ -275,28 +278,6 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 // opened (raft.HasExistingState). Such a node needs neither bootstrap nor join.
 func (n *Node) HasState() bool { return n.hasState }
 
-// Bootstrap makes this node a one-member cluster, which then elects it. With
-// existing state it does nothing: the configuration on disk wins.
-func (n *Node) Bootstrap() error {
-	if n.hasState {
-		n.log.Info("bootstrap skipped: the data dir already holds cluster state")
-		return nil
-	}
-	conf := raft.Configuration{Servers: []raft.Server{{
-		Suffrage: raft.Voter, ID: raft.ServerID(n.cfg.ID), Address: n.trans.LocalAddr(),
-	}}}
-	err := n.raft.BootstrapCluster(conf).Error()
-	if errors.Is(err, raft.ErrCantBootstrap) {
-		n.log.Info("bootstrap skipped: raft already has state")
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("bootstrap %s: %w", n.cfg.ID, err)
-	}
-	n.log.Info("bootstrapped a new cluster", "id", n.cfg.ID, "addr", n.trans.LocalAddr())
-	return nil
-}
-
 // View returns what the reconciler decides on: the FSM state, whether this
 // node is the Raft leader, and the current term (see fsm.State.HeldBy). The
 // leader state is read before the term, so a sample can only err towards not
@@ -419,6 +400,12 @@ func (n *Node) Status() Status {
 				Health:   st.Members[string(sv.ID)].Health,
 			})
 		}
+	}
+	// Live, not n.hasState: a node joined since Open holds state too.
+	s.RaftAddr = string(n.trans.LocalAddr())
+	s.HasState = n.hasState || s.LastIndex > 0 || len(s.Members) > 0
+	if !s.HasState {
+		s.BootstrapExpect = n.cfg.BootstrapExpect
 	}
 	return s
 }

@@ -1,9 +1,10 @@
 package cluster
 
 import (
-	"github.com/raftvip/raftvip/internal/testutil"
 	"slices"
 	"testing"
+
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // TestPartitionedLeaderDropsFirst is the single-holder claim of docs/design.md,

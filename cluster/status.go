@@ -88,6 +88,17 @@ type Status struct {
 
 	// Priority is this node's configured priority.
 	Priority int `json:"priority"`
+	// RaftAddr is the Raft address peers dial to reach this node.
+	RaftAddr string `json:"raft_addr,omitempty"`
+	// HasState is true once the node holds Raft state: it is (or was) a
+	// member of a cluster. A node waiting to bootstrap or to be joined has
+	// none; a node that asks before it bootstraps (cluster.PlanStart) joins
+	// any node that has.
+	HasState bool `json:"has_state"`
+	// BootstrapExpect is the node's -bootstrap-expect while it has no state
+	// and waits for the cluster to form; 0 otherwise.
+	BootstrapExpect int `json:"bootstrap_expect,omitempty"`
+
 	// Degraded is set on a leader that keeps the VIPs although unhealthy,
 	// because no other voter reports healthy; it says why.
 	Degraded string `json:"degraded,omitempty"`

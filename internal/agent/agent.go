@@ -131,7 +131,7 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		ID: cfg.ID, RaftBind: cfg.RaftAddr, RaftAdvertise: cfg.RaftAdvertise, APIAddr: cfg.HTTPAddr,
 		DataDir: cfg.DataDir, Timing: timing, SeedVIPs: seeds, Logger: log, OnChange: a.rec.Poke,
 		Priority: cfg.Priority, Preempt: cfg.Preempt, PreemptDelay: time.Duration(cfg.PreemptDelay),
-		Report: a.reportHealth, TLS: a.tls, ClusterID: clusterID,
+		Report: a.reportHealth, TLS: a.tls, ClusterID: clusterID, BootstrapExpect: cfg.BootstrapExpect,
 		Transport: parts.RaftTransport, InMemory: parts.RaftInMemory,
 		// A joining node must answer on its API, as itself, before it enters
 		// the configuration (cluster/join.go).
@@ -210,17 +210,11 @@ func (a *Agent) Ready() <-chan struct{} { return a.svc.readyCh }
 // Run runs the agent until ctx is cancelled or a part fails, then tears it
 // down in order (shutdown) and returns once every goroutine it started has
 // ended. It returns nil after a cancellation, else what failed: a bootstrap
-// or join that did not succeed, the API server, the cluster. An agent runs
+// or join that did not succeed (becomeMember), the API server, the cluster. An agent runs
 // once; a second Run returns ErrRan.
 func (a *Agent) Run(ctx context.Context) error {
 	if !a.ran.CompareAndSwap(false, true) {
 		return ErrRan
-	}
-	if a.cfg.Bootstrap {
-		if err := a.node.Bootstrap(); err != nil {
-			a.close()
-			return fmt.Errorf("bootstrap: %w", err)
-		}
 	}
 	var g group
 	defer g.wait()
@@ -248,12 +242,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		"monitor", a.cfg.MonitorAddr, "tls", a.tls != nil, "data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
 
 	var fatal error
-	if len(a.cfg.Join) > 0 {
-		if a.node.HasState() {
-			a.log.Info("data dir holds cluster state: resuming membership, -join not needed", "join", a.cfg.Join)
-		} else if err := a.join(ctx); err != nil && ctx.Err() == nil {
-			fatal = err
-		}
+	// The API serves while this runs: nodes forming a cluster ask each other.
+	if err := a.becomeMember(ctx); err != nil && ctx.Err() == nil {
+		fatal = err
 	}
 	if fatal == nil {
 		a.svc.ready()
