@@ -311,6 +311,9 @@ func (g *lanGuard) probed(res probeResult, errs *errLog, now time.Time) {
 		return
 	}
 	mac := res.mac.String()
+	if mac == "" {
+		mac = "unknown" // an answer without a link-layer address
+	}
 	if u == nil || u.mac != mac {
 		g.episodes.Add(1)
 		g.log.Error("VIP answered by another host on the LAN: not bound, not announced; probing again with backoff",
