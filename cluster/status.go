@@ -102,4 +102,8 @@ type Status struct {
 	// Degraded is set on a leader that keeps the VIPs although unhealthy,
 	// because no other voter reports healthy; it says why.
 	Degraded string `json:"degraded,omitempty"`
+	// Conflicts are the VIPs this node should serve but does not, or serves
+	// contested, and why: an address of its own in the way, another host on
+	// the LAN answering for or announcing the VIP. The daemon fills them in.
+	Conflicts []string `json:"conflicts,omitempty"`
 }

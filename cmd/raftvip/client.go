@@ -319,6 +319,9 @@ func (p printer) status(st cluster.Status) error {
 	if st.Degraded != "" {
 		fmt.Fprintf(tw, "DEGRADED\t%s\n", st.Degraded)
 	}
+	for _, c := range st.Conflicts {
+		fmt.Fprintf(tw, "CONFLICT\t%s\n", c)
+	}
 	fmt.Fprintf(tw, "index\tapplied %d, commit %d, last %d\n", st.AppliedIndex, st.CommitIndex, st.LastIndex)
 	if !st.LastContact.IsZero() {
 		fmt.Fprintf(tw, "last contact\t%s ago\n", time.Since(st.LastContact).Round(time.Millisecond))

@@ -123,6 +123,8 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		Logger:    log,
 		Extra:     localize(seeds, cfg.Interface),
 		OnHeld:    a.onHeld,
+		Prober:    parts.Prober,
+		Watcher:   parts.Watcher,
 	})
 	if err != nil {
 		return nil, err
@@ -150,7 +152,7 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 	if a.mon, err = health.NewMonitor(cfg.Checks, health.MonitorConfig{Logger: log, OnChange: a.onHealth}); err != nil {
 		return nil, fmt.Errorf("checks: %w", err)
 	}
-	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log, TLS: a.tls,
+	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: withConflicts{a.node, a.rec}, Token: a.token, Logger: log, TLS: a.tls,
 		Metrics: metrics.Handler(a.metricsSources())}); err != nil {
 		return nil, err
 	}

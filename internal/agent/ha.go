@@ -10,6 +10,7 @@ import (
 	"github.com/raftvip/raftvip/internal/health"
 	"github.com/raftvip/raftvip/internal/metrics"
 	"github.com/raftvip/raftvip/internal/notify"
+	"github.com/raftvip/raftvip/netops"
 )
 
 // nodeHealth is what the cluster learns of a health report: nothing while a
@@ -79,7 +80,8 @@ func strs[T fmt.Stringer](xs []T) []string {
 func (a *Agent) metricsSources() metrics.Sources {
 	return metrics.Sources{
 		Status: a.node.Status, Cluster: a.node.Stats, Reconciler: a.rec.Stats, Held: a.rec.Held,
-		Healthy: func() bool { return a.mon.Report().Healthy },
+		Conflicts: a.rec.Conflicts,
+		Healthy:   func() bool { return a.mon.Report().Healthy },
 		Checks: func() []metrics.Check {
 			r := a.mon.Report()
 			out := make([]metrics.Check, len(r.Checks))
@@ -89,4 +91,20 @@ func (a *Agent) metricsSources() metrics.Sources {
 			return out
 		},
 	}
+}
+
+// withConflicts is the node as the API sees it: its status carries the
+// reconciler's conflicts, which the cluster package cannot see.
+type withConflicts struct {
+	*cluster.Node
+	rec *netops.Reconciler
+}
+
+// Status implements api.Cluster.
+func (w withConflicts) Status() cluster.Status {
+	st := w.Node.Status()
+	for _, c := range w.rec.Conflicts() {
+		st.Conflicts = append(st.Conflicts, c.String())
+	}
+	return st
 }

@@ -26,6 +26,10 @@ type Parts struct {
 	// gratuitous ARP / unsolicited NA.
 	Binder    netops.Binder
 	Announcer netops.Announcer
+	// Prober and Watcher, if set, look for other hosts on the LAN that
+	// answer for a VIP before its first bind, or announce a held one.
+	Prober  netops.Prober
+	Watcher netops.Watcher
 	// Links lists the interfaces to look for leftover VIPs on (LinkNames).
 	Links func() ([]string, error)
 	// RaftTransport replaces the TCP transport on Config.RaftAddr; its
@@ -97,6 +101,8 @@ func DefaultParts(cfg Config, getenv func(string) string, log *slog.Logger, leve
 		nl.Close()
 	}
 	p.Binder, p.Announcer = nl, ann
+	prober := netops.NewProber(0)
+	p.Prober, p.Watcher = prober, prober
 	// Listened on before Raft is opened (New), so that a busy or wrong
 	// -http-addr is reported before anything in the data dir is opened.
 	if p.API, err = listen("-http-addr", cfg.HTTPAddr); err != nil {

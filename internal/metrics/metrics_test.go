@@ -35,8 +35,16 @@ func TestLeaderMetrics(t *testing.T) {
 		Cluster: func() cluster.Stats {
 			return cluster.Stats{LeaderChanges: 3, VIPMoves: 2, Commits: 10, CommitTime: 50 * time.Millisecond}
 		},
-		Reconciler: func() netops.Stats { return netops.Stats{ARP: 6, NA: 3, Failed: 1} },
-		Held:       func() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")} },
+		Reconciler: func() netops.Stats { return netops.Stats{ARP: 6, NA: 3, Failed: 1, InUse: 2} },
+		Conflicts: func() []netops.Conflict {
+			vip := func(p string) fsm.VIP { return fsm.VIP{Prefix: netip.MustParsePrefix(p)} }
+			return []netops.Conflict{
+				{VIP: vip("192.0.2.11/24"), At: netops.Binding{Link: "eth0", Prefix: netip.MustParsePrefix("192.0.2.11/24")}},
+				{VIP: vip("192.0.2.50/24"), At: netops.Binding{Link: "eth0"}, MAC: "02:00:00:00:00:09"},
+				{VIP: vip("192.0.2.100/24"), At: netops.Binding{Link: "eth0"}, MAC: "02:00:00:00:00:09", Held: true},
+			}
+		},
+		Held: func() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24")} },
 		Checks: func() []Check {
 			return []Check{{Name: "web", Healthy: true}, {Name: "db"}, {Name: "new", Pending: true}}
 		},
@@ -51,12 +59,14 @@ func TestLeaderMetrics(t *testing.T) {
 		"raftvip_raft_applied_index 40", "raftvip_raft_commit_index 41", "raftvip_healthy 0",
 		`raftvip_health_check_healthy{check="web"} 1`, `raftvip_health_check_healthy{check="db"} 0`,
 		"raftvip_degraded 0", "raftvip_priority 150", "process_resident_memory_bytes", "go_goroutines",
+		`raftvip_vip_address_in_use{vip="192.0.2.50/24"} 1`, `raftvip_vip_address_in_use{vip="192.0.2.100/24"} 1`,
+		"raftvip_vip_address_in_use_total 2",
 	} {
 		if !strings.Contains(out, want+"\n") && !strings.Contains(out, want+" ") {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	for _, absent := range []string{`check="new"`, "raftvip_raft_last_contact_seconds "} {
+	for _, absent := range []string{`check="new"`, "raftvip_raft_last_contact_seconds ", `vip="192.0.2.11/24"`} {
 		if strings.Contains(out, absent) {
 			t.Errorf("metrics have %q, want it left out", absent)
 		}
