@@ -399,6 +399,7 @@ func (n *Node) Status() Status {
 			})
 		}
 	}
+	n.addReach(&s, state == raft.Leader)
 	return s
 }
 

@@ -310,14 +310,23 @@ func (p printer) status(st cluster.Status) error {
 	}
 	fmt.Fprintf(tw, "node\t%s (%s, term %d), %s\n", st.ID, st.State, st.Term, holds)
 	leader := "NONE: no quorum or an election under way; no node holds the VIPs"
-	if st.LeaderID != "" {
+	if st.Removed {
+		leader = "NONE: this node was removed from the cluster (it is not in the Raft configuration); " +
+			"stop it, or join it again"
+	} else if st.LeaderID != "" {
 		leader = fmt.Sprintf("%s (api %s)", st.LeaderID, orDash(st.LeaderAPIAddr))
 	}
 	fmt.Fprintf(tw, "leader\t%s\n", leader)
 	fmt.Fprintf(tw, "owner\t%s\n", ownerLine(st.Owner, time.Now()))
 	fmt.Fprintf(tw, "vips\t%s\n", orDash(vipList(st.VIPs)))
+	if st.Removed {
+		fmt.Fprintf(tw, "REMOVED\tthis node is no longer a member of the cluster\n")
+	}
 	if st.Degraded != "" {
 		fmt.Fprintf(tw, "DEGRADED\t%s\n", st.Degraded)
+	}
+	for _, c := range st.Conflicts {
+		fmt.Fprintf(tw, "CONFLICT\tVIP %s not bound: %s on %s was not added by raftvip\n", c.VIP, c.Address, c.Link)
 	}
 	fmt.Fprintf(tw, "index\tapplied %d, commit %d, last %d\n", st.AppliedIndex, st.CommitIndex, st.LastIndex)
 	if !st.LastContact.IsZero() {
@@ -335,22 +344,50 @@ func (p printer) members(ms []cluster.Member) error {
 		return p.encode(map[string]any{"members": ms})
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tLEADER\tPRIORITY\tHEALTH")
+	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tLEADER\tPRIORITY\tREACHABLE\tHEALTH")
+	now := time.Now()
 	for _, m := range ms {
 		l := ""
 		if m.Leader {
 			l = "*"
 		}
-		prio, health := "-", "-"
-		if h := m.Health; h.Reported {
-			prio, health = strconv.Itoa(h.Priority), "healthy"
-			if !h.Healthy {
-				health = "FAILING: " + h.Fault
-			}
+		prio := "-"
+		if m.Health.Reported {
+			prio = strconv.Itoa(m.Health.Priority)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage, l, prio, health)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage, l, prio,
+			reachCell(m, now), healthCell(m))
 	}
 	return tw.Flush()
+}
+
+// reachCell is the leader's view of whether its heartbeats reach m; other
+// nodes do not know.
+func reachCell(m cluster.Member, now time.Time) string {
+	switch {
+	case m.Reachable == nil:
+		return "unknown"
+	case *m.Reachable:
+		return "yes"
+	case m.LastContact.IsZero():
+		return "NO"
+	}
+	return fmt.Sprintf("NO (last contact %s ago)", now.Sub(m.LastContact).Round(time.Second))
+}
+
+// healthCell is m's last health report, unless the leader cannot reach m:
+// then the report is old and says nothing of m now.
+func healthCell(m cluster.Member) string {
+	h := m.Health
+	switch {
+	case m.Reachable != nil && !*m.Reachable:
+		return "unreachable"
+	case !h.Reported:
+		return "-"
+	case !h.Healthy:
+		return "FAILING: " + h.Fault
+	}
+	return "healthy"
 }
 
 // ownerLine says who holds the VIPs and, when the claim carried it, the last

@@ -35,6 +35,9 @@ type Sources struct {
 	// Checks are this node's health checks, and Healthy its overall health.
 	Checks  func() []Check
 	Healthy func() bool
+	// Conflicts are the VIPs the reconciler does not bind for an address
+	// in the way.
+	Conflicts func() []netops.Conflict
 }
 
 // Handler returns the /metrics handler over a registry of its own, with the
@@ -71,6 +74,10 @@ var (
 	descCheck        = desc("health_check_healthy", "1 if the health check passes (after rise/fall).", "check")
 	descDegraded     = desc("degraded", "1 if this leader keeps the VIPs although unhealthy, for want of a healthy voter.")
 	descPriority     = desc("priority", "This node's configured priority.")
+	descPeerReach    = desc("peer_reachable", "1 if the leader's heartbeats reach the member (leader only).", "peer")
+	descPeerContact  = desc("peer_last_contact_seconds", "Seconds since the leader last heard from an unreachable member (leader only).", "peer")
+	descRemoved      = desc("removed", "1 if this node runs but is no longer in the cluster's Raft configuration.")
+	descConflicts    = desc("vip_conflicts", "VIPs this node does not bind because an address raftvip did not add is in the way.")
 )
 
 type collector struct{ src Sources }
@@ -78,7 +85,8 @@ type collector struct{ src Sources }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLeader, descHolder, descTerm, descMembers, descVIPs, descBound,
 		descLeaderChg, descMoves, descTakeover, descGARP, descNA, descAnnounceFail, descCommit, descLastContact,
-		descApplied, descCommitIdx, descHealthy, descCheck, descDegraded, descPriority} {
+		descApplied, descCommitIdx, descHealthy, descCheck, descDegraded, descPriority,
+		descPeerReach, descPeerContact, descRemoved, descConflicts} {
 		ch <- d
 	}
 }
@@ -113,6 +121,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descCommitIdx, float64(st.CommitIndex))
 		gauge(descDegraded, bit(st.Degraded != ""))
 		gauge(descPriority, float64(st.Priority))
+		gauge(descRemoved, bit(st.Removed))
+		peers(st, gauge)
+	}
+	if c.src.Conflicts != nil {
+		gauge(descConflicts, float64(len(c.src.Conflicts())))
 	}
 	if c.src.Cluster != nil {
 		s := c.src.Cluster()
@@ -137,6 +150,20 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			if !chk.Pending {
 				gauge(descCheck, bit(chk.Healthy), chk.Name)
 			}
+		}
+	}
+}
+
+// peers reports the leader's view of each other member's reachability;
+// nodes that do not lead have none.
+func peers(st cluster.Status, gauge func(*prometheus.Desc, float64, ...string)) {
+	for _, m := range st.Members {
+		if m.ID == st.ID || m.Reachable == nil {
+			continue
+		}
+		gauge(descPeerReach, bit(*m.Reachable), m.ID)
+		if !*m.Reachable && !m.LastContact.IsZero() {
+			gauge(descPeerContact, time.Since(m.LastContact).Seconds(), m.ID)
 		}
 	}
 }
