@@ -30,6 +30,9 @@ import (
 type Cluster interface {
 	Status() cluster.Status
 	Apply(ctx context.Context, c fsm.Command) error
+	// AddVIP applies fsm.AddVIP(v), refusing with cluster.ErrVIPExists to
+	// change the prefix length or interface of a VIP unless replace.
+	AddVIP(ctx context.Context, v fsm.VIP, replace bool) error
 	// Join adds a voter; it is idempotent.
 	Join(ctx context.Context, id, raftAddr, apiAddr string) error
 	// Leave removes a member, or returns cluster.ErrUnknownMember.

@@ -86,10 +86,11 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		fs.StringVar(&join.RaftAddr, "raft-addr", "", "its Raft address (host:port)")
 		fs.StringVar(&join.APIAddr, "api-addr", "", "its HTTP address (host:port)")
 	}
-	var vip fsm.VIP
+	var vip vipAddOpts
 	if sub == "vip add" {
 		fs.StringVar(&vip.Interface, "interface", "", "pin the VIP to this interface name on every node")
 		fs.StringVar(&vip.Label, "label", "", "IPv4 label suffix (shown as <ifname>:<label>)")
+		fs.BoolVar(&vip.replace, "replace", false, "change the prefix length or interface of the VIP with this address")
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -123,9 +124,9 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 // runSub runs one client subcommand against c. Writes need the token
 // (hasToken); the check comes after the arguments', so a bad argument is
 // reported first.
-func runSub(ctx context.Context, c *api.Client, sub string, pos []string, join api.JoinRequest, vip fsm.VIP, hasToken bool, out printer) error {
+func runSub(ctx context.Context, c *api.Client, sub string, pos []string, join api.JoinRequest, vip vipAddOpts, hasToken bool, out printer) error {
 	if sub != "status" && sub != "members" && sub != "vip ls" && !hasToken {
-		if err := checkWriteArgs(sub, pos, vip); err != nil {
+		if err := checkWriteArgs(sub, pos); err != nil {
 			return err
 		}
 		return errNoToken
@@ -188,15 +189,26 @@ func runSub(ctx context.Context, c *api.Client, sub string, pos []string, join a
 	return fmt.Errorf("%w: unknown command %q", errUsage, sub)
 }
 
+// vipAddOpts are the flags of `vip add`.
+type vipAddOpts struct {
+	fsm.VIP
+	replace bool
+}
+
 // vipAdd parses the CIDR (the client sends a typed prefix); the server checks
 // the whole VIP, interface and label included, so that is not done here too.
-func vipAdd(ctx context.Context, c *api.Client, arg string, v fsm.VIP, out printer) error {
+func vipAdd(ctx context.Context, c *api.Client, arg string, o vipAddOpts, out printer) error {
 	parsed, err := fsm.ParseVIP(arg)
 	if err != nil {
 		return err
 	}
+	v := o.VIP
 	v.Prefix = parsed.Prefix
-	if err := c.AddVIP(ctx, v); err != nil {
+	add := c.AddVIP
+	if o.replace {
+		add = c.ReplaceVIP
+	}
+	if err := add(ctx, v); err != nil {
 		return err
 	}
 	return out.done(fmt.Sprintf("added %s", v.Prefix))
@@ -218,7 +230,7 @@ var errNoToken = fmt.Errorf("changes need the cluster token: pass -token-file <f
 
 // checkWriteArgs refuses bad arguments of a write before anything else is
 // said about it, as runSub's cases would.
-func checkWriteArgs(sub string, pos []string, vip fsm.VIP) error {
+func checkWriteArgs(sub string, pos []string) error {
 	switch sub {
 	case "vip add":
 		if len(pos) == 1 {
