@@ -124,9 +124,17 @@ func (c *Client) Transfer(ctx context.Context, id string) (WriteAnswer, error) {
 	return a, err
 }
 
-// AddVIP adds v to the VIP set, or replaces the VIP with its address.
+// AddVIP adds v to the VIP set. A VIP with its address and another prefix
+// length or interface is not replaced: the answer is 409 (ReplaceVIP does).
 func (c *Client) AddVIP(ctx context.Context, v fsm.VIP) error {
 	return c.do(ctx, http.MethodPost, "/v1/vips", v, nil)
+}
+
+// ReplaceVIP adds v, replacing the VIP with its address even if that one has
+// another prefix length or interface (which AddVIP refuses).
+func (c *Client) ReplaceVIP(ctx context.Context, v fsm.VIP) error {
+	req := vipRequest{Prefix: v.Prefix.String(), Interface: v.Interface, Label: v.Label, Replace: true}
+	return c.do(ctx, http.MethodPost, "/v1/vips", req, nil)
 }
 
 // RemoveVIP removes the VIP with address a.

@@ -72,6 +72,8 @@ func TestClientWrites(t *testing.T) {
 		{"Transfer", func(ctx context.Context, c *Client) error { _, err := c.Transfer(ctx, "n2"); return err }, `transfer "n2"`},
 		{"Transfer any", func(ctx context.Context, c *Client) error { _, err := c.Transfer(ctx, ""); return err }, `transfer ""`},
 		{"AddVIP", func(ctx context.Context, c *Client) error { return c.AddVIP(ctx, v) }, `add-vip 192.0.2.101/24 if="eth0" label="web"`},
+		{"ReplaceVIP", func(ctx context.Context, c *Client) error { return c.ReplaceVIP(ctx, v) },
+			`replace-vip 192.0.2.101/24 if="eth0" label="web"`},
 		{"AddVIP v6", func(ctx context.Context, c *Client) error {
 			return c.AddVIP(ctx, fsm.VIP{Prefix: netip.MustParsePrefix("2001:db8::100/64")})
 		}, `add-vip 2001:db8::100/64 if="" label=""`},

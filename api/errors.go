@@ -76,7 +76,7 @@ func statusFor(err error) int {
 		return http.StatusGatewayTimeout
 	case errors.Is(err, cluster.ErrMaybeApplied):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, cluster.ErrAddressConflict):
+	case errors.Is(err, cluster.ErrAddressConflict), errors.Is(err, cluster.ErrVIPExists):
 		return http.StatusConflict
 	case errors.Is(err, cluster.ErrUnreachable):
 		return http.StatusBadGateway

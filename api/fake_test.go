@@ -83,6 +83,13 @@ func (f *fakeCluster) Apply(_ context.Context, c fsm.Command) error {
 	return f.record(c.Type.String())
 }
 
+func (f *fakeCluster) AddVIP(ctx context.Context, v fsm.VIP, replace bool) error {
+	if replace {
+		return f.record(fmt.Sprintf("replace-vip %s if=%q label=%q", v.Prefix, v.Interface, v.Label))
+	}
+	return f.Apply(ctx, fsm.AddVIP(v))
+}
+
 func (f *fakeCluster) Join(_ context.Context, id, raftAddr, apiAddr string) error {
 	return f.record(fmt.Sprintf("join %s %s %s", id, raftAddr, apiAddr))
 }

@@ -30,6 +30,9 @@ import (
 type Cluster interface {
 	Status() cluster.Status
 	Apply(ctx context.Context, c fsm.Command) error
+	// AddVIP applies fsm.AddVIP(v), refusing with cluster.ErrVIPExists to
+	// change the prefix length or interface of a VIP unless replace.
+	AddVIP(ctx context.Context, v fsm.VIP, replace bool) error
 	// Join adds a voter; it is idempotent.
 	Join(ctx context.Context, id, raftAddr, apiAddr string) error
 	// Leave removes a member, or returns cluster.ErrUnknownMember.
@@ -55,6 +58,10 @@ type ServerConfig struct {
 	// TLS, when set, means members' API addresses are HTTPS, and is the
 	// client configuration (this node's certificate) for forwarding to them.
 	TLS *tls.Config
+	// Conflicts, when set, are the VIPs this node cannot bind for an
+	// address in the way, shown in GET /v1/status. It must be cheap: every
+	// status read calls it.
+	Conflicts func() []cluster.AddressConflict
 }
 
 // Server answers the HTTP API for one node.
@@ -66,6 +73,7 @@ type Server struct {
 	scheme    string // of members' API addresses
 	mux       *http.ServeMux
 	metrics   http.Handler
+	conflicts func() []cluster.AddressConflict
 	stopped   atomic.Bool
 }
 
@@ -101,6 +109,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		log:       log.With("component", "api"),
 		client:    hc,
 		metrics:   cfg.Metrics,
+		conflicts: cfg.Conflicts,
 		scheme:    "http",
 	}
 	if cfg.TLS != nil {
@@ -258,6 +267,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st := s.cluster.Status()
 	st.Members = nonNil(st.Members)
 	st.VIPs = nonNil(st.VIPs)
+	if s.conflicts != nil {
+		st.Conflicts = s.conflicts()
+	}
 	writeJSON(w, http.StatusOK, st)
 }
 

@@ -271,6 +271,7 @@ func TestErrorMapping(t *testing.T) {
 		{"no leader", fmt.Errorf("apply: %w", cluster.ErrNoLeader), 503, 1},
 		{"deadline", fmt.Errorf("apply: %w", context.DeadlineExceeded), 504, 1},
 		{"address conflict", fmt.Errorf("apply: %w: VIP is n1's address", cluster.ErrAddressConflict), 409, 0},
+		{"prefix change", fmt.Errorf("%w: 192.0.2.100/24 is in the VIP set", cluster.ErrVIPExists), 409, 0},
 		{"joiner unreachable", fmt.Errorf("join n4: %w", cluster.ErrUnreachable), 502, 1},
 		{"maybe applied", fmt.Errorf("apply: leadership lost: %w", cluster.ErrMaybeApplied), 503, 1},
 		{"other", errors.New("raft: disk full\nsecond line"), 500, 1},

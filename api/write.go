@@ -179,6 +179,9 @@ type vipRequest struct {
 	Prefix    string `json:"prefix"`
 	Interface string `json:"interface"`
 	Label     string `json:"label"`
+	// Replace allows changing the prefix length or interface of the VIP
+	// with this address; without it such a change is refused (409).
+	Replace bool `json:"replace,omitempty"`
 }
 
 func (s *Server) join(_ *http.Request, body []byte) (action, error) {
@@ -244,7 +247,7 @@ func (s *Server) addVIP(_ *http.Request, body []byte) (action, error) {
 	if err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}
-	return func(ctx context.Context) error { return s.cluster.Apply(ctx, fsm.AddVIP(v)) }, nil
+	return func(ctx context.Context) error { return s.cluster.AddVIP(ctx, v, req.Replace) }, nil
 }
 
 // transferAnswer says what a transfer did, in words the CLI prints as they are.

@@ -25,6 +25,9 @@ type healthState struct {
 	local Health
 	// unreachable are peers raft failed to heartbeat while this node led.
 	unreachable map[string]bool
+	// lastHeard is when this leader last heard from each peer in unreachable
+	// (raft's FailedHeartbeatObservation); other entries are stale.
+	lastHeard map[string]time.Time
 	// degraded is the reason this leader keeps the VIPs though unhealthy.
 	degraded string
 	// reporting is true while a health report is on its way to the leader.
@@ -59,12 +62,30 @@ func (n *Node) watchPeers(ctx context.Context, ch <-chan raft.Observation) {
 			switch d := o.Data.(type) {
 			case raft.FailedHeartbeatObservation:
 				n.health.unreachable[string(d.PeerID)] = true
+				if n.health.lastHeard == nil {
+					n.health.lastHeard = map[string]time.Time{}
+				}
+				n.health.lastHeard[string(d.PeerID)] = d.LastContact
 			case raft.ResumedHeartbeatObservation:
 				delete(n.health.unreachable, string(d.PeerID))
 			}
 			n.health.mu.Unlock()
 		}
 	}
+}
+
+// unreachablePeers returns the peers this leader's heartbeats fail to reach
+// in its current term, with when it last heard from each (zero if unknown).
+func (n *Node) unreachablePeers() map[string]time.Time {
+	n.health.mu.Lock()
+	defer n.health.mu.Unlock()
+	out := make(map[string]time.Time, len(n.health.unreachable))
+	for id, down := range n.health.unreachable {
+		if down {
+			out[id] = n.health.lastHeard[id]
+		}
+	}
+	return out
 }
 
 // reportHealth publishes this node's health and priority through the log when

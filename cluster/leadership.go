@@ -27,6 +27,8 @@ type watch struct {
 	// true once that was reported as lost quorum.
 	noLeader   time.Time
 	leaderless bool
+	// removed is true while this node is out of the Raft configuration.
+	removed bool
 }
 
 // establishment is one run of establish, and of keepLease beside it, for one
@@ -103,6 +105,7 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 	}
 	w.state, w.term, w.leaderID = state, term, leaderID
 	n.watchQuorum(w, time.Now())
+	w.removed = n.noteRemoved(w.removed)
 
 	if state != raft.Leader {
 		w.est.stop()

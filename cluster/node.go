@@ -407,6 +407,7 @@ func (n *Node) Status() Status {
 	if !s.HasState {
 		s.BootstrapExpect = n.cfg.BootstrapExpect
 	}
+	n.addReach(&s, state == raft.Leader)
 	return s
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops/nstest"
 )
 
@@ -148,7 +149,7 @@ func TestKernelWatchARP(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The watch may open its socket after the first packets: send until seen.
-	if err := poll(func() bool {
+	if err := testutil.Poll(captureFor, func() bool {
 		_ = c.WriteTo(pkts[0], ethernet.Broadcast)
 		return sawFrom(seen(), vip, peer)
 	}); err != nil {
@@ -173,7 +174,7 @@ func TestKernelWatchNDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := poll(func() bool {
+	if err := testutil.Poll(captureFor, func() bool {
 		_ = c.WriteTo(na, nil, netip.IPv6LinkLocalAllNodes())
 		return sawFrom(seen(), vip, peer)
 	}); err != nil {

@@ -86,10 +86,11 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		fs.StringVar(&join.RaftAddr, "raft-addr", "", "its Raft address (host:port)")
 		fs.StringVar(&join.APIAddr, "api-addr", "", "its HTTP address (host:port)")
 	}
-	var vip fsm.VIP
+	var vip vipAddOpts
 	if sub == "vip add" {
 		fs.StringVar(&vip.Interface, "interface", "", "pin the VIP to this interface name on every node")
 		fs.StringVar(&vip.Label, "label", "", "IPv4 label suffix (shown as <ifname>:<label>)")
+		fs.BoolVar(&vip.replace, "replace", false, "change the prefix length or interface of the VIP with this address")
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -123,9 +124,9 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 // runSub runs one client subcommand against c. Writes need the token
 // (hasToken); the check comes after the arguments', so a bad argument is
 // reported first.
-func runSub(ctx context.Context, c *api.Client, sub string, pos []string, join api.JoinRequest, vip fsm.VIP, hasToken bool, out printer) error {
+func runSub(ctx context.Context, c *api.Client, sub string, pos []string, join api.JoinRequest, vip vipAddOpts, hasToken bool, out printer) error {
 	if sub != "status" && sub != "members" && sub != "vip ls" && !hasToken {
-		if err := checkWriteArgs(sub, pos, vip); err != nil {
+		if err := checkWriteArgs(sub, pos); err != nil {
 			return err
 		}
 		return errNoToken
@@ -188,15 +189,26 @@ func runSub(ctx context.Context, c *api.Client, sub string, pos []string, join a
 	return fmt.Errorf("%w: unknown command %q", errUsage, sub)
 }
 
+// vipAddOpts are the flags of `vip add`.
+type vipAddOpts struct {
+	fsm.VIP
+	replace bool
+}
+
 // vipAdd parses the CIDR (the client sends a typed prefix); the server checks
 // the whole VIP, interface and label included, so that is not done here too.
-func vipAdd(ctx context.Context, c *api.Client, arg string, v fsm.VIP, out printer) error {
+func vipAdd(ctx context.Context, c *api.Client, arg string, o vipAddOpts, out printer) error {
 	parsed, err := fsm.ParseVIP(arg)
 	if err != nil {
 		return err
 	}
+	v := o.VIP
 	v.Prefix = parsed.Prefix
-	if err := c.AddVIP(ctx, v); err != nil {
+	add := c.AddVIP
+	if o.replace {
+		add = c.ReplaceVIP
+	}
+	if err := add(ctx, v); err != nil {
 		return err
 	}
 	return out.done(fmt.Sprintf("added %s", v.Prefix))
@@ -218,7 +230,7 @@ var errNoToken = fmt.Errorf("changes need the cluster token: pass -token-file <f
 
 // checkWriteArgs refuses bad arguments of a write before anything else is
 // said about it, as runSub's cases would.
-func checkWriteArgs(sub string, pos []string, vip fsm.VIP) error {
+func checkWriteArgs(sub string, pos []string) error {
 	switch sub {
 	case "vip add":
 		if len(pos) == 1 {
@@ -310,17 +322,23 @@ func (p printer) status(st cluster.Status) error {
 	}
 	fmt.Fprintf(tw, "node\t%s (%s, term %d), %s\n", st.ID, st.State, st.Term, holds)
 	leader := "NONE: no quorum or an election under way; no node holds the VIPs"
-	if st.LeaderID != "" {
+	if st.Removed {
+		leader = "NONE: this node was removed from the cluster (it is not in the Raft configuration); " +
+			"stop it, or join it again"
+	} else if st.LeaderID != "" {
 		leader = fmt.Sprintf("%s (api %s)", st.LeaderID, orDash(st.LeaderAPIAddr))
 	}
 	fmt.Fprintf(tw, "leader\t%s\n", leader)
 	fmt.Fprintf(tw, "owner\t%s\n", ownerLine(st.Owner, time.Now()))
 	fmt.Fprintf(tw, "vips\t%s\n", orDash(vipList(st.VIPs)))
+	if st.Removed {
+		fmt.Fprintf(tw, "REMOVED\tthis node is no longer a member of the cluster\n")
+	}
 	if st.Degraded != "" {
 		fmt.Fprintf(tw, "DEGRADED\t%s\n", st.Degraded)
 	}
 	for _, c := range st.Conflicts {
-		fmt.Fprintf(tw, "CONFLICT\t%s\n", c)
+		fmt.Fprintf(tw, "CONFLICT\t%s\n", c.Text)
 	}
 	fmt.Fprintf(tw, "index\tapplied %d, commit %d, last %d\n", st.AppliedIndex, st.CommitIndex, st.LastIndex)
 	if !st.LastContact.IsZero() {
@@ -338,22 +356,50 @@ func (p printer) members(ms []cluster.Member) error {
 		return p.encode(map[string]any{"members": ms})
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tLEADER\tPRIORITY\tHEALTH")
+	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tLEADER\tPRIORITY\tREACHABLE\tHEALTH")
+	now := time.Now()
 	for _, m := range ms {
 		l := ""
 		if m.Leader {
 			l = "*"
 		}
-		prio, health := "-", "-"
-		if h := m.Health; h.Reported {
-			prio, health = strconv.Itoa(h.Priority), "healthy"
-			if !h.Healthy {
-				health = "FAILING: " + h.Fault
-			}
+		prio := "-"
+		if m.Health.Reported {
+			prio = strconv.Itoa(m.Health.Priority)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage, l, prio, health)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage, l, prio,
+			reachCell(m, now), healthCell(m))
 	}
 	return tw.Flush()
+}
+
+// reachCell is the leader's view of whether its heartbeats reach m; other
+// nodes do not know.
+func reachCell(m cluster.Member, now time.Time) string {
+	switch {
+	case m.Reachable == nil:
+		return "unknown"
+	case *m.Reachable:
+		return "yes"
+	case m.LastContact.IsZero():
+		return "NO"
+	}
+	return fmt.Sprintf("NO (last contact %s ago)", now.Sub(m.LastContact).Round(time.Second))
+}
+
+// healthCell is m's last health report, unless the leader cannot reach m:
+// then the report is old and says nothing of m now.
+func healthCell(m cluster.Member) string {
+	h := m.Health
+	switch {
+	case m.Reachable != nil && !*m.Reachable:
+		return "unreachable"
+	case !h.Reported:
+		return "-"
+	case !h.Healthy:
+		return "FAILING: " + h.Fault
+	}
+	return "healthy"
 }
 
 // ownerLine says who holds the VIPs and, when the claim carried it, the last

@@ -33,9 +33,10 @@ func TestVIPArgsRefusedLocally(t *testing.T) {
 func TestStatusShowsFailoverAndHealth(t *testing.T) {
 	now := time.UnixMilli(1764000060000)
 	st := cluster.Status{ID: "n2", State: "Leader", Term: 5, LeaderID: "n2", Holder: true,
-		Owner:     fsm.Owner{Node: "n2", Term: 5, Previous: "n1", Since: 1764000000000, Takeover: 312},
-		Degraded:  "this node is unhealthy (check web: exit status 1) and no other voter reports healthy: keeping the VIPs",
-		Conflicts: []string{"192.0.2.50/24 not bound: answered by 02:00:00:00:00:09 on the LAN (eth0)"},
+		Owner:    fsm.Owner{Node: "n2", Term: 5, Previous: "n1", Since: 1764000000000, Takeover: 312},
+		Degraded: "this node is unhealthy (check web: exit status 1) and no other voter reports healthy: keeping the VIPs",
+		Conflicts: []cluster.AddressConflict{{VIP: "192.0.2.50/24", Link: "eth0", MAC: "02:00:00:00:00:09",
+			Text: "192.0.2.50/24 not bound: answered by 02:00:00:00:00:09 on the LAN (eth0)"}},
 		Members: []cluster.Member{
 			{ID: "n1", Suffrage: "voter", Health: fsm.Health{Reported: true, Fault: "check web: exit status 1", Priority: 100}},
 			{ID: "n2", Suffrage: "voter", Leader: true, Health: fsm.Health{Reported: true, Healthy: true, Priority: 150}},

@@ -66,6 +66,9 @@ type Agent struct {
 	// failing is the health seen last by onHealth, holding the VIPs last
 	// seen by onHeld; each is touched only by its own callback's goroutine.
 	failing, holding bool
+	// announced is true once a master or backup hook has fired (onHeld,
+	// noteRole); only the reconciler's goroutine touches it.
+	announced bool
 
 	// reloadMu serializes Reload; running is the configuration in effect.
 	reloadMu sync.Mutex
@@ -152,8 +155,8 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 	if a.mon, err = health.NewMonitor(cfg.Checks, health.MonitorConfig{Logger: log, OnChange: a.onHealth}); err != nil {
 		return nil, fmt.Errorf("checks: %w", err)
 	}
-	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: withConflicts{a.node, a.rec}, Token: a.token, Logger: log, TLS: a.tls,
-		Metrics: metrics.Handler(a.metricsSources())}); err != nil {
+	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log, TLS: a.tls,
+		Metrics: metrics.Handler(a.metricsSources()), Conflicts: a.statusConflicts}); err != nil {
 		return nil, err
 	}
 	a.newHTTPServers()
@@ -201,6 +204,7 @@ func (a *Agent) loadTLS() (string, error) {
 // view is the reconciler's window on the node, with -interface applied.
 func (a *Agent) view() netops.View {
 	st, leader, term := a.node.View()
+	a.noteRole(st, leader, term)
 	st.VIPs = localize(st.VIPs, a.cfg.Interface)
 	return netops.View{State: st, Leader: leader, Term: term}
 }

@@ -391,3 +391,37 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 		t.Fatalf("%d goroutines outlived Run:\n%s", len(g), strings.Join(g, "\n\n"))
 	}
 }
+
+// TestBackupHookAtStart: a node that starts and follows fires the backup
+// hook once, as keepalived runs notify_backup on entering BACKUP; the node
+// that leads fires master first.
+func TestBackupHookAtStart(t *testing.T) {
+	events := filepath.Join(t.TempDir(), "events")
+	hook := "echo \"$RAFTVIP_NODE $RAFTVIP_EVENT\" >> " + events
+	hooks := func(cfg *Config) { cfg.NotifyMaster, cfg.NotifyBackup = hook, hook }
+	c := newTestCluster(t)
+	n1 := c.node(1, func(cfg *Config) { cfg.Bootstrap = true; hooks(cfg) })
+	n2 := c.node(2, func(cfg *Config) { cfg.Join = List{n1.cfg.HTTPAddr}; hooks(cfg) })
+	connect(n1, n2)
+	n1.start(t)
+	ready(t, n1)
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIP", func() bool { return holders(c.lan) == "n1" })
+	n2.start(t)
+	ready(t, n2)
+	read := func() []string {
+		b, _ := os.ReadFile(events)
+		return strings.Fields(strings.ReplaceAll(string(b), " ", "_"))
+	}
+	testutil.Eventually(t, testutil.WaitLimit, "n2's backup hook", func() bool { return slices.Contains(read(), "n2_backup") })
+	// Stopping waits for the queued hooks; a follower's stop fires none.
+	if err := n2.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	got := read()
+	if n := strings.Count(strings.Join(got, " "), "n2_"); n != 1 {
+		t.Errorf("n2 fired %d hooks, want the backup hook once: %v", n, got)
+	}
+	if len(got) == 0 || got[0] != "n1_master" {
+		t.Errorf("events %v, want n1's master hook first and no backup hook of n1 before it", got)
+	}
+}

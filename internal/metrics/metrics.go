@@ -77,6 +77,10 @@ var (
 	descPriority     = desc("priority", "This node's configured priority.")
 	descInUse        = desc("vip_address_in_use", "1 for each VIP another host on the LAN answers for (not bound) or announces while this node holds it.", "vip")
 	descInUseTotal   = desc("vip_address_in_use_total", "Episodes of another host on the LAN answering for a VIP before its first bind, or announcing a held one.")
+	descPeerReach    = desc("peer_reachable", "1 if the leader's heartbeats reach the member (leader only).", "peer")
+	descPeerContact  = desc("peer_last_contact_seconds", "Seconds since the leader last heard from an unreachable member (leader only).", "peer")
+	descRemoved      = desc("removed", "1 if this node runs but is no longer in the cluster's Raft configuration.")
+	descConflicts    = desc("vip_conflicts", "VIPs this node does not bind or serves contested: an address raftvip did not add is in the way, or another host on the LAN answers for or announces it.")
 )
 
 type collector struct{ src Sources }
@@ -84,7 +88,8 @@ type collector struct{ src Sources }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLeader, descHolder, descTerm, descMembers, descVIPs, descBound,
 		descLeaderChg, descMoves, descTakeover, descGARP, descNA, descAnnounceFail, descCommit, descLastContact,
-		descApplied, descCommitIdx, descHealthy, descCheck, descDegraded, descPriority, descInUse, descInUseTotal} {
+		descApplied, descCommitIdx, descHealthy, descCheck, descDegraded, descPriority, descInUse, descInUseTotal,
+		descPeerReach, descPeerContact, descRemoved, descConflicts} {
 		ch <- d
 	}
 }
@@ -119,6 +124,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descCommitIdx, float64(st.CommitIndex))
 		gauge(descDegraded, bit(st.Degraded != ""))
 		gauge(descPriority, float64(st.Priority))
+		gauge(descRemoved, bit(st.Removed))
+		peers(st, gauge)
+	}
+	if c.src.Conflicts != nil {
+		gauge(descConflicts, float64(len(c.src.Conflicts())))
 	}
 	if c.src.Cluster != nil {
 		s := c.src.Cluster()
@@ -149,6 +159,20 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			if !chk.Pending {
 				gauge(descCheck, bit(chk.Healthy), chk.Name)
 			}
+		}
+	}
+}
+
+// peers reports the leader's view of each other member's reachability;
+// nodes that do not lead have none.
+func peers(st cluster.Status, gauge func(*prometheus.Desc, float64, ...string)) {
+	for _, m := range st.Members {
+		if m.ID == st.ID || m.Reachable == nil {
+			continue
+		}
+		gauge(descPeerReach, bit(*m.Reachable), m.ID)
+		if !*m.Reachable && !m.LastContact.IsZero() {
+			gauge(descPeerContact, time.Since(m.LastContact).Seconds(), m.ID)
 		}
 	}
 }

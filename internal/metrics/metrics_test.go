@@ -86,3 +86,34 @@ func TestFollowerMetricsAndMissingSources(t *testing.T) {
 		t.Error("reconciler metrics present without a reconciler source")
 	}
 }
+
+// The leader shows each other member's reachability, and how long an
+// unreachable one has been silent; conflicts and removal are counted.
+func TestPeerAndConflictMetrics(t *testing.T) {
+	yes, no := true, false
+	out := scrape(t, Sources{
+		Status: func() cluster.Status {
+			return cluster.Status{ID: "n1", State: "Leader", Members: []cluster.Member{
+				{ID: "n1", Reachable: &yes}, {ID: "n2", Reachable: &no, LastContact: time.Now().Add(-5 * time.Second)},
+				{ID: "n3", Reachable: &yes}}}
+		},
+		Conflicts: func() []netops.Conflict { return []netops.Conflict{{}, {}} },
+	})
+	for _, want := range []string{`raftvip_peer_reachable{peer="n2"} 0`, `raftvip_peer_reachable{peer="n3"} 1`,
+		`raftvip_peer_last_contact_seconds{peer="n2"} 5`, "raftvip_vip_conflicts 2", "raftvip_removed 0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	for _, absent := range []string{`peer="n1"`, `raftvip_peer_last_contact_seconds{peer="n3"}`} {
+		if strings.Contains(out, absent) {
+			t.Errorf("metrics have %q", absent)
+		}
+	}
+	follower := scrape(t, Sources{Status: func() cluster.Status {
+		return cluster.Status{ID: "n2", State: "Follower", Removed: true, Members: []cluster.Member{{ID: "n1"}}}
+	}})
+	if strings.Contains(follower, "raftvip_peer_reachable{") || !strings.Contains(follower, "raftvip_removed 1") {
+		t.Errorf("a removed follower's metrics:\n%s", follower)
+	}
+}
