@@ -35,7 +35,7 @@ func (r HealthReport) Command() fsm.Command {
 
 // witnessSuccession is a witness leader's decision: hand over to the best
 // VIP-capable voter, or, with none healthy and reachable, keep leading with
-// no holder, which the guard reports as degraded.
+// no holder, which the handover loop reports as degraded.
 func witnessSuccession(best candidate, ok bool) decision {
 	if !ok {
 		return decision{Degraded: true, Reason: "this node is a witness and leads, but no VIP-capable voter " +
@@ -46,7 +46,7 @@ func witnessSuccession(best candidate, ok bool) decision {
 
 // leadAsWitness runs for as long as a witness leads in term without having
 // handed over: it records the witness's API address, as a claiming leader
-// does, then lets the guard hand leadership on as soon as a VIP-capable voter
+// does, then lets the handover loop hand leadership on as soon as a VIP-capable voter
 // can take it. It never claims, so no node holds the VIPs meanwhile.
 func (n *Node) leadAsWitness(ctx context.Context, term uint64) {
 	n.log.Info("this witness leads; it claims nothing and hands leadership on when a VIP-capable voter can take it",
@@ -56,17 +56,18 @@ func (n *Node) leadAsWitness(ctx context.Context, term uint64) {
 			n.log.Warn("cannot record this node's API address", "api_addr", n.cfg.APIAddr, "err", err)
 		}
 	}
-	n.guard(ctx, term)
+	n.handover(ctx, term)
 }
 
 // excludeUnreachable adds to in.excluded, on a witness, the VIP-capable
-// voters it cannot open a Raft connection to within the election timeout.
+// voters whose Raft address does not accept a connection within the
+// election timeout (dialRaft).
 // A newly elected leader has no heartbeat failures yet to go by, and a
 // transfer to an unreachable voter blocks every other transfer until its
 // connection times out (10 s): a witness elected because the holder was cut
 // off would otherwise try the lost holder first.
-func (n *Node) excludeUnreachable(in *successionInput) {
-	if !n.cfg.Witness || n.dialer == nil {
+func (n *Node) excludeUnreachable(ctx context.Context, in *successionInput) {
+	if !n.cfg.Witness {
 		return
 	}
 	var (
@@ -83,9 +84,7 @@ func (n *Node) excludeUnreachable(in *successionInput) {
 			continue
 		}
 		wg.Go(func() {
-			conn, err := n.dialer.Dial(s.Address, n.cfg.Timing.Election)
-			if err == nil {
-				_ = conn.Close()
+			if n.dialRaft(ctx, string(s.Address), n.cfg.Timing.Election) == nil {
 				return
 			}
 			mu.Lock()
@@ -102,8 +101,8 @@ func (n *Node) excludeUnreachable(in *successionInput) {
 // witness among the members raft might pick it, which would cost a second
 // transfer before anyone holds the VIPs, so the best VIP-capable voter is
 // named instead, when one is healthy and reachable.
-func (n *Node) handOffTarget() (string, raft.ServerAddress) {
-	in := n.successionInput(&guardState{refused: map[string]time.Time{}}, time.Now())
+func (n *Node) handOffTarget(ctx context.Context) (string, raft.ServerAddress) {
+	in := n.successionInput(ctx, &handoverState{refused: map[string]time.Time{}}, time.Now())
 	anyWitness := false
 	for _, id := range in.voters {
 		anyWitness = anyWitness || in.members[id].Witness

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 func witnessMember(priority int) fsm.Member {
@@ -19,6 +20,7 @@ func witnessMember(priority int) fsm.Member {
 }
 
 func TestSuccessionNeverPicksAWitness(t *testing.T) {
+	t.Parallel()
 	healthy := Health{Known: true, Healthy: true}
 	sick := Health{Known: true, Fault: "check web: exit status 1"}
 	tests := []struct {
@@ -114,9 +116,10 @@ func (c *testCluster) ownerWatch(id string) (stop func() bool) {
 }
 
 func TestTransferToAWitnessIsRefused(t *testing.T) {
+	t.Parallel()
 	c := witnessCluster(t, "n3")
 	h := c.holder()
-	err := h.Transfer(context.Background(), "n3")
+	_, err := h.Transfer(context.Background(), "n3")
 	if !errors.Is(err, ErrWitness) || !strings.Contains(err.Error(), "n3") {
 		t.Fatalf("transfer to the witness = %v, want ErrWitness naming n3", err)
 	}
@@ -129,6 +132,7 @@ func TestTransferToAWitnessIsRefused(t *testing.T) {
 // (as an election it wins would); it hands leadership to the VIP host before
 // any claim, so it never owns or holds the VIPs.
 func TestElectedWitnessHandsOverBeforeClaiming(t *testing.T) {
+	t.Parallel()
 	c := witnessCluster(t, "n3")
 	w := c.node("n3")
 	for range 3 {
@@ -139,7 +143,7 @@ func TestElectedWitnessHandsOverBeforeClaiming(t *testing.T) {
 		if err := h.raft.LeadershipTransferToServer("n3", w.addr).Error(); err != nil {
 			t.Fatalf("raft transfer to the witness: %v", err)
 		}
-		waitFor(t, "a VIP host to hold after the witness was elected", func() bool {
+		testutil.Eventually(t, testutil.WaitLimit, "a VIP host to hold after the witness was elected", func() bool {
 			hs := c.holders()
 			return len(hs) == 1 && hs[0] != "n3" && w.raft.State() != raft.Leader
 		})
@@ -160,6 +164,7 @@ func TestElectedWitnessHandsOverBeforeClaiming(t *testing.T) {
 // TestWitnessLeadsHoldingNothing: with the only VIP host gone, a witness
 // leads, claims nothing and says so; when the VIP host is back it hands over.
 func TestWitnessLeadsHoldingNothing(t *testing.T) {
+	t.Parallel()
 	c := witnessCluster(t, "n2", "n3")
 	n1 := c.node("n1")
 	c.holder()
@@ -167,7 +172,7 @@ func TestWitnessLeadsHoldingNothing(t *testing.T) {
 	ownedBy3 := c.ownerWatch("n3")
 	c.isolate(n1)
 	var leader *testNode
-	waitFor(t, "a witness to lead and say no node holds the VIPs", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "a witness to lead and say no node holds the VIPs", func() bool {
 		for _, n := range c.nodes[1:] {
 			if n.raft.State() == raft.Leader && strings.Contains(n.Status().Degraded, "witness") {
 				leader = n
@@ -183,16 +188,17 @@ func TestWitnessLeadsHoldingNothing(t *testing.T) {
 		t.Fatalf("status of %s does not say it is a witness", leader.id)
 	}
 	c.heal(n1)
-	waitFor(t, "n1 to hold again", func() bool { h := c.holders(); return len(h) == 1 && h[0] == "n1" })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold again", func() bool { h := c.holders(); return len(h) == 1 && h[0] == "n1" })
 	if owned() || ownedBy3() {
 		t.Fatal("a witness owned the VIPs")
 	}
-	waitFor(t, "the former witness leader to stop saying it leads", func() bool { return leader.Status().Degraded == "" })
+	testutil.Eventually(t, testutil.WaitLimit, "the former witness leader to stop saying it leads", func() bool { return leader.Status().Degraded == "" })
 }
 
 // TestShutdownHandsToAVIPHost: a stopping holder names the other VIP host,
 // not raft's pick, which might be the witness.
 func TestShutdownHandsToAVIPHost(t *testing.T) {
+	t.Parallel()
 	c := witnessCluster(t, "n3")
 	h := c.holder()
 	want := "n1"
@@ -214,8 +220,10 @@ func TestShutdownHandsToAVIPHost(t *testing.T) {
 		}
 	})
 	h.stop()
+	c.mu.Lock()
 	c.nodes = removeNode(c.nodes, h)
-	waitFor(t, want+" to hold", func() bool { hs := c.holders(); return len(hs) == 1 && hs[0] == want })
+	c.mu.Unlock()
+	testutil.Eventually(t, testutil.WaitLimit, want+" to hold", func() bool { hs := c.holders(); return len(hs) == 1 && hs[0] == want })
 	close(stopWatch)
 	wg.Wait()
 	if owned() || wasLeader {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"reflect"
-	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -50,36 +48,12 @@ func (a kaddr) found() (Found, bool) {
 	return f, true
 }
 
-// sockets returns the private sockets of h, so that requests netlink cannot
-// build reach the kernel through the handle's own socket and therefore in its
-// network namespace (netlink.NewHandleAt). netlink.Handle builds requests on
-// them with an unexported method (newNetlinkRequest, handle_linux.go) and has
-// no way to send one built elsewhere, while Bind needs IFA_PROTO and List needs
-// it parsed. A nil map is a zero Handle, which opens a socket per request in
-// the calling thread's namespace, as nl.NewNetlinkRequest does. If a netlink
-// version renames the field, this fails, never falling back to a socket in
-// another namespace; TestKernelMark catches it.
-func sockets(h *netlink.Handle) (map[int]*nl.SocketHandle, error) {
-	f := reflect.ValueOf(h).Elem().FieldByName("sockets")
-	want := reflect.TypeFor[map[int]*nl.SocketHandle]()
-	if !f.IsValid() || f.Type() != want {
-		return nil, errors.New("netlink.Handle has no sockets field of type map[int]*nl.SocketHandle: update netops for this netlink version")
-	}
-	return *(*map[int]*nl.SocketHandle)(unsafe.Pointer(f.UnsafeAddr())), nil
-}
-
-// request returns a request on the handle's sockets, as the handle builds its own.
-func (n *Netlink) request(proto, flags int) (*nl.NetlinkRequest, error) {
-	if n.sockErr != nil {
-		return nil, n.sockErr
-	}
-	if n.socks == nil {
-		return nl.NewNetlinkRequest(proto, flags), nil
-	}
+// request returns a request on n's own route socket.
+func (n *Netlink) request(proto, flags int) *nl.NetlinkRequest {
 	return &nl.NetlinkRequest{
 		NlMsghdr: unix.NlMsghdr{Len: unix.SizeofNlMsghdr, Type: uint16(proto), Flags: unix.NLM_F_REQUEST | uint16(flags)},
-		Sockets:  n.socks,
-	}, nil
+		Sockets:  n.route,
+	}
 }
 
 // replaceMarked adds a to the link with index idx, or replaces it, carrying
@@ -87,10 +61,7 @@ func (n *Netlink) request(proto, flags int) (*nl.NetlinkRequest, error) {
 // address without a peer, plus IFA_PROTO; like it, it sets the IPv4 broadcast
 // address of prefixes shorter than /31.
 func (n *Netlink) replaceMarked(idx int, a Addr, flags uint8, validSecs int) error {
-	req, err := n.request(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK)
-	if err != nil {
-		return err
-	}
+	req := n.request(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK)
 	ip := a.Prefix.Addr()
 	family := netlink.FAMILY_V6
 	if ip.Is4() {
@@ -114,7 +85,7 @@ func (n *Netlink) replaceMarked(idx int, a Addr, flags uint8, validSecs int) err
 	ci := nl.IfaCacheInfo{IfaCacheinfo: unix.IfaCacheinfo{Valid: uint32(validSecs), Prefered: 0}}
 	req.AddData(nl.NewRtAttr(unix.IFA_CACHEINFO, ci.Serialize()))
 	req.AddData(nl.NewRtAttr(ifaProto, nl.Uint8Attr(Mark)))
-	_, err = req.Execute(unix.NETLINK_ROUTE, 0)
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
 	return err
 }
 
@@ -144,10 +115,7 @@ func (n *Netlink) dump(idx, family int) ([]kaddr, error) {
 }
 
 func (n *Netlink) dumpOnce(idx, family int) ([]kaddr, error) {
-	req, err := n.request(unix.RTM_GETADDR, unix.NLM_F_DUMP)
-	if err != nil {
-		return nil, err
-	}
+	req := n.request(unix.RTM_GETADDR, unix.NLM_F_DUMP)
 	req.AddData(nl.NewIfAddrmsg(family))
 	msgs, execErr := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWADDR)
 	if execErr != nil && !errors.Is(execErr, netlink.ErrDumpInterrupted) {

@@ -45,7 +45,7 @@ func foundOn(t *testing.T, b *Netlink, p netip.Prefix) Found {
 func TestKernelMark(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
-	b := NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	v4 := Addr{Prefix: netip.MustParsePrefix("192.0.2.100/24"), Label: nstest.Link + ":vip"}
 	v6 := Addr{Prefix: netip.MustParsePrefix("2001:db8::100/64")}
 	for _, a := range []Addr{v4, v6, v4} { // the second v4 is a renewal
@@ -92,7 +92,7 @@ func TestKernelMark(t *testing.T) {
 func TestKernelForeignAddressIsLeftAlone(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
-	b := NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	primary := netip.MustParsePrefix(nstest.Primary)
 	for _, p := range []netip.Prefix{primary, netip.PrefixFrom(primary.Addr(), 32)} {
 		if err := b.Bind(ctx, nstest.Link, Addr{Prefix: p}, 10*time.Second); !errors.Is(err, ErrForeign) {
@@ -119,7 +119,7 @@ func TestKernelForeignAddressIsLeftAlone(t *testing.T) {
 func TestKernelRemoveLeftoversMarked(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
-	b := NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	primary := netip.MustParsePrefix(nstest.Primary)
 	marked := netip.MustParsePrefix("192.0.2.100/24")
 	legacy := netip.MustParsePrefix("192.0.2.110/24")

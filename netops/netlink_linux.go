@@ -15,6 +15,7 @@ import (
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,26 +32,41 @@ const dumpRetries = 5
 type Netlink struct {
 	h   *netlink.Handle
 	log *slog.Logger
-	// socks are h's sockets, for the requests h cannot build (see sockets);
-	// sockErr is why they could not be reached, returned by every request.
-	socks   map[int]*nl.SocketHandle
-	sockErr error
+	// route is a NETLINK_ROUTE socket of our own in h's namespace, for the
+	// requests h cannot build: netlink.Handle keeps its sockets private and
+	// sends only requests it built itself, while Bind must set IFA_PROTO and
+	// List must read it (addrmsg_linux.go).
+	route map[int]*nl.SocketHandle
 }
 
 var _ Binder = (*Netlink)(nil)
 
-// NewNetlink returns a Binder on h: netlink.NewHandle() in production,
-// netlink.NewHandleAt(ns) in tests. A nil h opens a socket per request in the
-// calling thread's namespace.
-func NewNetlink(h *netlink.Handle, log *slog.Logger) *Netlink {
-	if h == nil {
-		h = &netlink.Handle{}
-	}
+// OpenNetlink returns a Binder on the network namespace ns: netns.None() for
+// the daemon's own namespace, a test's namespace otherwise. Close releases its
+// sockets.
+func OpenNetlink(ns netns.NsHandle, log *slog.Logger) (*Netlink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	socks, err := sockets(h)
-	return &Netlink{h: h, log: log.With("component", "netlink"), socks: socks, sockErr: err}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink handle: %w", err)
+	}
+	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("netlink route socket: %w", err)
+	}
+	return &Netlink{h: h, log: log.With("component", "netlink"),
+		route: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}}, nil
+}
+
+// Close releases the sockets.
+func (n *Netlink) Close() {
+	n.h.Close()
+	for _, sh := range n.route {
+		sh.Close()
+	}
 }
 
 // List returns the addresses of link, IPv4 and IPv6, with their labels and

@@ -25,7 +25,7 @@ func (r *Reconciler) pass(ctx context.Context, v View, want []fsm.VIP) {
 	for _, b := range plan.Unbind {
 		r.unbind(ctx, b)
 	}
-	for _, d := range plan.Bind {
+	for _, d := range r.lan.screen(ctx, plan.Bind, v, want, now) {
 		r.bind(ctx, d, v.Term, now)
 	}
 	for _, d := range plan.Keep {

@@ -48,12 +48,18 @@ type Plan struct {
 // Conflict is a desired VIP whose address a link of the node already has, not
 // added by raftvip: the node's own address, or one an operator added. Taking
 // it over would announce the node's address to the LAN as the VIP, and
-// removing it later would cut the node off.
+// removing it later would cut the node off. It is also a VIP whose address
+// another host on the LAN answers for (MAC set), see lanGuard.
 type Conflict struct {
 	VIP fsm.VIP
 	// At is the address in the way, which may differ from VIP in prefix
-	// length, and its link.
+	// length, and its link; with MAC, only the link.
 	At Binding
+	// MAC is set when the address is another host's on the LAN: it answered
+	// the probe before the first bind (the VIP is not bound), or, with Held,
+	// it announces the VIP this node holds (which is announced again).
+	MAC  string
+	Held bool
 }
 
 // Diff compares the desired VIPs with the addresses observed per link and

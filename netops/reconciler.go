@@ -43,6 +43,11 @@ type Config struct {
 	// changed the set of bound VIPs, with the new set and the view's term
 	// (for notify hooks). It must not block.
 	OnHeld func(held []netip.Prefix, term uint64)
+	// Prober, if set, asks the LAN before a VIP that no member can hold yet
+	// is bound, and Watcher, if set, listens for other hosts announcing the
+	// VIPs held (docs/design.md, "Other hosts on the LAN").
+	Prober  Prober
+	Watcher Watcher
 }
 
 func (c *Config) validate() error {
@@ -78,6 +83,7 @@ type Reconciler struct {
 	log    *slog.Logger
 	errs   errLog
 	poke   chan struct{}
+	lan    *lanGuard
 
 	// held is what this reconciler bound and believes is still bound, by
 	// address. Only Run's goroutine touches it.
@@ -104,11 +110,15 @@ type Stats struct {
 	// IPv6 VIPs (unsolicited neighbour advertisements); Failed those that
 	// could not be sent.
 	ARP, NA, Failed uint64
+	// InUse counts episodes of another host on the LAN answering for a VIP
+	// before its bind, or announcing a held one.
+	InUse uint64
 }
 
 // Stats returns the running totals.
 func (r *Reconciler) Stats() Stats {
-	return Stats{ARP: r.stats.arp.Load(), NA: r.stats.na.Load(), Failed: r.stats.failed.Load()}
+	return Stats{ARP: r.stats.arp.Load(), NA: r.stats.na.Load(), Failed: r.stats.failed.Load(),
+		InUse: r.lan.episodes.Load()}
 }
 
 // NewReconciler validates cfg and returns a Reconciler. It starts nothing.
@@ -137,6 +147,7 @@ func NewReconciler(cfg Config) (*Reconciler, error) {
 		errs:   errLog{log: log, last: map[string]string{}},
 		poke:   make(chan struct{}, 1),
 		held:   map[netip.Addr]*hold{},
+		lan:    newLANGuard(cfg.Node, cfg.Prober, cfg.Watcher, log),
 	}, nil
 }
 
@@ -224,6 +235,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		v := r.view()
 		r.pass(ctx, v, Desired(v, r.node))
 		r.announceDue(ctx, time.Now())
+		r.guardLAN(ctx, time.Now())
 		r.publish(v.Term)
 		if next, ok := r.nextAnnounce(); ok {
 			timer.Reset(time.Until(next))
@@ -232,8 +244,13 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			r.lan.stop()
 			r.shutdown(ctx)
 			return nil
+		case res := <-r.lan.results:
+			r.lan.probed(res, &r.errs, time.Now())
+		case s := <-r.lan.seen:
+			r.sighted(ctx, s)
 		case <-r.poke:
 		case <-tick.C:
 		case <-timer.C:
@@ -265,9 +282,8 @@ func (r *Reconciler) publish(term uint64) {
 	for _, h := range r.sortedHolds() {
 		ps = append(ps, h.Prefix)
 	}
-	cs := slices.SortedFunc(maps.Values(r.conflicts), func(a, b Conflict) int {
-		return a.VIP.Prefix.Addr().Compare(b.VIP.Prefix.Addr())
-	})
+	cs := slices.SortedFunc(slices.Values(slices.Concat(slices.Collect(maps.Values(r.conflicts)), r.lan.conflicts())),
+		func(a, b Conflict) int { return a.VIP.Prefix.Addr().Compare(b.VIP.Prefix.Addr()) })
 	r.mu.Lock()
 	changed := !slices.Equal(r.published, ps)
 	r.published = ps

@@ -8,12 +8,11 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/agent"
 	"github.com/raftvip/raftvip/netops"
+	"github.com/vishvananda/netns"
 )
 
 // runRelease is `raftvip release`: it removes from this host's interfaces
@@ -36,13 +35,13 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		fmt.Fprintf(stdout, "nothing to release: no VIP is known to %s or set by the config's vip key\n", cfg.DataDir)
 		return nil
 	}
-	nl, err := netlink.NewHandle()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	nl, err := netops.OpenNetlink(netns.None(), log)
 	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
+		return err
 	}
 	defer nl.Close()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return release(ctx, netops.NewNetlink(nl, log), agent.LinkNames, vips, cfg.Interface, stdout, log)
+	return release(ctx, nl, agent.LinkNames, vips, cfg.Interface, stdout, log)
 }
 
 // parseReleaseConfig accepts -config, -data-dir and -interface, merged with

@@ -23,7 +23,7 @@ func TestReleaseRemovesLeftoverVIPInNetns(t *testing.T) {
 	ctx := context.Background()
 	vip := mustVIP(t, "192.0.2.100/32")
 	dir := writeDataDir(t, vip)
-	b := netops.NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	if err := b.Bind(ctx, nstest.Link, netops.Addr{Prefix: vip.Prefix}, time.Hour); err != nil {
 		t.Fatalf("bind the leftover VIP: %v", err)
 	}
@@ -54,7 +54,7 @@ func TestReleaseLeavesPrimaryInNetns(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
 	primary := netip.MustParsePrefix(nstest.Primary)
-	b := netops.NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	var out bytes.Buffer
 	if err := release(ctx, b, links(nstest.Link), []fsm.VIP{{Prefix: primary}}, nstest.Link, &out, nil); err != nil {
 		t.Fatalf("release: %v", err)
@@ -66,4 +66,15 @@ func TestReleaseLeavesPrimaryInNetns(t *testing.T) {
 	if !slices.Contains(netops.Prefixes(found), primary) || strings.Contains(out.String(), "released") {
 		t.Fatalf("release said %q and left %v; want %s kept", out.String(), found, primary)
 	}
+}
+
+// openNetlink is the Binder inside ns, closed when the test ends.
+func openNetlink(t *testing.T, ns *nstest.NS) *netops.Netlink {
+	t.Helper()
+	b, err := netops.OpenNetlink(ns.NS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
 }

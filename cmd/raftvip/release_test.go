@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops"
 	"github.com/raftvip/raftvip/netops/netopstest"
 )
@@ -51,13 +53,8 @@ func writeDataDir(t *testing.T, seeds ...fsm.VIP) string {
 	if err := n.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(n.KnownVIPs()) < len(seeds) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the seeds %v were not applied", seeds)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, testutil.WaitLimit, fmt.Sprintf("the seeds %v to be applied", seeds),
+		func() bool { return len(n.KnownVIPs()) >= len(seeds) })
 	cancel()
 	if err := n.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)

@@ -66,6 +66,9 @@ type Agent struct {
 	// failing is the health seen last by onHealth, holding the VIPs last
 	// seen by onHeld; each is touched only by its own callback's goroutine.
 	failing, holding bool
+	// announced is true once a master or backup hook has fired (onHeld,
+	// noteRole); only the reconciler's goroutine touches it.
+	announced bool
 
 	// reloadMu serializes Reload; running is the configuration in effect.
 	reloadMu sync.Mutex
@@ -123,6 +126,8 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		Logger:    log,
 		Extra:     localize(seeds, cfg.Interface),
 		OnHeld:    a.onHeld,
+		Prober:    parts.Prober,
+		Watcher:   parts.Watcher,
 	})
 	if err != nil {
 		return nil, err
@@ -131,8 +136,11 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		ID: cfg.ID, RaftBind: cfg.RaftAddr, RaftAdvertise: cfg.RaftAdvertise, APIAddr: cfg.HTTPAddr,
 		DataDir: cfg.DataDir, Timing: timing, SeedVIPs: seeds, Logger: log, OnChange: a.rec.Poke,
 		Priority: cfg.Priority, Preempt: cfg.Preempt, PreemptDelay: time.Duration(cfg.PreemptDelay), Witness: cfg.Witness,
-		Report: a.reportHealth, TLS: a.tls, ClusterID: clusterID,
+		Report: a.reportHealth, TLS: a.tls, ClusterID: clusterID, BootstrapExpect: cfg.BootstrapExpect,
 		Transport: parts.RaftTransport, InMemory: parts.RaftInMemory,
+		// A joining node must answer on its API, as itself, before it enters
+		// the configuration (cluster/join.go).
+		ProbeJoiner: func(ctx context.Context, addr string) (cluster.Status, error) { return a.client.At(addr).Status(ctx) },
 	})
 	if err != nil {
 		return nil, err
@@ -148,7 +156,7 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		return nil, fmt.Errorf("checks: %w", err)
 	}
 	if a.srv, err = api.NewServer(api.ServerConfig{Cluster: a.node, Token: a.token, Logger: log, TLS: a.tls,
-		Metrics: metrics.Handler(a.metricsSources())}); err != nil {
+		Metrics: metrics.Handler(a.metricsSources()), Conflicts: a.statusConflicts}); err != nil {
 		return nil, err
 	}
 	a.newHTTPServers()
@@ -199,6 +207,7 @@ func (a *Agent) view() netops.View {
 	if a.cfg.Witness {
 		return witnessView(st, term)
 	}
+	a.noteRole(st, leader, term)
 	st.VIPs = localize(st.VIPs, a.cfg.Interface)
 	return netops.View{State: st, Leader: leader, Term: term}
 }
@@ -210,17 +219,11 @@ func (a *Agent) Ready() <-chan struct{} { return a.svc.readyCh }
 // Run runs the agent until ctx is cancelled or a part fails, then tears it
 // down in order (shutdown) and returns once every goroutine it started has
 // ended. It returns nil after a cancellation, else what failed: a bootstrap
-// or join that did not succeed, the API server, the cluster. An agent runs
+// or join that did not succeed (becomeMember), the API server, the cluster. An agent runs
 // once; a second Run returns ErrRan.
 func (a *Agent) Run(ctx context.Context) error {
 	if !a.ran.CompareAndSwap(false, true) {
 		return ErrRan
-	}
-	if a.cfg.Bootstrap {
-		if err := a.node.Bootstrap(); err != nil {
-			a.close()
-			return fmt.Errorf("bootstrap: %w", err)
-		}
 	}
 	var g group
 	defer g.wait()
@@ -248,12 +251,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		"monitor", a.cfg.MonitorAddr, "tls", a.tls != nil, "data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
 
 	var fatal error
-	if len(a.cfg.Join) > 0 {
-		if a.node.HasState() {
-			a.log.Info("data dir holds cluster state: resuming membership, -join not needed", "join", a.cfg.Join)
-		} else if err := a.join(ctx); err != nil && ctx.Err() == nil {
-			fatal = err
-		}
+	// The API serves while this runs: nodes forming a cluster ask each other.
+	if err := a.becomeMember(ctx); err != nil && ctx.Err() == nil {
+		fatal = err
 	}
 	if fatal == nil {
 		a.svc.ready()

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/raftvip/raftvip/internal/sdnotify"
+	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops"
 	"github.com/raftvip/raftvip/netops/netopstest"
 )
@@ -221,17 +222,6 @@ func (n *node) stop(t *testing.T) error {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func ready(t *testing.T, n *node) {
 	t.Helper()
 	select {
@@ -274,8 +264,8 @@ func TestGracefulStopDropsThenHandsOver(t *testing.T) {
 	for _, n := range []*node{n1, n2, n3} {
 		ready(t, n)
 	}
-	waitFor(t, "3 voters", func() bool { return voters(n1) == 3 })
-	waitFor(t, "n1 alone to hold the VIP", func() bool { return holders(c.lan) == "n1" })
+	testutil.Eventually(t, testutil.WaitLimit, "3 voters", func() bool { return voters(n1) == 3 })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 alone to hold the VIP", func() bool { return holders(c.lan) == "n1" })
 
 	// A drop that takes longer than an election: an agent that handed
 	// leadership over before the drop completed would have a follower bind
@@ -289,7 +279,7 @@ func TestGracefulStopDropsThenHandsOver(t *testing.T) {
 		t.Fatalf("the stopped leader still holds %v", b)
 	}
 	var next string
-	waitFor(t, "a follower to hold the VIP", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "a follower to hold the VIP", func() bool {
 		next = holders(c.lan)
 		return next == "n2" || next == "n3"
 	})
@@ -340,7 +330,7 @@ func TestJoinRetriesThenGivesUp(t *testing.T) {
 	if s := seen.Load(); s < 3 {
 		t.Fatalf("joined after %d requests, want 2 refused and a third accepted", s)
 	}
-	waitFor(t, "n2 to be a voter", func() bool { return voters(n1) == 2 })
+	testutil.Eventually(t, testutil.WaitLimit, "n2 to be a voter", func() bool { return voters(n1) == 2 })
 
 	never, _ := flaky(t, 0, "")
 	n3 := c.node(3, func(cfg *Config) {
@@ -392,12 +382,46 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 	n := c.node(1, func(cfg *Config) { cfg.Bootstrap, cfg.MonitorAddr = true, "127.0.0.1:1" })
 	n.start(t)
 	ready(t, n)
-	waitFor(t, "n1 to hold the VIP", func() bool { return holders(c.lan) == "n1" })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIP", func() bool { return holders(c.lan) == "n1" })
 	sock.waitFor(t, "WATCHDOG=1\n")
 	if err := n.stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if g := running(); len(g) > 0 {
 		t.Fatalf("%d goroutines outlived Run:\n%s", len(g), strings.Join(g, "\n\n"))
+	}
+}
+
+// TestBackupHookAtStart: a node that starts and follows fires the backup
+// hook once, as keepalived runs notify_backup on entering BACKUP; the node
+// that leads fires master first.
+func TestBackupHookAtStart(t *testing.T) {
+	events := filepath.Join(t.TempDir(), "events")
+	hook := "echo \"$RAFTVIP_NODE $RAFTVIP_EVENT\" >> " + events
+	hooks := func(cfg *Config) { cfg.NotifyMaster, cfg.NotifyBackup = hook, hook }
+	c := newTestCluster(t)
+	n1 := c.node(1, func(cfg *Config) { cfg.Bootstrap = true; hooks(cfg) })
+	n2 := c.node(2, func(cfg *Config) { cfg.Join = List{n1.cfg.HTTPAddr}; hooks(cfg) })
+	connect(n1, n2)
+	n1.start(t)
+	ready(t, n1)
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIP", func() bool { return holders(c.lan) == "n1" })
+	n2.start(t)
+	ready(t, n2)
+	read := func() []string {
+		b, _ := os.ReadFile(events)
+		return strings.Fields(strings.ReplaceAll(string(b), " ", "_"))
+	}
+	testutil.Eventually(t, testutil.WaitLimit, "n2's backup hook", func() bool { return slices.Contains(read(), "n2_backup") })
+	// Stopping waits for the queued hooks; a follower's stop fires none.
+	if err := n2.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	got := read()
+	if n := strings.Count(strings.Join(got, " "), "n2_"); n != 1 {
+		t.Errorf("n2 fired %d hooks, want the backup hook once: %v", n, got)
+	}
+	if len(got) == 0 || got[0] != "n1_master" {
+		t.Errorf("events %v, want n1's master hook first and no backup hook of n1 before it", got)
 	}
 }

@@ -21,17 +21,20 @@ import (
 // Config is the agent's configuration after flags, environment, file and
 // defaults have been merged (in that order of precedence).
 type Config struct {
-	ID            string   `yaml:"id"`
-	RaftAddr      string   `yaml:"raft-addr"`
-	RaftAdvertise string   `yaml:"raft-advertise"`
-	HTTPAddr      string   `yaml:"http-addr"`
-	DataDir       string   `yaml:"data-dir"`
-	Bootstrap     bool     `yaml:"bootstrap"`
-	Join          List     `yaml:"join"`
-	JoinTimeout   Duration `yaml:"join-timeout"`
-	VIPs          List     `yaml:"vip"`
-	Interface     string   `yaml:"interface"`
-	TokenFile     string   `yaml:"token-file"`
+	ID            string `yaml:"id"`
+	RaftAddr      string `yaml:"raft-addr"`
+	RaftAdvertise string `yaml:"raft-advertise"`
+	HTTPAddr      string `yaml:"http-addr"`
+	DataDir       string `yaml:"data-dir"`
+	Bootstrap     bool   `yaml:"bootstrap"`
+	// BootstrapExpect forms a new cluster of this many nodes once all of
+	// them, listed by Join, see each other (cluster.PlanStart).
+	BootstrapExpect int      `yaml:"bootstrap-expect"`
+	Join            List     `yaml:"join"`
+	JoinTimeout     Duration `yaml:"join-timeout"`
+	VIPs            List     `yaml:"vip"`
+	Interface       string   `yaml:"interface"`
+	TokenFile       string   `yaml:"token-file"`
 
 	TLSCert           string `yaml:"tls-cert"`
 	TLSKey            string `yaml:"tls-key"`
@@ -128,8 +131,12 @@ func (c Config) Validate() error {
 			return fmt.Errorf("-monitor-addr %s is -http-addr: the monitor needs a port of its own", c.MonitorAddr)
 		}
 	}
-	if c.Bootstrap && len(c.Join) > 0 {
-		return errors.New("-bootstrap and -join exclude each other: bootstrap the first node, join the others")
+	if c.BootstrapExpect < 0 || c.BootstrapExpect > len(c.Join)+1 {
+		return fmt.Errorf("-bootstrap-expect %d: want 1 to %d, the nodes -join lists plus this one",
+			c.BootstrapExpect, len(c.Join)+1)
+	}
+	if c.Bootstrap && c.BootstrapExpect > 0 {
+		return errors.New("-bootstrap and -bootstrap-expect exclude each other: give every node the same -bootstrap-expect and -join instead")
 	}
 	for _, j := range c.Join {
 		if err := checkHostPort("-join", j); err != nil {

@@ -62,3 +62,21 @@ func TestRestartOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestStartsAsBackup(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		owner  fsm.Owner
+		leader bool
+		want   bool
+	}{
+		{"follows another holder", fsm.Owner{Node: "n1", Term: 3}, false, true},
+		{"not caught up: no claim applied yet", fsm.Owner{}, false, false},
+		{"its own claim from before a restart", fsm.Owner{Node: "n2", Term: 2}, false, false},
+		{"leads: the master hook is onHeld's", fsm.Owner{Node: "n1", Term: 3}, true, false},
+	} {
+		if got := startsAsBackup("n2", tt.owner, tt.leader); got != tt.want {
+			t.Errorf("%s: startsAsBackup = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"net"
 
 	"github.com/hashicorp/raft"
-	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/internal/sdnotify"
@@ -26,6 +26,10 @@ type Parts struct {
 	// gratuitous ARP / unsolicited NA.
 	Binder    netops.Binder
 	Announcer netops.Announcer
+	// Prober and Watcher, if set, look for other hosts on the LAN that
+	// answer for a VIP before its first bind, or announce a held one.
+	Prober  netops.Prober
+	Watcher netops.Watcher
 	// Links lists the interfaces to look for leftover VIPs on (LinkNames).
 	Links func() ([]string, error)
 	// RaftTransport replaces the TCP transport on Config.RaftAddr; its
@@ -88,20 +92,22 @@ func DefaultParts(cfg Config, getenv func(string) string, log *slog.Logger, leve
 		}
 	}()
 	if cfg.Witness {
-		// No netlink handle and no packet socket: a witness needs neither
-		// CAP_NET_ADMIN nor CAP_NET_RAW.
+		// No netlink handle, no packet socket, no LAN prober or watcher: a
+		// witness needs neither CAP_NET_ADMIN nor CAP_NET_RAW.
 		p.Binder, p.Announcer, p.Links = witnessKernel{}, witnessKernel{}, noLinks
 	} else {
-		nl, err := netlink.NewHandle()
+		nl, err := netops.OpenNetlink(netns.None(), log)
 		if err != nil {
-			return Parts{}, fmt.Errorf("netlink: %w", err)
+			return Parts{}, err
 		}
 		ann := netops.NewAnnouncer(log)
 		p.Close = func() {
 			_ = ann.Close()
 			nl.Close()
 		}
-		p.Binder, p.Announcer = netops.NewNetlink(nl, log), ann
+		p.Binder, p.Announcer = nl, ann
+		prober := netops.NewProber(0)
+		p.Prober, p.Watcher = prober, prober
 	}
 	// Listened on before Raft is opened (New), so that a busy or wrong
 	// -http-addr is reported before anything in the data dir is opened.

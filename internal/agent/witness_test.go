@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/raftvip/raftvip/internal/health"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 func TestWitnessRefusesHoldingSettings(t *testing.T) {
@@ -50,8 +51,8 @@ func TestWitnessRefusesHoldingSettings(t *testing.T) {
 }
 
 // TestWitnessPartsOpenNoKernelHandle: the production parts of a witness are
-// no netlink handle and no packet socket, which need CAP_NET_ADMIN and
-// CAP_NET_RAW.
+// no netlink handle, no packet socket and no LAN prober or watcher, which
+// need CAP_NET_ADMIN and CAP_NET_RAW.
 func TestWitnessPartsOpenNoKernelHandle(t *testing.T) {
 	c := DefaultConfig()
 	c.Witness, c.HTTPAddr = true, "127.0.0.1:0"
@@ -65,6 +66,9 @@ func TestWitnessPartsOpenNoKernelHandle(t *testing.T) {
 	}
 	if _, ok := p.Announcer.(witnessKernel); !ok {
 		t.Errorf("Announcer is %T, want the witness's", p.Announcer)
+	}
+	if p.Prober != nil || p.Watcher != nil {
+		t.Errorf("a witness has a LAN prober (%T) or watcher (%T)", p.Prober, p.Watcher)
 	}
 	if p.Close != nil {
 		t.Error("a witness's parts hold something to close")
@@ -86,7 +90,7 @@ func TestWitnessNeverBinds(t *testing.T) {
 	n1, n2 := c.node(1, join), c.node(2, join)
 	w.start(t)
 	ready(t, w)
-	waitFor(t, "the lone witness to say it leads holding nothing", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the lone witness to say it leads holding nothing", func() bool {
 		st := w.agent.node.Status()
 		return st.State == "Leader" && strings.Contains(st.Degraded, "witness")
 	})
@@ -95,11 +99,11 @@ func TestWitnessNeverBinds(t *testing.T) {
 	n2.start(t)
 	ready(t, n1)
 	ready(t, n2)
-	waitFor(t, "a VIP host to hold the VIP", func() bool { h := holders(c.lan); return h == "n1" || h == "n2" })
+	testutil.Eventually(t, testutil.WaitLimit, "a VIP host to hold the VIP", func() bool { h := holders(c.lan); return h == "n1" || h == "n2" })
 	if ev := w.fake.Events(); len(ev) != 0 {
 		t.Fatalf("the witness's kernel saw %v", ev)
 	}
-	waitFor(t, "n1 to list n3 as the witness, the others as voters", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to list n3 as the witness, the others as voters", func() bool {
 		ms := n1.agent.node.Status().Members
 		for _, m := range ms {
 			if want := map[bool]string{true: "witness", false: "voter"}[m.ID == "n3"]; m.Role != want {
