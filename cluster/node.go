@@ -283,6 +283,11 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 // opened (raft.HasExistingState). Such a node needs neither bootstrap nor join.
 func (n *Node) HasState() bool { return n.hasState }
 
+// Joined reports whether the node holds cluster state now: from its data dir,
+// or replicated to it since Open (a leader added it, or the others formed the
+// cluster with it in the configuration).
+func (n *Node) Joined() bool { return n.hasState || n.raft.LastIndex() > 0 }
+
 // View returns what the reconciler decides on: the FSM state, whether this
 // node is the Raft leader, and the current term (see fsm.State.HeldBy). The
 // leader state is read before the term, so a sample can only err towards not
@@ -411,7 +416,7 @@ func (n *Node) Status() Status {
 	}
 	// Live, not n.hasState: a node joined since Open holds state too.
 	s.RaftAddr = string(n.trans.LocalAddr())
-	s.HasState = n.hasState || s.LastIndex > 0 || len(s.Members) > 0
+	s.HasState = n.Joined() || len(s.Members) > 0
 	if !s.HasState {
 		s.BootstrapExpect = n.cfg.BootstrapExpect
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -156,10 +157,13 @@ func TestBootstrapExpectForms(t *testing.T) {
 	h := e.formCluster()
 	e.oneCluster([]string{"n1", "n2", "n3"}, 1, 2, 3)
 	for i := 1; i <= 3; i++ {
-		if log := e.logSince(i, 0); !strings.Contains(log, "bootstrapped a new cluster") &&
-			!strings.Contains(log, "joined the cluster") {
-			t.Errorf("n%d neither bootstrapped the cluster of three nor joined it:\n%s", i, log)
-		}
+		e.await(fmt.Sprintf("n%d to say it bootstrapped the cluster of three or joined it", i), settle, func() error {
+			if log := e.logSince(i, 0); !strings.Contains(log, "bootstrapped a new cluster") &&
+				!strings.Contains(log, "joined the cluster") {
+				return errors.New("neither line in its log yet")
+			}
+			return nil
+		})
 	}
 	e.noTwoHolders(w)
 	if err := e.holdersAre(vip, h); err != nil {

@@ -46,6 +46,12 @@ func (a *Agent) becomeMember(ctx context.Context) error {
 	self := cluster.Peer{ID: st.ID, RaftAddr: st.RaftAddr}
 	said := ""
 	for {
+		// The others may have formed the cluster with this node in it while it
+		// waited: raft then made it a member by replication.
+		if a.node.Joined() {
+			a.log.Info("joined the cluster: its other members formed it with this node in it")
+			return nil
+		}
 		plan, err := cluster.PlanStart(self, a.cfg.BootstrapExpect, a.identify(ctx))
 		if err != nil {
 			return fmt.Errorf("forming the cluster: %w", err)
@@ -65,13 +71,30 @@ func (a *Agent) becomeMember(ctx context.Context) error {
 			said = plan.Wait
 			a.log.Info("waiting for the cluster to form", "bootstrap_expect", a.cfg.BootstrapExpect, "reason", said)
 		}
-		t := time.NewTimer(identifyEvery)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if err := a.waitRound(ctx); err != nil {
 			return fmt.Errorf("no cluster of %d formed within %s (-join-timeout): %s",
 				a.cfg.BootstrapExpect, time.Duration(a.cfg.JoinTimeout), said)
+		}
+	}
+}
+
+// waitRound waits identifyEvery before the next round of questions, or less
+// once the node has become a member by replication, or until ctx ends.
+func (a *Agent) waitRound(ctx context.Context) error {
+	t := time.NewTimer(identifyEvery)
+	defer t.Stop()
+	poll := time.NewTicker(identifyEvery / 10)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
 		case <-t.C:
+			return nil
+		case <-poll.C:
+			if a.node.Joined() {
+				return nil
+			}
 		}
 	}
 }
