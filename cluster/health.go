@@ -182,7 +182,7 @@ func (n *Node) handOverTo(ctx context.Context, term uint64, d decision, grace bo
 		return fmt.Errorf("hand over to %s: %w", d.Target, ErrUnknownMember)
 	}
 	n.log.Warn("handing leadership over", "to", d.Target, "term", term, "reason", d.Reason, "claimed", grace)
-	err := n.handOver(ctx, d.Target, s.Address, grace)
+	err := n.handOver(ctx, d.Target, s.Address, grace, handoverReason(d))
 	if err != nil && ctx.Err() == nil {
 		n.log.Warn("handover refused; keeping leadership", "to", d.Target, "err", err)
 	}

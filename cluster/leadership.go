@@ -293,12 +293,14 @@ func compareVIPs(x, y fsm.VIP) int {
 // so the reconciler drops the VIPs before another node can claim them
 // (docs/design.md, "Drop, then transfer"). With grace it also waits the timing
 // margin for that drop, because the caller has not dropped them itself.
-func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress, grace bool) error {
+// Reason goes into the failover history (recordHandover).
+func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress, grace bool, reason fsm.Reason) error {
 	n.handOverMu.Lock()
 	defer n.handOverMu.Unlock()
 	term := n.raft.CurrentTerm()
 	n.lease.resign(term)
 	n.changed()
+	n.recordHandover(ctx, id, reason)
 	if grace {
 		t := time.NewTimer(n.cfg.Timing.margin())
 		select {

@@ -127,7 +127,7 @@ func (n *Node) Leave(ctx context.Context, id string) error {
 		return err
 	}
 	if id == n.cfg.ID {
-		if err := n.handOver(ctx, "", "", true); err != nil {
+		if err := n.handOver(ctx, "", "", true, fsm.ReasonLeave); err != nil {
 			return fmt.Errorf("%s: this node is the leader and could not hand leadership over: %w", op, err)
 		}
 		return fmt.Errorf("%s: this node was the leader and has handed leadership over; ask the new leader: %w",
@@ -175,7 +175,7 @@ func (n *Node) Transfer(ctx context.Context, id string) error {
 		}
 		addr = s.Address
 	}
-	if err := n.handOver(ctx, id, addr, true); err != nil {
+	if err := n.handOver(ctx, id, addr, true, fsm.ReasonTransfer); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil

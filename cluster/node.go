@@ -306,7 +306,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 func (n *Node) shutdown(ctx context.Context) error {
 	if n.raft.State() == raft.Leader {
-		if err := n.handOver(ctx, "", "", false); err != nil {
+		if err := n.handOver(ctx, "", "", false, fsm.ReasonShutdown); err != nil {
 			n.log.Warn("leadership transfer before shutdown failed; the others elect a leader after the heartbeat timeout",
 				"err", err)
 		}
@@ -364,6 +364,7 @@ func (n *Node) Status() Status {
 		Members:        []Member{},
 		VIPs:           st.VIPs,
 		Owner:          st.Owner,
+		History:        st.History,
 		AppliedIndex:   n.raft.AppliedIndex(),
 		CommitIndex:    n.raft.CommitIndex(),
 		LastIndex:      n.raft.LastIndex(),
@@ -373,18 +374,23 @@ func (n *Node) Status() Status {
 	if s.VIPs == nil {
 		s.VIPs = []fsm.VIP{}
 	}
+	if s.History == nil {
+		s.History = []fsm.Change{}
+	}
 	if state != raft.Leader {
 		s.LastContact = n.raft.LastContact()
 	}
 	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
+		unreachable := n.unreachablePeers(state)
 		for _, sv := range cf.Configuration().Servers {
 			s.Members = append(s.Members, Member{
-				ID:       string(sv.ID),
-				RaftAddr: string(sv.Address),
-				APIAddr:  st.Members[string(sv.ID)].APIAddr,
-				Suffrage: suffrage(sv.Suffrage),
-				Leader:   sv.ID == leaderID,
-				Health:   st.Members[string(sv.ID)].Health,
+				Unreachable: unreachable[string(sv.ID)],
+				ID:          string(sv.ID),
+				RaftAddr:    string(sv.Address),
+				APIAddr:     st.Members[string(sv.ID)].APIAddr,
+				Suffrage:    suffrage(sv.Suffrage),
+				Leader:      sv.ID == leaderID,
+				Health:      st.Members[string(sv.ID)].Health,
 			})
 		}
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -59,6 +60,9 @@ type Member struct {
 	Leader   bool   `json:"leader"`
 	// Health is what the member last reported through the log.
 	Health fsm.Health `json:"health,omitzero"`
+	// Unreachable is set, on the leader only, for a member raft failed to
+	// heartbeat and has not reached again since.
+	Unreachable bool `json:"unreachable,omitempty"`
 }
 
 // Status is a point-in-time view of one node, for the API and the CLI.
@@ -91,4 +95,18 @@ type Status struct {
 	// Degraded is set on a leader that keeps the VIPs although unhealthy,
 	// because no other voter reports healthy; it says why.
 	Degraded string `json:"degraded,omitempty"`
+	// History is the replicated failover history, oldest first: the last
+	// fsm.MaxHistory ownership changes, the same on every node.
+	History []fsm.Change `json:"history"`
+}
+
+// unreachablePeers returns the peers the leader failed to heartbeat; nil
+// unless state is Leader, since the observations are a leader's.
+func (n *Node) unreachablePeers(state raft.RaftState) map[string]bool {
+	if state != raft.Leader {
+		return nil
+	}
+	n.health.mu.Lock()
+	defer n.health.mu.Unlock()
+	return maps.Clone(n.health.unreachable)
 }
