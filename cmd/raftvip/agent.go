@@ -87,6 +87,7 @@ type agent struct {
 	// monitor and monLn serve -monitor-addr; nil without it.
 	monitor *http.Server
 	monLn   net.Listener
+	page    *statusPage // -ui-addr (ui.go); nil without it
 }
 
 // newAgent checks everything that can be checked before touching state, then
@@ -128,6 +129,9 @@ func newAgent(ctx context.Context, cfg Config, log *slog.Logger) (_ *agent, err 
 		if a.monLn, err = listen("-monitor-addr", cfg.MonitorAddr, nil); err != nil {
 			return nil, err
 		}
+	}
+	if a.page, err = openStatusPage(cfg, a.token, func() cluster.Status { return a.node.Status() }, log); err != nil {
+		return nil, err
 	}
 	a.ann = netops.NewAnnouncer(log)
 	a.hooks = notify.NewRunner(cfg.hooks(), log)
@@ -244,6 +248,7 @@ func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
 	if a.monitor != nil {
 		go func() { httpDone <- fmt.Errorf("monitor: %w", a.monitor.Serve(a.monLn)) }()
 	}
+	a.page.serve()
 	log.Info("raftvip agent started", "id", a.cfg.ID, "raft", a.cfg.RaftAddr, "http", a.cfg.HTTPAddr,
 		"monitor", a.cfg.MonitorAddr, "tls", a.tls != nil, "data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
 
@@ -305,6 +310,7 @@ func (a *agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, can
 			log.Warn("monitor shutdown", "err", err)
 		}
 	}
+	a.page.shutdown(ctx)
 	// Last, so that the stop hook sees the VIPs gone and leadership handed on;
 	// Stop also runs whatever backup or fault hook is still queued.
 	_, _, term := a.node.View()
@@ -332,6 +338,7 @@ func (a *agent) close() {
 	if a.monLn != nil {
 		_ = a.monLn.Close()
 	}
+	a.page.close()
 	if a.nl != nil {
 		a.nl.Close()
 	}

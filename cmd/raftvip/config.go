@@ -46,6 +46,8 @@ type Config struct {
 	TLSCA             string `yaml:"tls-ca"`
 	InsecurePlaintext bool   `yaml:"insecure-plaintext"`
 	MonitorAddr       string `yaml:"monitor-addr"`
+	UIAddr            string `yaml:"ui-addr"`
+	UITokenFile       string `yaml:"ui-token-file"`
 
 	Timing      string   `yaml:"timing"`
 	Heartbeat   duration `yaml:"heartbeat"`
@@ -99,6 +101,8 @@ func agentFlags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "file holding the cluster token that API writes and joins must present (required)")
 	tlsFlagVars(fs, &c.TLSCert, &c.TLSKey, &c.TLSCA, &c.InsecurePlaintext)
 	fs.StringVar(&c.MonitorAddr, "monitor-addr", c.MonitorAddr, "host:port of a plain-HTTP listener serving only GET /v1/leader and /healthz, for load balancers (default: none)")
+	fs.StringVar(&c.UIAddr, "ui-addr", c.UIAddr, "host:port of a plain-HTTP listener serving the read-only status page (default: none)")
+	fs.StringVar(&c.UITokenFile, "ui-token-file", c.UITokenFile, "file holding a read-only token the status page asks for (not the cluster token; default: the page is open)")
 	fs.StringVar(&c.Timing, "timing", c.Timing, "Raft timing profile: fast, lan or wan")
 	fs.Var(&c.Heartbeat, "heartbeat", "Raft heartbeat timeout (overrides the profile)")
 	fs.Var(&c.Election, "election", "Raft election timeout (overrides the profile)")
@@ -254,6 +258,9 @@ func (c Config) Validate() error {
 		if c.MonitorAddr == c.HTTPAddr {
 			return fmt.Errorf("-monitor-addr %s is -http-addr: the monitor needs a port of its own", c.MonitorAddr)
 		}
+	}
+	if err := c.validateUI(); err != nil {
+		return err
 	}
 	if c.Bootstrap && len(c.Join) > 0 {
 		return errors.New("-bootstrap and -join exclude each other: bootstrap the first node, join the others")
