@@ -222,4 +222,3 @@ func (b *browser) screenshot(name string) {
 	}
 	b.t.Logf("screenshot: %s", path)
 }
-
