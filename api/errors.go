@@ -74,6 +74,12 @@ func statusFor(err error) int {
 		return se.code
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
+	case errors.Is(err, cluster.ErrMaybeApplied):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, cluster.ErrAddressConflict), errors.Is(err, cluster.ErrVIPExists):
+		return http.StatusConflict
+	case errors.Is(err, cluster.ErrUnreachable):
+		return http.StatusBadGateway
 	case errors.Is(err, cluster.ErrNotLeader):
 		return http.StatusMisdirectedRequest
 	case errors.Is(err, cluster.ErrNoLeader):

@@ -83,14 +83,27 @@ func (f *fakeCluster) Apply(_ context.Context, c fsm.Command) error {
 	return f.record(c.Type.String())
 }
 
+func (f *fakeCluster) AddVIP(ctx context.Context, v fsm.VIP, replace bool) error {
+	if replace {
+		return f.record(fmt.Sprintf("replace-vip %s if=%q label=%q", v.Prefix, v.Interface, v.Label))
+	}
+	return f.Apply(ctx, fsm.AddVIP(v))
+}
+
 func (f *fakeCluster) Join(_ context.Context, id, raftAddr, apiAddr string) error {
 	return f.record(fmt.Sprintf("join %s %s %s", id, raftAddr, apiAddr))
 }
 
 func (f *fakeCluster) Leave(_ context.Context, id string) error { return f.record("leave " + id) }
 
-func (f *fakeCluster) Transfer(_ context.Context, id string) error {
-	return f.record(fmt.Sprintf("transfer %q", id))
+func (f *fakeCluster) Transfer(_ context.Context, id string) (cluster.TransferResult, error) {
+	if err := f.record(fmt.Sprintf("transfer %q", id)); err != nil {
+		return cluster.TransferResult{}, err
+	}
+	if id == "" || id == f.status.ID {
+		return cluster.TransferResult{Leader: f.status.ID}, nil
+	}
+	return cluster.TransferResult{Leader: id, Moved: true}, nil
 }
 
 // serve starts an httptest server for f. logs, if not nil, receives the

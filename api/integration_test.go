@@ -20,6 +20,7 @@ import (
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops"
 	"github.com/raftvip/raftvip/netops/netopstest"
 )
@@ -59,14 +60,14 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 	if err := nodes[0].node.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n1 to hold the VIP", func() bool { return slices.Equal(lan.Holders(vip.Prefix.Addr()), []string{"n1"}) })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIP", func() bool { return slices.Equal(lan.Holders(vip.Prefix.Addr()), []string{"n1"}) })
 	ctx := t.Context()
 	for _, n := range nodes[1:] {
 		if err := nodes[0].node.Join(ctx, n.id, string(n.addr), n.http.Listener.Addr().String()); err != nil {
 			t.Fatalf("join %s: %v", n.id, err)
 		}
 	}
-	waitFor(t, "/v1/leader 200 on n1 only", func() bool { return leaderCodes(t, nodes) == "200,503,503" })
+	testutil.Eventually(t, testutil.WaitLimit, "/v1/leader 200 on n1 only", func() bool { return leaderCodes(t, nodes) == "200,503,503" })
 
 	// Cut n1 off from its peers, both ways.
 	nodes[0].trans.DisconnectAll()
@@ -74,7 +75,7 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 		n.trans.Disconnect(nodes[0].addr)
 	}
 	var newHolder string
-	waitFor(t, "another node to hold the VIP", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "another node to hold the VIP", func() bool {
 		h := lan.Holders(vip.Prefix.Addr())
 		if len(h) == 1 && h[0] != "n1" {
 			newHolder = h[0]
@@ -85,7 +86,7 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 	if bound := nodes[0].fake.Bound(); len(bound) != 0 {
 		t.Fatalf("the partitioned old leader still has %v bound", bound)
 	}
-	waitFor(t, "/v1/leader 200 on the new holder only", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "/v1/leader 200 on the new holder only", func() bool {
 		codes := leaderCodes(t, nodes)
 		return codes == "503,200,503" && newHolder == "n2" || codes == "503,503,200" && newHolder == "n3"
 	})
@@ -98,7 +99,7 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "n1 to follow again", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to follow again", func() bool {
 		st := nodes[0].node.Status()
 		return st.State == "Follower" && st.LeaderID != "" && st.LeaderID != "n1"
 	})
@@ -168,17 +169,6 @@ func leaderCodes(t *testing.T, nodes []*node) string {
 	return strings.Join(codes, ",")
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // TestSubmissionRules: a command this release's rules refuse is refused where
 // it is submitted, through the API and through the cluster node, with an
 // error naming the field; nothing reaches the log. (Replicas still apply such
@@ -190,7 +180,7 @@ func TestSubmissionRules(t *testing.T) {
 	}
 	// The seed is the last write a new leader makes (after its claim), so the
 	// log's end is still from here on, unless a refused command gets in.
-	waitFor(t, "n1 to hold the seeded VIP", func() bool { st := n.node.Status(); return st.Holder && len(st.VIPs) == 1 })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the seeded VIP", func() bool { st := n.node.Status(); return st.Holder && len(st.VIPs) == 1 })
 	before := n.node.Status().LastIndex
 	ctx := t.Context()
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // reasons returns the reasons of n's failover history, oldest first.
@@ -21,10 +22,11 @@ func reasons(n *testNode) []fsm.Reason {
 // says why each move happened, although only the old leader knew: bootstrap,
 // an operator's transfer, a graceful stop, the loss of the leader.
 func TestHistoryNamesWhyTheVIPsMoved(t *testing.T) {
+	t.Parallel()
 	// Five, so that a majority is left after one stop and one loss.
 	c := newCluster(t, 5)
 	old := c.holder()
-	if err := old.Transfer(context.Background(), ""); err != nil {
+	if _, err := old.Transfer(context.Background(), ""); err != nil {
 		t.Fatalf("transfer: %v", err)
 	}
 	next := c.holder()
@@ -32,7 +34,7 @@ func TestHistoryNamesWhyTheVIPsMoved(t *testing.T) {
 	third := c.holder()
 	c.isolate(third) // lost: the last one elects
 	var last *testNode
-	waitFor(t, "a holder other than the isolated one", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "a holder other than the isolated one", func() bool {
 		for _, n := range c.nodes {
 			if n != third && n != next && n.Status().Holder {
 				last = n
@@ -42,7 +44,7 @@ func TestHistoryNamesWhyTheVIPsMoved(t *testing.T) {
 		return false
 	})
 	want := []fsm.Reason{fsm.ReasonBootstrap, fsm.ReasonTransfer, fsm.ReasonShutdown, fsm.ReasonElection}
-	waitFor(t, "the history on the holder", func() bool { return slices.Equal(reasons(last), want) })
+	testutil.Eventually(t, testutil.WaitLimit, "the history on the holder", func() bool { return slices.Equal(reasons(last), want) })
 	h := last.Status().History
 	for i, ch := range h[1:] {
 		if ch.From != h[i].To || ch.Term <= h[i].Term || ch.At == 0 {

@@ -83,14 +83,13 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 	window := n.cfg.Timing.LeaderLease
 	tick := time.NewTicker(max(window/4, time.Millisecond))
 	defer tick.Stop()
-	var pending chan error // the verify in flight, if any
+	var pending <-chan error // the verify in flight, if any
 	var started time.Time
 	due, fresh := true, false
 	for {
 		if due && pending == nil {
-			started, pending, due = time.Now(), make(chan error, 1), false
-			f := n.raft.VerifyLeader()
-			go func(ch chan<- error) { ch <- f.Error() }(pending)
+			started, due = time.Now(), false
+			pending = n.futures.start(n.raft.VerifyLeader)
 		}
 		select {
 		case <-ctx.Done():

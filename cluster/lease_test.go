@@ -6,6 +6,7 @@ import (
 )
 
 func TestQuorumLease(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	window := 100 * time.Millisecond
 	var q quorumLease
@@ -49,6 +50,7 @@ func TestQuorumLease(t *testing.T) {
 }
 
 func TestQuorumLeaseResign(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	window := 100 * time.Millisecond
 	var q quorumLease

@@ -52,6 +52,14 @@ func Profile(name string) (Timing, error) {
 	return Timing{}, fmt.Errorf("unknown timing profile %q (valid: %s)", name, strings.Join(profileNames(), ", "))
 }
 
+// settle bounds how long raft takes to answer an operation while it runs: a
+// leader that cannot reach a quorum steps down within about two leader
+// leases and fails what it had in flight; a leadership transfer times out
+// after an election timeout.
+func (t Timing) settle() time.Duration {
+	return 2*(t.LeaderLease+t.Election) + t.Heartbeat
+}
+
 // margin is the time budget between the old leader's lease running out and the
 // earliest moment followers may start an election: the raft leader loop may
 // notice the lost lease up to minMargin late, and the reconciler then needs a

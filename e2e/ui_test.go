@@ -78,7 +78,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	t.Logf("measured: host loss of n%d: n%d holds the VIP after %v; the page on n%d showed it after %v",
 		old, n, heldAfter, survivor, since(downAt))
 	b.await("the lost host shown as unreachable", settle,
-		fmt.Sprintf(`document.querySelector('#members tr[data-id="%s"] td:nth-child(5)').textContent`, lab.NodeName(old)), "unreachable")
+		fmt.Sprintf(`document.querySelector('#members tr[data-id="%s"]').dataset.contact`, lab.NodeName(old)), "unreachable")
 	b.screenshot("status-page.png")
 	if out := b.eval(`document.body.innerText`); strings.Contains(out, uiToken) {
 		t.Errorf("the page shows its token:\n%s", out)

@@ -56,7 +56,9 @@ type Owner struct {
 	// Previous is the last other node that owned the VIPs, Since the owner's
 	// wall clock when its claim committed (Unix ms) and Takeover how long the
 	// cluster went without a holder before it (ms), as the claimant measured
-	// it. For operators; no decision reads them.
+	// it. For operators; the only decision that reads them is netops'
+	// whether to probe the LAN before a first bind (an empty Previous: no
+	// other node can have bound the VIPs).
 	Previous string `json:"previous,omitempty"`
 	Since    int64  `json:"since,omitempty"`
 	Takeover int64  `json:"takeover_ms,omitempty"`

@@ -123,9 +123,12 @@ func TestThreeNodeExamples(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		if c.ID != n || c.Bootstrap != (n == "n1") || (n != "n1") != (len(c.Join) > 0) {
-			t.Errorf("%s: id %q, bootstrap %v, join %v: want id %s, n1 bootstrapping and the others joining",
-				path, c.ID, c.Bootstrap, c.Join, n)
+		// The same join list and expectation everywhere: no node bootstraps
+		// alone, and a node with an empty data dir joins the others.
+		if c.ID != n || c.Bootstrap || c.BootstrapExpect != 3 || len(c.Join) != 3 || len(c.VIPs) != 1 {
+			t.Errorf("%s: id %q, bootstrap %v, bootstrap-expect %d, join %v, vip %v: want id %s, "+
+				"bootstrap-expect 3 with all three members listed, and the seed VIP", path, c.ID, c.Bootstrap,
+				c.BootstrapExpect, c.Join, c.VIPs, n)
 		}
 	}
 }

@@ -125,6 +125,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.http.Shutdown(ctx)
 }
 
+// Close stops Serve and closes every connection at once, ending the
+// requests under way: for when Shutdown ran out of time.
+func (s *Server) Close() error {
+	return s.http.Close()
+}
+
 // Loopback reports whether a is a loopback address, which only this host reaches.
 func Loopback(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)

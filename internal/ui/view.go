@@ -55,10 +55,14 @@ type MemberView struct {
 	Priority int    `json:"priority,omitempty"`
 	Holds    bool   `json:"holds"`
 	// Contact is what this node knows of its link to the member: "self",
-	// "leader" (its last contact is LastContactMs ago), "unreachable" (the
-	// leader failed to heartbeat it), "ok" (the leader reaches it) or ""
-	// (a follower does not know).
+	// "leader" (View.LastContactMs says how long ago this node heard from
+	// it), "unreachable" (the leader's heartbeats fail to reach it), "ok"
+	// (the leader reaches it) or "" (a follower does not know). From
+	// cluster.Member's Reachable.
 	Contact string `json:"contact,omitempty"`
+	// LastContactMs is, for an unreachable member, how long ago the leader
+	// last heard from it (cluster.Member's LastContact); 0 when not known.
+	LastContactMs int64 `json:"last_contact_ms,omitempty"`
 }
 
 // ChangeView is one entry of the failover timeline.
@@ -91,7 +95,7 @@ func buildView(st cluster.Status, now time.Time, staleAfter time.Duration) View 
 	v.Holder, v.HolderText = holder(st, v.Contact)
 	v.Degraded = degraded(st, v.Holder)
 	for _, m := range st.Members {
-		v.Members = append(v.Members, memberView(st, m, v.Holder))
+		v.Members = append(v.Members, memberView(st, m, v.Holder, now))
 	}
 	for _, c := range slices.Backward(st.History) {
 		v.History = append(v.History, ChangeView{At: c.At, From: c.From, To: c.To, Term: c.Term,
@@ -160,7 +164,7 @@ func degraded(st cluster.Status, holder string) string {
 	return ""
 }
 
-func memberView(st cluster.Status, m cluster.Member, holder string) MemberView {
+func memberView(st cluster.Status, m cluster.Member, holder string, now time.Time) MemberView {
 	mv := MemberView{ID: m.ID, RaftAddr: m.RaftAddr, Holds: m.ID == holder && holder != "",
 		Priority: m.Health.Priority, Fault: m.Health.Fault}
 	switch {
@@ -188,9 +192,14 @@ func memberView(st cluster.Status, m cluster.Member, holder string) MemberView {
 		mv.Contact = "self"
 	case m.Leader:
 		mv.Contact = "leader"
-	case st.State == cluster.RoleLeader && m.Unreachable:
+	case m.Reachable == nil:
+		// Only the leader knows; a follower's status leaves it out.
+	case !*m.Reachable:
 		mv.Contact = "unreachable"
-	case st.State == cluster.RoleLeader:
+		if !m.LastContact.IsZero() {
+			mv.LastContactMs = max(now.Sub(m.LastContact).Milliseconds(), 1)
+		}
+	default:
 		mv.Contact = "ok"
 	}
 	return mv

@@ -96,14 +96,32 @@ func TestViewDegraded(t *testing.T) {
 		t.Errorf("follower's view = %q, want DEGRADED inferred", v.Degraded)
 	}
 	st.ID, st.State, st.Degraded = "n1", cluster.RoleLeader, "no healthy voter"
-	st.Members[2].Unreachable = true
+	// The leader's status says which members its heartbeats reach.
+	reach, lost := true, false
+	st.Members[0].Reachable, st.Members[1].Reachable = &reach, &reach
+	st.Members[2].Reachable, st.Members[2].LastContact = &lost, now.Add(-3*time.Second)
 	v := buildView(st, now, DefaultStaleAfter)
 	if v.Degraded != "no healthy voter" {
 		t.Errorf("leader's view = %+v", v)
 	}
+	contacts := map[string]MemberView{}
 	for _, m := range v.Members {
-		if m.ID == "n3" && m.Contact != "unreachable" {
-			t.Errorf("n3 on the leader = %+v, want unreachable", m)
+		contacts[m.ID] = m
+	}
+	if m := contacts["n3"]; m.Contact != "unreachable" || m.LastContactMs != 3000 {
+		t.Errorf("n3 on the leader = %+v, want unreachable, last heard 3000 ms ago", m)
+	}
+	if m := contacts["n2"]; m.Contact != "ok" || m.LastContactMs != 0 {
+		t.Errorf("n2 on the leader = %+v, want reachable", m)
+	}
+}
+
+// TestViewOfAFollowerLeavesReachOut: a follower's status does not know
+// whether the leader reaches the other members, and the page claims nothing.
+func TestViewOfAFollowerLeavesReachOut(t *testing.T) {
+	for _, m := range buildView(threeNodes(), now, DefaultStaleAfter).Members {
+		if m.ID == "n3" && (m.Contact != "" || m.LastContactMs != 0) {
+			t.Errorf("n3 on a follower = %+v, want no contact claimed", m)
 		}
 	}
 }

@@ -105,6 +105,7 @@ function render(v) {
     const tr = el("tr");
     tr.dataset.id = m.id;
     tr.dataset.health = m.health;
+    tr.dataset.contact = m.contact || "";
     if (m.role === "leader") tr.className = "leader";
     tr.append(el("td", m.id), el("td", m.role));
     const health = el("td", m.health, m.health);
@@ -133,7 +134,7 @@ function contactText(m, v) {
   switch (m.contact) {
     case "self": return v.role === "leader" ? "this node" : "this node" + (v.last_contact_ms >= 0 ? " (leader heard " + ago(v.last_contact_ms) + " ago)" : "");
     case "leader": return v.last_contact_ms >= 0 ? "heard " + ago(v.last_contact_ms) + " ago" : "";
-    case "unreachable": return "unreachable";
+    case "unreachable": return "unreachable" + (m.last_contact_ms ? " (last heard " + ago(m.last_contact_ms) + " ago)" : "");
     case "ok": return "reachable";
   }
   return "";

@@ -1,81 +1,49 @@
-package main
+package agent
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"os"
-	"os/signal"
+	"fmt"
 	"slices"
-	"syscall"
-	"time"
-
-	"github.com/raftvip/raftvip/netops"
 )
 
-// reloader is what a SIGHUP reload needs: how the agent was configured, and
-// the configuration running now. Only reloadOnHUP's goroutine touches it.
-type reloader struct {
-	args    []string
-	getenv  func(string) string
-	level   *slog.LevelVar
-	running Config
-}
-
-// schedule is the announcement schedule of c.
-func (c Config) schedule() netops.Schedule {
-	return netops.Schedule{Burst: c.GARPCount, BurstGap: time.Duration(c.GARPInterval),
-		Repeat: time.Duration(c.GARPRepeat), Refresh: time.Duration(c.GARPRefresh)}
-}
-
-// reloadOnHUP reloads on every SIGHUP until ctx ends.
-func (a *agent) reloadOnHUP(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			a.reload()
-		}
-	}
-}
-
-// reload reads the configuration again from the same flags, environment and
-// file, and applies what is local to this node without a failover: log
-// level, health checks, notify hooks, announcement schedule. Cluster state
-// (the VIP set) changes only through the API. An invalid file changes
-// nothing; settings that need a restart are named and left as they run.
-func (a *agent) reload() {
-	r := &a.reloader
-	a.log.Info("SIGHUP: reloading the configuration")
+// Reload reads the configuration again through load and applies what is
+// local to this node without a failover: log level (through Parts.Level),
+// health checks, notify hooks, announcement schedule. Cluster state (the VIP
+// set) changes only through the API. An invalid configuration changes
+// nothing and is returned; settings that need a restart are named in the log
+// and left as they run. systemd is told of the reload (RELOADING=1, then
+// READY=1) around load, so a caller re-reading files on SIGHUP passes its
+// parser. Reload is safe to call at any time, also concurrently with Run.
+func (a *Agent) Reload(load func() (Config, error)) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	a.log.Info("reloading the configuration")
 	a.svc.reloading()
 	defer a.svc.reloaded()
-	cfg, err := parseAgentConfig(r.args, r.getenv, io.Discard)
+	cfg, err := load()
 	if err == nil {
 		err = cfg.Validate()
 	}
+	if err == nil {
+		err = a.mon.Update(cfg.Checks)
+	}
 	if err != nil {
 		a.log.Error("reload refused: keeping the running configuration", "err", err)
-		return
-	}
-	if err := a.mon.Update(cfg.Checks); err != nil {
-		a.log.Error("reload refused: keeping the running configuration", "err", err)
-		return
+		return fmt.Errorf("reload refused: %w", err)
 	}
 	if err := a.rec.SetSchedule(cfg.schedule()); err != nil {
 		a.log.Error("announcement schedule not reloaded", "err", err)
 	}
 	a.hooks.Update(cfg.hooks())
-	level, _ := parseLevel(cfg.LogLevel) // Validate checked it
-	r.level.Set(level)
-	if changed := restartOnly(r.running, cfg); len(changed) > 0 {
+	if a.parts.Level != nil {
+		level, _ := ParseLevel(cfg.LogLevel) // Validate checked it
+		a.parts.Level.Set(level)
+	}
+	if changed := restartOnly(a.running, cfg); len(changed) > 0 {
 		a.log.Warn("these settings changed but take effect only after a restart", "settings", changed)
 	}
-	r.running = cfg
+	a.running = cfg
 	a.log.Info("configuration reloaded", "log_level", cfg.LogLevel, "checks", len(cfg.Checks))
+	return nil
 }
 
 // restartOnly names the settings that differ between old and new and that a

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"cmp"
@@ -23,15 +23,24 @@ const statusPeriod = time.Second
 type service struct {
 	n   *sdnotify.Notifier
 	log *slog.Logger
+	// readyCh is closed by ready (Agent.Ready).
+	readyCh chan struct{}
 }
 
-func newService(getenv func(string) string, log *slog.Logger) *service {
-	return &service{n: sdnotify.New(getenv), log: log.With("component", "systemd")}
+// newService speaks to systemd through n; nil does nothing.
+func newService(n *sdnotify.Notifier, log *slog.Logger) *service {
+	if n == nil {
+		n = &sdnotify.Notifier{}
+	}
+	return &service{n: n, log: log.With("component", "systemd"), readyCh: make(chan struct{})}
 }
 
 // ready: the node has bootstrapped, joined or resumed from its data dir, and
 // the reconciler runs.
-func (s *service) ready() { s.send("ready", s.n.Ready()) }
+func (s *service) ready() {
+	close(s.readyCh)
+	s.send("ready", s.n.Ready())
+}
 
 // stopping: shutdown began; systemd no longer expects watchdog pings.
 func (s *service) stopping() { s.send("stopping", s.n.Stopping()) }
@@ -46,14 +55,17 @@ func (s *service) send(what string, err error) {
 	}
 }
 
-// run feeds the watchdog and refreshes the status line until ctx ends.
-func (s *service) run(ctx context.Context, lastPass func() time.Time, status func() cluster.Status) {
+// run feeds the watchdog and refreshes the status line until ctx ends, and
+// returns when both loops have.
+func (s *service) run(ctx context.Context, lastPass func() time.Time, statusOf func() cluster.Status) {
 	if !s.n.Enabled() {
 		return
 	}
 	// Apart, so that a slow Status (it waits for Raft's main loop) cannot
 	// starve the watchdog, which must depend on the reconciler alone.
-	go s.runStatus(ctx, status)
+	var g group
+	defer g.wait()
+	g.start(func() error { s.runStatus(ctx, statusOf); return nil })
 	if interval, ok := s.n.WatchdogInterval(); ok {
 		s.runWatchdog(ctx, interval, lastPass)
 	}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestAdmitRaftConn(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	const stale = 3 * time.Second
 	members := []raft.ServerAddress{"192.0.2.11:7000", "192.0.2.12:7000", "192.0.2.13:7000"}
@@ -53,6 +54,7 @@ func TestAdmitRaftConn(t *testing.T) {
 }
 
 func TestRefusalLog(t *testing.T) {
+	t.Parallel()
 	var l refusalLog
 	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	a, b := netip.MustParseAddr("192.0.2.98"), netip.MustParseAddr("192.0.2.99")
@@ -83,6 +85,7 @@ func TestRefusalLog(t *testing.T) {
 // TestRefusalLogBounded: a flood from more hosts than refusalLogHosts logs
 // one line per host up to the bound, then one for all the others, per minute.
 func TestRefusalLogBounded(t *testing.T) {
+	t.Parallel()
 	var l refusalLog
 	t0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	prefix := netip.MustParsePrefix("2001:db8::/64")

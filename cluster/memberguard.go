@@ -11,9 +11,9 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// guardOpenAfter is how many heartbeat timeouts a follower may go without
+// memberGuardOpenAfter is how many heartbeat timeouts a follower may go without
 // hearing from a leader before its guard admits every host (see memberGuard).
-const guardOpenAfter = 3
+const memberGuardOpenAfter = 3
 
 // memberGuard is a raft.StreamLayer that hangs up on inbound connections from
 // hosts that are not in the Raft configuration, before raft reads a byte.
@@ -35,7 +35,7 @@ const guardOpenAfter = 3
 // not know that address, and only the leader can tell it, by the very
 // AppendEntries the guard would refuse if that member now leads. So the guard
 // fails open: it guards a node that leads or that follows a leader it heard
-// from within guardOpenAfter heartbeat timeouts, and admits every host while
+// from within memberGuardOpenAfter heartbeat timeouts, and admits every host while
 // the node is Candidate or a Follower cut off from any leader for longer
 // (admitRaftConn). What this leaves open: while a node is cut off from its
 // leader, any host that reaches its Raft port can feed it the attacks above,

@@ -1,8 +1,7 @@
-package main
+package agent
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -17,31 +16,20 @@ import (
 type HA struct {
 	Priority     int      `yaml:"priority"`
 	Preempt      bool     `yaml:"preempt"`
-	PreemptDelay duration `yaml:"preempt-delay"`
+	PreemptDelay Duration `yaml:"preempt-delay"`
 
 	NotifyMaster  string   `yaml:"notify-master"`
 	NotifyBackup  string   `yaml:"notify-backup"`
 	NotifyFault   string   `yaml:"notify-fault"`
 	NotifyStop    string   `yaml:"notify-stop"`
-	NotifyTimeout duration `yaml:"notify-timeout"`
+	NotifyTimeout Duration `yaml:"notify-timeout"`
 
 	// Checks are keepalived's track_script and track_interface; file only.
 	Checks []health.Check `yaml:"checks"`
 }
 
 func defaultHA() HA {
-	return HA{Priority: fsm.DefaultPriority, NotifyTimeout: duration(notify.DefaultTimeout)}
-}
-
-func haFlags(fs *flag.FlagSet, c *HA) {
-	fs.IntVar(&c.Priority, "priority", c.Priority, "preference as leader, 1-255; see -preempt")
-	fs.BoolVar(&c.Preempt, "preempt", c.Preempt, "let a healthy node of higher priority take leadership over (set it alike on every node)")
-	fs.Var(&c.PreemptDelay, "preempt-delay", "how long a node of higher priority must have been ready before it preempts")
-	fs.StringVar(&c.NotifyMaster, "notify-master", c.NotifyMaster, "command (run by /bin/sh -c) when this node starts holding the VIPs")
-	fs.StringVar(&c.NotifyBackup, "notify-backup", c.NotifyBackup, "command when this node stops holding the VIPs")
-	fs.StringVar(&c.NotifyFault, "notify-fault", c.NotifyFault, "command when this node's health checks start failing")
-	fs.StringVar(&c.NotifyStop, "notify-stop", c.NotifyStop, "command when the agent stops")
-	fs.Var(&c.NotifyTimeout, "notify-timeout", "a notify command still running after this is killed")
+	return HA{Priority: fsm.DefaultPriority, NotifyTimeout: Duration(notify.DefaultTimeout)}
 }
 
 func (c HA) validate() error {
@@ -58,4 +46,10 @@ func (c HA) validate() error {
 		return fmt.Errorf("checks: %w", err)
 	}
 	return nil
+}
+
+// hooks returns the notify commands of c.
+func (c HA) hooks() notify.Hooks {
+	return notify.Hooks{Master: c.NotifyMaster, Backup: c.NotifyBackup, Fault: c.NotifyFault, Stop: c.NotifyStop,
+		Timeout: time.Duration(c.NotifyTimeout)}
 }
