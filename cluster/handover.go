@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/fsm"
 )
 
 // refusedFor is how long a voter that did not take a handover is passed over,
@@ -89,7 +90,7 @@ func (n *Node) handOverTo(ctx context.Context, term uint64, d decision, grace bo
 		return fmt.Errorf("hand over to %s: %w", d.Target, ErrUnknownMember)
 	}
 	n.log.Warn("handing leadership over", "to", d.Target, "term", term, "reason", d.Reason, "claimed", grace)
-	err := n.handOver(ctx, d.Target, s.Address, grace)
+	err := n.handOver(ctx, d.Target, s.Address, grace, handoverReason(d))
 	if err != nil && ctx.Err() == nil {
 		n.log.Warn("handover refused; keeping leadership", "to", d.Target, "err", err)
 	}
@@ -156,12 +157,14 @@ func (n *Node) handOverUnclaimed(ctx context.Context, term uint64) bool {
 // so the reconciler drops the VIPs before another node can claim them
 // (docs/design.md, "Drop, then transfer"). With grace it also waits the timing
 // margin for that drop, because the caller has not dropped them itself.
-func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress, grace bool) error {
+// Reason goes into the failover history (recordHandover).
+func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress, grace bool, reason fsm.Reason) error {
 	n.handOverMu.Lock()
 	defer n.handOverMu.Unlock()
 	term := n.raft.CurrentTerm()
 	n.lease.resign(term)
 	n.changed()
+	n.recordHandover(ctx, id, reason)
 	if grace {
 		t := time.NewTimer(n.cfg.Timing.margin())
 		select {
@@ -184,4 +187,26 @@ func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress,
 	}
 	n.log.Info("leadership handed over", "term", term, "to", cmp.Or(id, "(most up-to-date follower)"))
 	return nil
+}
+
+// recordHandover commits why this leader is about to hand leadership to id
+// ("" lets raft pick), so that the claim that follows in the new leader's term
+// names the reason in the failover history (fsm/history.go): the new leader
+// cannot know it. It must commit before the transfer starts, since raft takes
+// no new entries during one. Bounded by a heartbeat timeout; a failure is only
+// logged: the history then says "election", the handover itself goes on.
+func (n *Node) recordHandover(ctx context.Context, id string, reason fsm.Reason) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timing.Heartbeat)
+	defer cancel()
+	if err := n.Apply(ctx, fsm.HandoverOf(n.cfg.ID, id, reason, time.Now().UnixMilli())); err != nil {
+		n.log.Warn("cannot record the reason of the handover in the failover history", "reason", reason, "err", err)
+	}
+}
+
+// handoverReason is the history's reason for a handover decided by succession.
+func handoverReason(d decision) fsm.Reason {
+	if d.Preempt {
+		return fsm.ReasonPreempt
+	}
+	return fsm.ReasonHealth
 }

@@ -161,7 +161,7 @@ func (n *Node) Leave(ctx context.Context, id string) error {
 		return err
 	}
 	if id == n.cfg.ID {
-		if err := n.handOver(ctx, "", "", true); err != nil {
+		if err := n.handOver(ctx, "", "", true, fsm.ReasonLeave); err != nil {
 			return fmt.Errorf("%s: this node is the leader and could not hand leadership over: %w", op, err)
 		}
 		return fmt.Errorf("%s: this node was the leader and has handed leadership over; ask the new leader: %w",
@@ -229,7 +229,7 @@ func (n *Node) Transfer(ctx context.Context, id string) (TransferResult, error) 
 	} else {
 		id, addr = n.handOffTarget(ctx)
 	}
-	if err := n.handOver(ctx, id, addr, true); err != nil {
+	if err := n.handOver(ctx, id, addr, true, fsm.ReasonTransfer); err != nil {
 		return TransferResult{}, fmt.Errorf("%s: %w", op, err)
 	}
 	return TransferResult{Leader: n.awaitOtherLeader(ctx), Moved: true}, nil

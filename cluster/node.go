@@ -320,7 +320,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) shutdown(ctx context.Context) error {
 	if n.raft.State() == raft.Leader {
 		id, addr := n.handOffTarget(ctx)
-		if err := n.handOver(ctx, id, addr, false); err != nil {
+		if err := n.handOver(ctx, id, addr, false, fsm.ReasonShutdown); err != nil {
 			n.log.Warn("leadership transfer before shutdown failed; the others elect a leader after the heartbeat timeout",
 				"err", err)
 		}
@@ -388,6 +388,7 @@ func (n *Node) Status() Status {
 		Members:        []Member{},
 		VIPs:           st.VIPs,
 		Owner:          st.Owner,
+		History:        st.History,
 		AppliedIndex:   n.raft.AppliedIndex(),
 		CommitIndex:    n.raft.CommitIndex(),
 		LastIndex:      n.raft.LastIndex(),
@@ -397,6 +398,9 @@ func (n *Node) Status() Status {
 	}
 	if s.VIPs == nil {
 		s.VIPs = []fsm.VIP{}
+	}
+	if s.History == nil {
+		s.History = []fsm.Change{}
 	}
 	if state != raft.Leader {
 		s.LastContact = n.raft.LastContact()

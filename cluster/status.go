@@ -138,6 +138,9 @@ type Status struct {
 	// Conflicts are the VIPs this node cannot bind for an address in the
 	// way (filled by the API from the reconciler; the cluster does not know).
 	Conflicts []AddressConflict `json:"conflicts,omitempty"`
+	// History is the replicated failover history, oldest first: the last
+	// fsm.MaxHistory ownership changes, the same on every node.
+	History []fsm.Change `json:"history"`
 }
 
 // addReach adds to s what this node knows of its members' reachability:

@@ -22,6 +22,9 @@ const (
 	TypeSetMember    Type = 5
 	TypeRemoveMember Type = 6
 	TypeSetHealth    Type = 7
+	// TypeHandover is newer than the others: a release that predates it
+	// skips it as an unknown command (docs/operations.md, "Upgrading").
+	TypeHandover Type = 8
 )
 
 func (t Type) String() string {
@@ -40,6 +43,8 @@ func (t Type) String() string {
 		return "remove-member"
 	case TypeSetHealth:
 		return "set-health"
+	case TypeHandover:
+		return "handover"
 	}
 	return fmt.Sprintf("type(%d)", byte(t))
 }
@@ -51,7 +56,8 @@ type Command struct {
 	// Claim: the node claiming ownership and the term it claims in.
 	Node string `json:"node,omitempty"`
 	Term uint64 `json:"term,omitempty"`
-	// Claim, optional: the claimant's wall clock at the commit (Unix ms) and
+	// Claim, optional: the claimant's wall clock at the commit (Unix ms; for
+	// Handover the leader's wall clock when it submits it) and
 	// how long the cluster went without a holder before it, as the claimant
 	// measured it. Data for operators only: no decision reads them.
 	At       int64 `json:"at,omitempty"`
@@ -71,6 +77,10 @@ type Command struct {
 	// SetHealth, optional: the member is a witness (witness.go). Absent in
 	// entries written before witnesses existed, which so apply as before.
 	Witness bool `json:"witness,omitempty"`
+	// Handover uses Node as the leader handing over, At, and these: the
+	// chosen successor ("" lets raft pick) and why.
+	To     string `json:"to,omitempty"`
+	Reason Reason `json:"reason,omitempty"`
 }
 
 // Claim returns the command by which a leader takes ownership in its term.
@@ -180,6 +190,10 @@ func (c Command) wellFormed() error {
 	case TypeSetHealth:
 		if c.Node == "" {
 			return fmt.Errorf("%w: set-health needs an id", ErrMalformed)
+		}
+	case TypeHandover:
+		if c.Node == "" {
+			return fmt.Errorf("%w: handover needs the leader's id", ErrMalformed)
 		}
 	default:
 		return fmt.Errorf("%w: %s", ErrUnknownCommand, c.Type)

@@ -81,6 +81,13 @@ func Next(s State, logTerm uint64, c Command) (State, error) {
 			prev = s.Owner.Previous // a re-claim in a later term is not a move
 		}
 		n.Owner = Owner{Node: c.Node, Term: c.Term, Previous: prev, Since: c.At, Takeover: c.Takeover}
+		if c.Term > s.Owner.Term {
+			recordClaim(&n, s, c)
+		}
+	case TypeHandover:
+		// Recorded whoever sends it: only a claim displacing that node, in
+		// the term the handover was written in, consumes it (recordClaim).
+		n.Handover = &Handover{From: c.Node, To: c.To, Reason: c.Reason, Term: logTerm, At: c.At}
 	case TypeAddVIP:
 		n.VIPs = upsert(n.VIPs, *c.VIP)
 	case TypeRemoveVIP:
@@ -181,5 +188,6 @@ func DecodeSnapshot(r io.Reader) (State, error) {
 		}
 	}
 	sortVIPsByAddr(s.State.VIPs)
+	s.State.History = trimHistory(s.State.History)
 	return s.State, nil
 }

@@ -50,6 +50,10 @@ func (c Command) Validate() error {
 			return fmt.Errorf("%w: priority %d is outside %d..%d", ErrInvalidHealth, c.Priority, MinPriority, MaxPriority)
 		}
 		return ValidateFault(c.Fault)
+	case TypeHandover:
+		if c.Reason == "" || len(c.Reason) > maxReason || !utf8.ValidString(string(c.Reason)) {
+			return fmt.Errorf("%w: handover reason %q: want UTF-8 text of 1 to %d bytes", ErrInvalidHandover, c.Reason, maxReason)
+		}
 	}
 	return nil
 }

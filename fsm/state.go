@@ -23,10 +23,11 @@ var (
 	// (undecodable, or a required field missing). Only these, never a rule of
 	// what a value may be, are refused when a log entry is applied.
 	ErrMalformed = errors.New("malformed command")
-	// ErrInvalidVIP and ErrInvalidHealth: a well-formed value this release
+	// ErrInvalidVIP, ErrInvalidHealth and ErrInvalidHandover: a well-formed value this release
 	// refuses to submit (rules.go).
-	ErrInvalidVIP    = errors.New("invalid VIP")
-	ErrInvalidHealth = errors.New("invalid health report")
+	ErrInvalidVIP      = errors.New("invalid VIP")
+	ErrInvalidHealth   = errors.New("invalid health report")
+	ErrInvalidHandover = errors.New("invalid handover")
 )
 
 // DefaultLabel is the IPv4 address label suffix used when a VIP names none, so the
@@ -97,6 +98,12 @@ type State struct {
 	// Seeded records that the bootstrap VIP set was applied once; later seeds are
 	// ignored so that a restarted bootstrap node cannot undo API changes.
 	Seeded bool `json:"seeded"`
+	// History is the last MaxHistory ownership changes, oldest first
+	// (history.go). Absent from snapshots written before it existed.
+	History []Change `json:"history,omitempty"`
+	// Handover is the last leader's recorded intent to hand over, until the
+	// next claim in a newer term consumes it.
+	Handover *Handover `json:"handover,omitempty"`
 }
 
 // Clone returns a deep copy, so readers never share slices with the FSM.
@@ -104,6 +111,11 @@ func (s State) Clone() State {
 	c := s
 	c.VIPs = slices.Clone(s.VIPs)
 	c.Members = maps.Clone(s.Members)
+	c.History = slices.Clone(s.History)
+	if s.Handover != nil {
+		h := *s.Handover
+		c.Handover = &h
+	}
 	return c
 }
 

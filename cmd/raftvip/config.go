@@ -48,6 +48,8 @@ func agentFlags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.TokenFile, "token-file", c.TokenFile, "file holding the cluster token that API writes and joins must present (required)")
 	tlsFlagVars(fs, &c.TLSCert, &c.TLSKey, &c.TLSCA, &c.InsecurePlaintext)
 	fs.StringVar(&c.MonitorAddr, "monitor-addr", c.MonitorAddr, "host:port of a plain-HTTP listener serving only GET /v1/leader and /healthz, for load balancers (default: none)")
+	fs.StringVar(&c.UIAddr, "ui-addr", c.UIAddr, "host:port of a plain-HTTP listener serving the read-only status page (default: none)")
+	fs.StringVar(&c.UITokenFile, "ui-token-file", c.UITokenFile, "file holding a read-only token the status page asks for (not the cluster token; default: the page is open)")
 	fs.StringVar(&c.Timing, "timing", c.Timing, "Raft timing profile: fast, lan or wan")
 	fs.Var(&c.Heartbeat, "heartbeat", "Raft heartbeat timeout (overrides the profile)")
 	fs.Var(&c.Election, "election", "Raft election timeout (overrides the profile)")

@@ -231,6 +231,12 @@ func TestTLSFlags(t *testing.T) {
 		{[]string{"-insecure-plaintext", "-monitor-addr", "192.0.2.11"}, nil, `-monitor-addr "192.0.2.11"`},
 		{[]string{"-insecure-plaintext", "-monitor-addr", "192.0.2.11:8080"}, nil, "a port of its own"},
 		{[]string{"-insecure-plaintext", "-monitor-addr", "192.0.2.11:9090"}, nil, ""},
+		{[]string{"-insecure-plaintext", "-ui-addr", "192.0.2.11:8090"}, nil, ""},
+		{nil, map[string]string{"RAFTVIP_INSECURE_PLAINTEXT": "true", "RAFTVIP_UI_ADDR": "127.0.0.1:8090"}, ""},
+		{[]string{"-insecure-plaintext", "-ui-addr", "192.0.2.11"}, nil, `-ui-addr "192.0.2.11"`},
+		{[]string{"-insecure-plaintext", "-ui-addr", "192.0.2.11:8080"}, nil, "a port of its own"},
+		{[]string{"-insecure-plaintext", "-ui-addr", "192.0.2.11:9090", "-monitor-addr", "192.0.2.11:9090"}, nil, "a port of its own"},
+		{[]string{"-insecure-plaintext", "-ui-token-file", "/etc/ui-token"}, nil, "-ui-token-file needs -ui-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " ")+fmt.Sprint(tt.env), func(t *testing.T) {
@@ -245,13 +251,13 @@ func TestTLSFlags(t *testing.T) {
 	}
 	// The YAML keys are the flag names.
 	file := writeFile(t, "raftvip.yaml", "tls-cert: /etc/raftvip/n1.pem\ntls-key: /etc/raftvip/n1-key.pem\n"+
-		"tls-ca: /etc/raftvip/ca.pem\nmonitor-addr: 192.0.2.11:9090\n")
+		"tls-ca: /etc/raftvip/ca.pem\nmonitor-addr: 192.0.2.11:9090\nui-addr: 127.0.0.1:8090\nui-token-file: /etc/raftvip/ui-token\n")
 	cfg, err := parseAgentConfig(append(base, "-config", file), env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := cfg.TLSFiles(); got != (agent.TLSFiles{Cert: "/etc/raftvip/n1.pem", Key: "/etc/raftvip/n1-key.pem", CA: "/etc/raftvip/ca.pem"}) ||
-		cfg.MonitorAddr != "192.0.2.11:9090" {
+		cfg.MonitorAddr != "192.0.2.11:9090" || cfg.UIAddr != "127.0.0.1:8090" || cfg.UITokenFile != "/etc/raftvip/ui-token" {
 		t.Fatalf("from the file: %+v, monitor %q", got, cfg.MonitorAddr)
 	}
 }

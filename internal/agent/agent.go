@@ -26,6 +26,7 @@ import (
 	"github.com/raftvip/raftvip/internal/metrics"
 	"github.com/raftvip/raftvip/internal/notify"
 	"github.com/raftvip/raftvip/internal/pki"
+	"github.com/raftvip/raftvip/internal/ui"
 	"github.com/raftvip/raftvip/netops"
 )
 
@@ -50,10 +51,12 @@ type Agent struct {
 	srv   *api.Server
 	http  *http.Server
 	svc   *service
-	// apiLn and monLn are the parts' listeners with the connection cap (and
-	// TLS for the API); monitor serves -monitor-addr, nil without it.
-	apiLn, monLn net.Listener
-	monitor      *http.Server
+	// apiLn, monLn and uiLn are the parts' listeners with the connection cap
+	// (and TLS for the API); monitor serves -monitor-addr and page the status
+	// page on -ui-addr (ui.go), each nil without its flag.
+	apiLn, monLn, uiLn net.Listener
+	monitor            *http.Server
+	page               *ui.Server
 
 	// tls is the node's mutual TLS config; nil with -insecure-plaintext.
 	tls *tls.Config
@@ -109,6 +112,9 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		return nil, err
 	}
 	a.client = api.NewClient(cfg.HTTPAddr, string(a.token), a.tls)
+	if a.page, err = a.newStatusPage(); err != nil {
+		return nil, err
+	}
 	ctx := context.Background()
 	seeds, _ := cfg.SeedVIPs()
 	timing, _ := cfg.RaftTiming()
@@ -247,8 +253,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.monitor != nil {
 		monDone = g.start(func() error { return serve(a.monitor, a.monLn, "monitor") })
 	}
+	uiDone := make(chan error) // never ready without -ui-addr
+	if a.page != nil {
+		uiDone = g.start(func() error { return a.page.Serve(a.uiLn) })
+	}
 	a.log.Info("raftvip agent started", "id", a.cfg.ID, "raft", a.cfg.RaftAddr, "http", a.cfg.HTTPAddr,
-		"monitor", a.cfg.MonitorAddr, "tls", a.tls != nil, "data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
+		"monitor", a.cfg.MonitorAddr, "ui", a.cfg.UIAddr, "tls", a.tls != nil, "data_dir", a.cfg.DataDir, "has_state", a.node.HasState())
 
 	var fatal error
 	// The API serves while this runs: nodes forming a cluster ask each other.
@@ -261,6 +271,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		case fatal = <-httpDone:
 		case fatal = <-monDone:
+		case fatal = <-uiDone:
 		case err := <-runDone:
 			fatal = fmt.Errorf("cluster: %w", err)
 			runDone <- err // for shutdown, which waits for it
@@ -310,6 +321,12 @@ func (a *Agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, can
 		if err := h.Shutdown(ctx); err != nil {
 			log.Warn("http shutdown", "addr", h.Addr, "err", err)
 			_ = h.Close() // the handlers still running end with their connections
+		}
+	}
+	if a.page != nil {
+		if err := a.page.Shutdown(ctx); err != nil {
+			log.Warn("status page shutdown", "addr", a.cfg.UIAddr, "err", err)
+			_ = a.page.Close()
 		}
 	}
 	// Last, so that the stop hook sees the VIPs gone and leadership handed on;

@@ -162,13 +162,9 @@ func (c *testCluster) node(i int, edit func(*Config)) *node {
 	if edit != nil {
 		edit(&cfg)
 	}
-	var mon net.Listener
-	if cfg.MonitorAddr != "" {
-		if mon, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		cfg.MonitorAddr = mon.Addr().String()
-	}
+	mon, monAddr := loopbackFor(t, cfg.MonitorAddr)
+	page, pageAddr := loopbackFor(t, cfg.UIAddr)
+	cfg.MonitorAddr, cfg.UIAddr = monAddr, pageAddr
 	n := &node{id: id, cfg: cfg, fake: c.lan.Fake(id)}
 	n.fake.AddLink("eth0", netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/24", 10+i)))
 	_, n.trans = raft.NewInmemTransport(raft.ServerAddress(cfg.Advertised()))
@@ -177,7 +173,7 @@ func (c *testCluster) node(i int, edit func(*Config)) *node {
 		Binder: kernel, Announcer: kernel,
 		Links:         func() ([]string, error) { return []string{"eth0"}, nil },
 		RaftTransport: n.trans, RaftInMemory: true,
-		API: ln, Monitor: mon,
+		API: ln, Monitor: mon, UI: page,
 		Notifier: sdnotify.New(env(map[string]string{"NOTIFY_SOCKET": c.notify, "WATCHDOG_USEC": "400000"})),
 		Logger:   slog.New(leaderLog{node: id, j: c.j}),
 	}
@@ -185,6 +181,20 @@ func (c *testCluster) node(i int, edit func(*Config)) *node {
 		t.Fatalf("New %s: %v", id, err)
 	}
 	return n
+}
+
+// loopbackFor listens on a loopback port in place of addr, a listener's
+// address in a config; nil and "" when addr is "" (the listener is off).
+func loopbackFor(t *testing.T, addr string) (net.Listener, string) {
+	t.Helper()
+	if addr == "" {
+		return nil, ""
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, ln.Addr().String()
 }
 
 // connect links the nodes' Raft transports, each to each.
@@ -369,7 +379,7 @@ func running() []string {
 }
 
 // TestRunLeavesNoGoroutine: the moment Run returns, no goroutine the agent
-// started (reconciler, cluster, API and monitor servers, checks, hooks,
+// started (reconciler, cluster, API, monitor and status page servers, checks, hooks,
 // systemd loops) is still there; goleak, after the other tests, allows
 // them no grace either, but retries for a while.
 func TestRunLeavesNoGoroutine(t *testing.T) {
@@ -379,10 +389,13 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 	}
 	sock := newNotifySocket(t)
 	c.notify = sock.path
-	n := c.node(1, func(cfg *Config) { cfg.Bootstrap, cfg.MonitorAddr = true, "127.0.0.1:1" })
+	n := c.node(1, func(cfg *Config) { cfg.Bootstrap, cfg.MonitorAddr, cfg.UIAddr = true, "127.0.0.1:1", "127.0.0.1:2" })
 	n.start(t)
 	ready(t, n)
 	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIP", func() bool { return holders(c.lan) == "n1" })
+	if v := pageStatus(t, n, ""); v.Holder != "n1" {
+		t.Fatalf("the status page says %+v, want n1 holding", v)
+	}
 	sock.waitFor(t, "WATCHDOG=1\n")
 	if err := n.stop(t); err != nil {
 		t.Fatal(err)

@@ -41,6 +41,10 @@ type Config struct {
 	TLSCA             string `yaml:"tls-ca"`
 	InsecurePlaintext bool   `yaml:"insecure-plaintext"`
 	MonitorAddr       string `yaml:"monitor-addr"`
+	// UIAddr serves the read-only status page (internal/ui); UITokenFile
+	// holds the token it asks for. ui.go.
+	UIAddr      string `yaml:"ui-addr"`
+	UITokenFile string `yaml:"ui-token-file"`
 
 	Timing      string   `yaml:"timing"`
 	Heartbeat   Duration `yaml:"heartbeat"`
@@ -130,6 +134,9 @@ func (c Config) Validate() error {
 		if c.MonitorAddr == c.HTTPAddr {
 			return fmt.Errorf("-monitor-addr %s is -http-addr: the monitor needs a port of its own", c.MonitorAddr)
 		}
+	}
+	if err := c.validateUI(); err != nil {
+		return err
 	}
 	if c.BootstrapExpect < 0 || c.BootstrapExpect > len(c.Join)+1 {
 		return fmt.Errorf("-bootstrap-expect %d: want 1 to %d, the nodes -join lists plus this one",

@@ -54,6 +54,8 @@ func TestRestartOnly(t *testing.T) {
 		"tls-ca":             func(c *Config) { c.TLSCA = "/etc/raftvip/tls/new-ca.pem" },
 		"insecure-plaintext": func(c *Config) { c.InsecurePlaintext = true },
 		"monitor-addr":       func(c *Config) { c.MonitorAddr = "192.0.2.11:8081" },
+		"ui-addr":            func(c *Config) { c.UIAddr = "192.0.2.11:8090" },
+		"ui-token-file":      func(c *Config) { c.UITokenFile = "/etc/raftvip/ui-token" },
 	} {
 		new := old
 		change(&new)

@@ -40,8 +40,9 @@ type Parts struct {
 	RaftInMemory bool
 	// API listens for the HTTP API on Config.HTTPAddr: plain TCP, the agent
 	// adds TLS and the connection cap. Monitor does the same for
-	// Config.MonitorAddr, and must be set exactly when that is.
-	API, Monitor net.Listener
+	// Config.MonitorAddr, and must be set exactly when that is; UI for
+	// Config.UIAddr, the status page, likewise.
+	API, Monitor, UI net.Listener
 	// Notifier speaks to systemd; nil does nothing.
 	Notifier *sdnotify.Notifier
 	// Logger receives the agent's logs; nil discards them. Level, if set, is
@@ -64,13 +65,15 @@ func (p Parts) check(cfg Config) error {
 		return errors.New("agent parts: no API listener")
 	case (p.Monitor != nil) != (cfg.MonitorAddr != ""):
 		return errors.New("agent parts: a Monitor listener goes with -monitor-addr, and only with it")
+	case (p.UI != nil) != (cfg.UIAddr != ""):
+		return errors.New("agent parts: a UI listener goes with -ui-addr, and only with it")
 	}
 	return nil
 }
 
 // release closes the listeners and calls Close.
 func (p Parts) release() {
-	for _, ln := range []net.Listener{p.API, p.Monitor} {
+	for _, ln := range []net.Listener{p.API, p.Monitor, p.UI} {
 		if ln != nil {
 			_ = ln.Close()
 		}
@@ -82,7 +85,7 @@ func (p Parts) release() {
 
 // DefaultParts returns the production parts for cfg: netlink and raw
 // sockets on this host, the Raft TCP transport (left to the cluster), TCP
-// listeners on -http-addr and -monitor-addr, and systemd's notify socket
+// listeners on -http-addr, -monitor-addr and -ui-addr, and systemd's notify socket
 // as getenv names it. On error nothing stays open.
 func DefaultParts(cfg Config, getenv func(string) string, log *slog.Logger, level *slog.LevelVar) (_ Parts, err error) {
 	p := Parts{Links: LinkNames, Notifier: sdnotify.New(getenv), Logger: log, Level: level}
@@ -116,6 +119,11 @@ func DefaultParts(cfg Config, getenv func(string) string, log *slog.Logger, leve
 	}
 	if cfg.MonitorAddr != "" {
 		if p.Monitor, err = listen("-monitor-addr", cfg.MonitorAddr); err != nil {
+			return Parts{}, err
+		}
+	}
+	if cfg.UIAddr != "" {
+		if p.UI, err = listen("-ui-addr", cfg.UIAddr); err != nil {
 			return Parts{}, err
 		}
 	}

@@ -68,6 +68,8 @@ func restartOnly(old, new Config) []string {
 		{"tls-ca", func(c Config) any { return c.TLSCA }},
 		{"insecure-plaintext", func(c Config) any { return c.InsecurePlaintext }},
 		{"monitor-addr", func(c Config) any { return c.MonitorAddr }},
+		{"ui-addr", func(c Config) any { return c.UIAddr }},
+		{"ui-token-file", func(c Config) any { return c.UITokenFile }},
 		{"timing", func(c Config) any { return c.Timing }},
 		{"heartbeat", func(c Config) any { return c.Heartbeat }},
 		{"election", func(c Config) any { return c.Election }},
