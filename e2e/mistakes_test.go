@@ -137,8 +137,8 @@ func TestMistakeVIPOnMemberAddress(t *testing.T) {
 	}
 	out, err = e.lab.Exec(e.ctx, e.lab.NodeNS(1), bins.raftvip, "release", "-config", conf)
 	t.Logf("raftvip release: %v\n%s", err, out)
-	if err != nil {
-		t.Errorf("raftvip release on n1: %v", err)
+	if err != nil || !strings.Contains(out, "not added by raftvip: left in place") || !strings.Contains(out, cidr) {
+		t.Errorf("raftvip release on n1: want it to say it left %s in place, got (%v):\n%s", cidr, err, out)
 	}
 	e.restart(1)
 	e.await("n1 back as a follower", settle, func() error { return e.follows(1, h, vip) })
