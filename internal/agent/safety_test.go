@@ -129,9 +129,12 @@ func TestSafetyLeaderLosesOneFollower(t *testing.T) {
 	// A renewal after that shows that n1's reconciler ran and still wanted
 	// the VIP, rather than not having run at all.
 	lost := c.j.len()
-	testutil.Eventually(t, testutil.WaitLimit, "n1 to renew the VIP", func() bool {
+	if err := testutil.Poll(testutil.WaitLimit, func() bool {
 		return slices.Contains(c.j.since(lost), "n1 bind "+testVIP.String())
-	})
+	}); err != nil {
+		t.Fatalf("n1 did not renew the VIP (%v), status %+v; journal:\n%s", err, n1.agent.node.Status(),
+			strings.Join(c.j.since(mark), "\n"))
+	}
 	if st := n1.agent.node.Status(); st.State != "Leader" || !st.Holder {
 		t.Fatalf("n1 is %s (holder %v) with a quorum, want the holding leader", st.State, st.Holder)
 	}
