@@ -275,11 +275,15 @@ func holders(lan *netopstest.LAN) string {
 
 // three starts three agents: the first bootstraps, the others join through
 // the real join loop and the API over loopback. It returns once all three
-// are voters and exactly the first holds the VIP.
-func (c *testCluster) three(t *testing.T) (n1, n2, n3 *node) {
+// are voters and exactly the first holds the VIP. edit, if not nil, changes
+// each one's config.
+func (c *testCluster) three(t *testing.T, edit func(*Config)) (n1, n2, n3 *node) {
 	t.Helper()
-	n1 = c.node(1, func(cfg *Config) { cfg.Bootstrap = true })
-	join := func(cfg *Config) { cfg.Join = List{n1.cfg.HTTPAddr} }
+	if edit == nil {
+		edit = func(*Config) {}
+	}
+	n1 = c.node(1, func(cfg *Config) { cfg.Bootstrap = true; edit(cfg) })
+	join := func(cfg *Config) { cfg.Join = List{n1.cfg.HTTPAddr}; edit(cfg) }
 	n2, n3 = c.node(2, join), c.node(3, join)
 	connect(n1, n2, n3)
 	for _, n := range []*node{n1, n2, n3} {
@@ -314,7 +318,7 @@ func (j *journal) inOrder(t *testing.T, from int, want ...string) {
 // follower takes the VIP over, with never two holders.
 func TestGracefulStopDropsThenHandsOver(t *testing.T) {
 	c := newTestCluster(t)
-	n1, _, _ := c.three(t)
+	n1, _, _ := c.three(t, nil)
 
 	// A drop that takes longer than an election: an agent that handed
 	// leadership over before the drop completed would have a follower bind
