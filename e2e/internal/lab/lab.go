@@ -75,8 +75,9 @@ type Lab struct {
 	client     node
 	intruder   node // zero unless Options.Intruder
 	procs      []*Proc
-	isolated   map[int]bool // nodes cut off from their peers by Partition
-	responder  string       // built responder binary, "" until StartResponders
+	isolated   map[int]bool         // nodes cut off from their peers by Partition
+	rules      map[string][]netRule // Block, Split and Loss faults by key
+	responder  string               // built responder binary, "" until StartResponders
 	responding bool
 }
 
@@ -98,6 +99,7 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 		logf:     opts.Logf,
 		dir:      opts.Dir,
 		isolated: map[int]bool{},
+		rules:    map[string][]netRule{},
 	}
 	if l.logf == nil {
 		l.logf = func(string, ...any) {}
