@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/raftvip
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test unit e2e demo bench deps vet fuzz clean
+.PHONY: all build test unit e2e demo bench soak deps vet fuzz clean
 
 all: build
 
@@ -50,6 +50,18 @@ bench: deps build
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived >/dev/null; } || \
 		echo "keepalived is not installed and cannot be: the bench runs raftvip alone"
 	$(GO) run ./e2e/cmd/bench -bin $(BIN) $(BENCH_FLAGS)
+
+# The randomized fault soak (root): a cluster in network namespaces, a client
+# probing the VIP, random faults for DURATION, then the history is checked
+# against raftvip's invariants; report in bin/soak/ (docs/reliability.md).
+# SEED replays a schedule (default: random, printed); SOAK_FLAGS passes more
+# flags (e.g. -exclude kill,term).
+DURATION ?= 10m
+NODES    ?= 3
+SEED     ?= 0
+PROFILE  ?= lan
+soak: deps build
+	$(GO) run ./e2e/cmd/soak -bin $(BIN) -duration $(DURATION) -nodes $(NODES) -seed $(SEED) -profile $(PROFILE) $(SOAK_FLAGS)
 
 # Tools the namespace lab needs, from the distribution's packages.
 deps:

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/raftvip/raftvip/e2e/internal/lab"
@@ -77,6 +78,7 @@ type Cluster struct {
 	PerNode func(i int) []string
 	// Env, if set, gives node i's agent extra environment ("K=V").
 	Env   func(i int) []string
+	mu    sync.Mutex // guards procs and extra: a soak restarts nodes at once
 	procs map[int]*lab.Proc
 	extra map[int][]string // the flags each node was last started with
 	http  *http.Client
@@ -252,14 +254,19 @@ func (c *Cluster) Start(ctx context.Context, i int, extra ...string) (*lab.Proc,
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
 	c.procs[i], c.extra[i] = p, extra
+	c.mu.Unlock()
 	return p, nil
 }
 
 // Restart starts node i's agent again with the flags it was last started
 // with, as a service manager would.
 func (c *Cluster) Restart(ctx context.Context, i int) (*lab.Proc, error) {
-	return c.Start(ctx, i, c.extra[i]...)
+	c.mu.Lock()
+	extra := c.extra[i]
+	c.mu.Unlock()
+	return c.Start(ctx, i, extra...)
 }
 
 // startWait bounds each wait of Bootstrap; apiWait bounds one API call in it,
@@ -321,7 +328,11 @@ func (c *Cluster) Bootstrap(ctx context.Context, vips ...netip.Prefix) (int, err
 }
 
 // Proc is node i's running agent, or nil.
-func (c *Cluster) Proc(i int) *lab.Proc { return c.procs[i] }
+func (c *Cluster) Proc(i int) *lab.Proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.procs[i]
+}
 
 // JoinAddrs is the -join value naming every node but i.
 func (c *Cluster) JoinAddrs(except int) string {
