@@ -73,10 +73,10 @@ type run struct {
 	leader atomic.Int32 // the sole holder of the main VIP at the last sample, 0 if none
 
 	mu     sync.Mutex
-	busy   map[int]bool    // nodes a running fault owns
-	active map[int]string  // running faults by ID
+	busy   map[int]bool   // nodes a running fault owns
+	active map[int]string // running faults by ID
 	nextID int
-	excl   bool // an exclusive fault runs
+	excl   bool            // an exclusive fault runs
 	vipsOn map[string]bool // pool VIPs the last answered call left present
 
 	watchCtx context.Context // ends the exit watchers
