@@ -321,10 +321,16 @@ func drawFollower(r *run, rng *rand.Rand, p *plan) bool {
 	return true
 }
 
+// drawQuorumLoss takes a majority down, or (half the time) cuts each of its
+// nodes from every other node while the client still reaches them all.
 func drawQuorumLoss(r *run, rng *rand.Rand, p *plan) bool {
 	perm := permute(rng, r.cfg.nodes)
 	p.targets = sorted(perm[:r.cfg.nodes/2+1])
 	p.affected, p.dur = p.targets, secs(rng, 2, 8)
+	p.detail = "hosts down"
+	if rng.IntN(2) == 0 {
+		p.detail = "each cut from every other node"
+	}
 	return true
 }
 
@@ -496,6 +502,22 @@ func (r *run) retry(ctx context.Context, within time.Duration, call func() histo
 }
 
 func injectQuorumLoss(ctx context.Context, r *run, p *plan) error {
+	if p.detail != "hosts down" {
+		key := faultKey(p)
+		for k, t := range p.targets {
+			if err := r.lab.Split(ctx, fmt.Sprintf("%s-%d", key, k), []int{t}, r.others(t)); err != nil {
+				return err
+			}
+		}
+		sleep(ctx, p.dur)
+		var first error
+		for k := range p.targets {
+			if err := r.lab.Unblock(context.WithoutCancel(ctx), fmt.Sprintf("%s-%d", key, k)); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
 	for _, t := range p.targets {
 		if err := r.lab.HostDown(ctx, t); err != nil {
 			return err

@@ -149,6 +149,8 @@ const (
 	tlMerge  = 100 * time.Millisecond // samples closer than this join into one bar
 	tlFaultC = "#D55E00"
 	tlDualC  = "#CC0000"
+	// tlExcusedC is Okabe-Ito yellow, a colour no node has.
+	tlExcusedC = "#F0E442"
 )
 
 type bar struct {
@@ -213,7 +215,7 @@ func timeline(w io.Writer, rep history.Report, evs []history.Event) error {
 	}
 	dual := lane{label: "two holders"}
 	for _, d := range rep.DualWindows {
-		c := "#E69F00"
+		c := tlExcusedC
 		if !d.Excused {
 			c = tlDualC
 		}
@@ -239,7 +241,7 @@ func timeline(w io.Writer, rep history.Report, evs []history.Event) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", tlWidth, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="10" y="18" font-size="14" font-weight="bold">%s</text>`+"\n",
 		html.EscapeString(fmt.Sprintf("raftvip soak: seed %d, %d nodes, %s; %d violations", m.Seed, m.Nodes, m.Profile, len(rep.Violations))))
-	fmt.Fprintf(&b, `<text x="10" y="32" font-size="10">colours: node answering or holding (n1 blue, n2 orange, n3 green, n4 pink, n5 sky); faults red-orange; two holders: amber excused, red violation; hover a bar for details</text>`+"\n")
+	fmt.Fprintf(&b, `<text x="10" y="32" font-size="10">colours: node answering or holding (n1 blue, n2 orange, n3 green, n4 pink, n5 sky); faults red-orange; two holders: yellow excused, red violation; hover a bar for details</text>`+"\n")
 	y := tlTop
 	for _, l := range lanes {
 		fmt.Fprintf(&b, `<text x="10" y="%d">%s</text><rect x="%d" y="%d" width="%d" height="%d" fill="#f2f2f2"/>`,
