@@ -27,25 +27,18 @@ func (r *run) sampleHolders(ctx context.Context) {
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
 	for {
-		e := history.Event{Kind: history.KindHolders, Held: make([][]string, r.cfg.nodes)}
-		e.T = r.rec.Since(time.Now())
-		sole := 0
-		for i := 1; i <= r.cfg.nodes; i++ {
-			addrs, err := r.lab.Addrs(i)
-			if err != nil {
-				e.Held, e.Err = nil, err.Error()
-				break
-			}
-			for _, a := range addrs {
-				if watched[a] {
-					e.Held[i-1] = append(e.Held[i-1], a.String())
-				}
-				if a == mainVIP.Addr() {
-					sole = map[bool]int{true: i, false: -1}[sole == 0]
+		e := history.Event{T: r.rec.Since(time.Now()), Kind: history.KindHolders}
+		held, err := r.readHolders(watched)
+		if err != nil {
+			e.Err = err.Error()
+		} else {
+			e.Held = held
+			sole := 0
+			for i, addrs := range held {
+				if slices.Contains(addrs, mainVIP.Addr().String()) {
+					sole = map[bool]int{true: i + 1, false: -1}[sole == 0]
 				}
 			}
-		}
-		if e.Err == "" {
 			r.leader.Store(int32(max(sole, 0)))
 		}
 		r.rec.Add(e)
@@ -55,6 +48,49 @@ func (r *run) sampleHolders(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// readHolders reads the watched addresses of every node, one after the
+// other. The reads are not simultaneous: a VIP moving from n1 to n2 between
+// the read of n1 and that of n2 would look held twice. So when a VIP shows
+// two holders, every node but the last is read again, and an address counts
+// as held only if both reads saw it: such a node held it from before to
+// after the last node's read, so the holders really overlapped.
+func (r *run) readHolders(watched map[netip.Addr]bool) ([][]string, error) {
+	read := func(i int) ([]string, error) {
+		addrs, err := r.lab.Addrs(i)
+		var out []string
+		for _, a := range addrs {
+			if watched[a] {
+				out = append(out, a.String())
+			}
+		}
+		return out, err
+	}
+	held := make([][]string, r.cfg.nodes)
+	count := map[string]int{}
+	dual := false
+	for i := range held {
+		var err error
+		if held[i], err = read(i + 1); err != nil {
+			return nil, err
+		}
+		for _, a := range held[i] {
+			count[a]++
+			dual = dual || count[a] > 1
+		}
+	}
+	if !dual {
+		return held, nil
+	}
+	for i := range len(held) - 1 {
+		again, err := read(i + 1)
+		if err != nil {
+			return nil, err
+		}
+		held[i] = slices.DeleteFunc(held[i], func(a string) bool { return !slices.Contains(again, a) })
+	}
+	return held, nil
 }
 
 // sampleResources records every node daemon's RSS, open files and
