@@ -50,14 +50,9 @@ func (r *run) sampleHolders(ctx context.Context) {
 	}
 }
 
-// readHolders reads the watched addresses of every node, one after the
-// other. The reads are not simultaneous: a VIP moving from n1 to n2 between
-// the read of n1 and that of n2 would look held twice. So when a VIP shows
-// two holders, every node but the last is read again, and an address counts
-// as held only if both reads saw it: such a node held it from before to
-// after the last node's read, so the holders really overlapped.
+// readHolders reads the watched addresses of every node.
 func (r *run) readHolders(watched map[netip.Addr]bool) ([][]string, error) {
-	read := func(i int) ([]string, error) {
+	return confirmedHolders(r.cfg.nodes, func(i int) ([]string, error) {
 		addrs, err := r.lab.Addrs(i)
 		var out []string
 		for _, a := range addrs {
@@ -66,8 +61,17 @@ func (r *run) readHolders(watched map[netip.Addr]bool) ([][]string, error) {
 			}
 		}
 		return out, err
-	}
-	held := make([][]string, r.cfg.nodes)
+	})
+}
+
+// confirmedHolders reads the addresses of nodes 1..n, one after the other.
+// The reads are not simultaneous: a VIP moving from n1 to n2 between the
+// read of n1 and that of n2 would look held twice. So when an address shows
+// two holders, every node but the last is read again, and an address counts
+// as held only if both reads saw it: such a node held it from before to
+// after the last node's read, so the holders really overlapped.
+func confirmedHolders(n int, read func(i int) ([]string, error)) ([][]string, error) {
+	held := make([][]string, n)
 	count := map[string]int{}
 	dual := false
 	for i := range held {
@@ -83,7 +87,7 @@ func (r *run) readHolders(watched map[netip.Addr]bool) ([][]string, error) {
 	if !dual {
 		return held, nil
 	}
-	for i := range len(held) - 1 {
+	for i := range n - 1 {
 		again, err := read(i + 1)
 		if err != nil {
 			return nil, err
