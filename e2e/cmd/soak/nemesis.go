@@ -94,7 +94,7 @@ func (r *run) maxActive() int {
 	return 2
 }
 
-// nemesis draws a fault every 0.5-3 s until `until`, starts it when the
+// nemesis draws a fault after every gap until `until`, starts it when the
 // concurrency bound and its nodes allow, and returns once every fault it
 // started has healed.
 func (r *run) nemesis(ctx context.Context, until time.Time) {
@@ -110,7 +110,7 @@ func (r *run) nemesis(ctx context.Context, until time.Time) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for time.Now().Before(until) && ctx.Err() == nil {
-		sleep(ctx, time.Duration(500+rng.IntN(2500))*time.Millisecond)
+		sleep(ctx, r.gap(rng))
 		n := rng.IntN(total)
 		var k *faultKind
 		for _, c := range kinds {
@@ -125,6 +125,16 @@ func (r *run) nemesis(ctx context.Context, until time.Time) {
 		}
 		wg.Go(func() { r.runFault(ctx, p) })
 	}
+}
+
+// gap is the pause before the next draw: 0.5-3 s, and one time in four a
+// calm of 8-15 s, so that the cluster also spends time with a healthy
+// quorum past the settle time, where invariant 2 holds it to account.
+func (r *run) gap(rng *rand.Rand) time.Duration {
+	if rng.IntN(4) == 0 {
+		return secs(rng, 8, 15)
+	}
+	return secs(rng, 0.5, 3)
 }
 
 // claim reserves p's nodes and a slot, or reports false.

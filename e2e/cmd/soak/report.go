@@ -64,8 +64,10 @@ func markdown(b *strings.Builder, rep history.Report, command string) {
 	m := rep.Meta
 	fmt.Fprintf(b, "# raftvip fault soak\n\n`%s`: seed %d, %d nodes, profile %s, %s of faults and quiet tail, %s recorded.\n\n",
 		command, m.Seed, m.Nodes, m.Profile, m.Duration, at(rep.End))
-	fmt.Fprintf(b, "**Violations: %d.** Client: %d probes, %d answered (%.2f %%). Holder samples: %d (%d unreadable).\n\n",
-		len(rep.Violations), rep.Probes, rep.Answered, rep.Availability, rep.HolderSamples, rep.HolderFailed)
+	fmt.Fprintf(b, "**Violations: %d.** Client: %d probes, %d answered (%.2f %%). Holder samples: %d (%d unreadable). "+
+		"A quorum had been healthy for the settle time during %v of the run (%.0f %%): the time invariant 2 judges.\n\n",
+		len(rep.Violations), rep.Probes, rep.Answered, rep.Availability, rep.HolderSamples, rep.HolderFailed,
+		rep.QuorumTime.Round(time.Second), 100*rep.QuorumTime.Seconds()/max(rep.End.Seconds(), 1))
 	var rows [][]string
 	for _, v := range rep.Verdicts {
 		res := "ok"
@@ -79,9 +81,14 @@ func markdown(b *strings.Builder, rep history.Report, command string) {
 	mdTable(b, "Invariants", []string{"#", "invariant", "verdict"}, rows)
 	rows = nil
 	for _, f := range rep.Faults {
-		rows = append(rows, []string{f.Kind, fmt.Sprint(f.Count), ms(f.LongestOutage), ms(f.Bound), fmt.Sprint(f.OverBound)})
+		q := "—"
+		if f.Quorate > 0 {
+			q = ms(f.QuorateLongest)
+		}
+		rows = append(rows, []string{f.Kind, fmt.Sprint(f.Count), ms(f.LongestOutage), fmt.Sprint(f.Quorate), q, fmt.Sprint(f.QuorateOverGap)})
 	}
-	mdTable(b, "Faults injected", []string{"kind", "count", "longest client outage (fault + settle time)", "expected bound", "over bound"}, rows)
+	mdTable(b, "Faults injected", []string{"kind", "count", "longest client outage (fault + settle time)",
+		"of them with a quorum healthy throughout", "their longest outage", "over " + ms(m.MaxGap)}, rows)
 	rows = nil
 	for _, w := range rep.DualWindows {
 		ex := "**no**"

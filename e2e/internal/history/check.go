@@ -34,10 +34,13 @@ type Report struct {
 	End  time.Duration `json:"end"`
 	// Partial: the run was still going; the final-state invariants (3, 4)
 	// and resource trends were not judged.
-	Partial       bool           `json:"partial,omitempty"`
-	Probes        int            `json:"probes"`
-	Answered      int            `json:"answered"`
-	Availability  float64        `json:"availability_pct"`
+	Partial      bool    `json:"partial,omitempty"`
+	Probes       int     `json:"probes"`
+	Answered     int     `json:"answered"`
+	Availability float64 `json:"availability_pct"`
+	// QuorumTime is how long a quorum had been healthy for the settle
+	// time: the part of the run invariant 2 judges.
+	QuorumTime    time.Duration  `json:"quorum_time"`
 	HolderSamples int            `json:"holder_samples"`
 	HolderFailed  int            `json:"holder_failed"`
 	Faults        []FaultStat    `json:"faults"`
@@ -58,17 +61,18 @@ type Span struct {
 // Len is the span's length.
 func (s Span) Len() time.Duration { return s.To - s.From }
 
-// FaultStat sums up the faults of one kind.
+// FaultStat sums up the faults of one kind, with the longest client outage
+// that overlapped a fault of this kind or the settle time after it.
+// Faults overlap, so the outage may be another's doing; the Quorate figures
+// count only the faults during which the faults overlapping them, this one
+// included, left a quorum healthy: there an outage is bounded by MaxGap.
 type FaultStat struct {
-	Kind  string `json:"kind"`
-	Count int    `json:"count"`
-	// LongestOutage is the longest client outage that overlapped a fault
-	// of this kind or the settle time after it; Bound the largest outage
-	// expected of one (MaxGap while a quorum stayed healthy, else the
-	// fault's length plus Settle), OverBound how many exceeded theirs.
-	LongestOutage time.Duration `json:"longest_outage"`
-	Bound         time.Duration `json:"bound"`
-	OverBound     int           `json:"over_bound"`
+	Kind           string        `json:"kind"`
+	Count          int           `json:"count"`
+	LongestOutage  time.Duration `json:"longest_outage"`
+	Quorate        int           `json:"quorate"`
+	QuorateLongest time.Duration `json:"quorate_longest_outage"`
+	QuorateOverGap int           `json:"quorate_over_max_gap"`
 }
 
 // DualWindow is a time two or more nodes held one VIP.
@@ -389,6 +393,7 @@ func (c *checker) available(outages []Span) {
 	m := c.r.Meta
 	main := strings.Split(m.MainVIP, "/")[0]
 	for _, exp := range c.expected() {
+		c.r.QuorumTime += exp.Len()
 		// The client unanswered for longer than MaxGap inside the span.
 		for _, o := range outages {
 			from, to := max(o.From, exp.From), min(o.To, exp.To)
@@ -428,6 +433,8 @@ func (c *checker) available(outages []Span) {
 // faultStats sums up the faults by kind, with the outages around them.
 func (c *checker) faultStats(outages []Span) {
 	m := c.r.Meta
+	window := func(f faultSpan) Span { return Span{From: f.span.From, To: f.span.To + m.Settle} }
+	overlap := func(a, b Span) bool { return a.From < b.To && b.From < a.To }
 	by := map[string]*FaultStat{}
 	for _, f := range c.faults {
 		st := by[f.Kind]
@@ -436,20 +443,28 @@ func (c *checker) faultStats(outages []Span) {
 			by[f.Kind] = st
 		}
 		st.Count++
-		bound := m.MaxGap
-		if len(f.Affected) > m.Nodes-m.Quorum() {
-			bound = f.span.Len() + m.Settle
-		}
-		st.Bound = max(st.Bound, bound)
+		w := window(f)
 		var longest time.Duration
 		for _, o := range outages {
-			if o.From < f.span.To+m.Settle && o.To > f.span.From {
+			if overlap(o, w) {
 				longest = max(longest, o.Len())
 			}
 		}
 		st.LongestOutage = max(st.LongestOutage, longest)
-		if longest > bound {
-			st.OverBound++
+		hit := map[int]bool{}
+		for _, g := range c.faults {
+			if overlap(window(g), w) {
+				for _, n := range g.Affected {
+					hit[n] = true
+				}
+			}
+		}
+		if len(hit) <= m.Nodes-m.Quorum() {
+			st.Quorate++
+			st.QuorateLongest = max(st.QuorateLongest, longest)
+			if longest > m.MaxGap {
+				st.QuorateOverGap++
+			}
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(by)) {

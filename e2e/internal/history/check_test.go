@@ -131,8 +131,11 @@ func TestCleanHistory(t *testing.T) {
 			t.Errorf("verdict %s", v)
 		}
 	}
-	if len(r.Faults) != 1 || r.Faults[0].Kind != "kill" || r.Faults[0].LongestOutage != 410*ms || r.Faults[0].OverBound != 0 {
+	if len(r.Faults) != 1 || r.Faults[0].Kind != "kill" || r.Faults[0].LongestOutage != 410*ms || r.Faults[0].Quorate != 1 || r.Faults[0].QuorateLongest != 410*ms {
 		t.Errorf("fault stats %+v", r.Faults)
+	}
+	if r.QuorumTime != r.End {
+		t.Errorf("a quorum was healthy for %v of %v, want all along (one node affected)", r.QuorumTime, r.End)
 	}
 	if r.Availability >= 100 || r.Availability < 98 {
 		t.Errorf("availability %v%%", r.Availability)
@@ -198,8 +201,11 @@ func TestNoAvailabilityOwedWithoutQuorum(t *testing.T) {
 	h.finals(31*sec, 1, mainV)
 	violations(t, h, 0)
 	r := Check(h.evs, false)
-	if len(r.Faults) != 1 || r.Faults[0].LongestOutage != 7010*ms || r.Faults[0].OverBound != 0 {
-		t.Errorf("fault stats %+v, want a 7s outage within its bound", r.Faults)
+	if want := r.End - (21*sec + 5200*ms - 15*sec); r.QuorumTime != want {
+		t.Errorf("a quorum was healthy for %v, want %v", r.QuorumTime, want)
+	}
+	if len(r.Faults) != 1 || r.Faults[0].LongestOutage != 7010*ms || r.Faults[0].Quorate != 0 {
+		t.Errorf("fault stats %+v, want a 7s outage without a quorum", r.Faults)
 	}
 }
 

@@ -146,6 +146,6 @@ func Live(evs []Event) string {
 			bad++
 		}
 	}
-	return fmt.Sprintf("t=%v faults %d (active: %d %v) client answered %.2f%% of %d probes, dual-holder windows %d (%d unexcused), violations %d",
-		r.End.Round(time.Second), total, active, kinds, r.Availability, r.Probes, dual, bad, len(r.Violations))
+	return fmt.Sprintf("t=%v faults %d (active: %d %v) client answered %.2f%% of %d probes, healthy quorum %v, dual-holder windows %d (%d unexcused), violations %d",
+		r.End.Round(time.Second), total, active, kinds, r.Availability, r.Probes, r.QuorumTime.Round(time.Second), dual, bad, len(r.Violations))
 }
