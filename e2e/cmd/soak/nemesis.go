@@ -492,7 +492,11 @@ func injectLeaveJoin(ctx context.Context, r *run, p *plan) error {
 	if !r.retry(bg, 30*time.Second, func() history.Call {
 		return r.call(bg, via(), history.OpJoin, id, http.MethodPost, "/v1/join", join)
 	}) {
-		// Let the node ask itself, as a fresh node with a join list does.
+		// Let the node ask itself, as a fresh node with a join list does;
+		// recorded as a join without an answer, so that the checker knows
+		// the membership may have changed.
+		r.rec.Add(history.Event{Kind: history.KindAPI, Node: t, Err: "the agent joins by itself (-join)",
+			Call: &history.Call{Op: history.OpJoin, Arg: id}})
 		return r.start(bg, t, "-join", r.c.JoinAddrs(t))
 	}
 	return r.start(bg, t, []string{}...) // no -join: the leader contacts it
