@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -455,8 +456,8 @@ func (r *run) stopNode(t int) error {
 	if err := r.signal(t, syscall.SIGTERM, "TERM"); err != nil {
 		return err
 	}
-	if err := r.c.Proc(t).Wait(exitWait); err != nil && strings.Contains(err.Error(), lab.ErrStillRunning.Error()) {
-		r.rec.Add(history.Event{Kind: history.KindPanic, Node: t, Line: fmt.Sprintf("did not exit within %v of SIGTERM", exitWait)})
+	if err := r.c.Proc(t).Wait(exitWait); errors.Is(err, lab.ErrStillRunning) {
+		r.rec.Add(history.Event{Kind: history.KindStuck, Node: t, Line: fmt.Sprintf("did not exit within %v of SIGTERM", exitWait)})
 		_ = r.signal(t, syscall.SIGKILL, "KILL")
 		_ = r.c.Proc(t).Wait(exitWait)
 	}

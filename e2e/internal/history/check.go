@@ -669,6 +669,8 @@ func (c *checker) noCrash(trends bool) {
 			}
 		case KindPanic:
 			c.violate(InvNoCrash, e.T, "n%d's log: %s", e.Node, e.Line)
+		case KindStuck:
+			c.violate(InvNoCrash, e.T, "n%d %s", e.Node, e.Line)
 		}
 	}
 	c.resources(trends)

@@ -247,8 +247,9 @@ func TestUnaskedExitAndPanic(t *testing.T) {
 	h := clean()
 	h.add(Event{T: 25 * sec, Kind: KindExit, Node: 3, PID: 103, Code: 2})
 	h.add(Event{T: 25 * sec, Kind: KindPanic, Node: 3, Line: "panic: runtime error: index out of range"})
+	h.add(Event{T: 26 * sec, Kind: KindStuck, Node: 2, Line: "did not exit within 20s of SIGTERM"})
 	v := violations(t, h, InvNoCrash)
-	if len(v) != 2 || !strings.Contains(v[0].What, "exited unasked") || !strings.Contains(v[1].What, "panic") {
+	if len(v) != 3 || !strings.Contains(v[0].What, "exited unasked") || !strings.Contains(v[1].What, "panic") || !strings.Contains(v[2].What, "n2 did not exit") {
 		t.Fatalf("violations %+v", v)
 	}
 }

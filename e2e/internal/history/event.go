@@ -29,6 +29,7 @@ const (
 	KindAPI     = "api"     // an API call and its answer
 	KindRes     = "res"     // a daemon's resource use
 	KindPanic   = "panic"   // a daemon's log shows a panic or a fatal error
+	KindStuck   = "stuck"   // a daemon did not exit in time after SIGTERM
 	KindFinal   = "final"   // a node's state at the end, through its API
 )
 
@@ -61,7 +62,7 @@ type Event struct {
 	Res   *Res   `json:"res,omitempty"`
 	Final *Final `json:"final,omitempty"`
 	Meta  *Meta  `json:"meta,omitempty"`
-	// Line (panic): the log line.
+	// Line (panic): the log line; (stuck) what was waited for.
 	Line string `json:"line,omitempty"`
 }
 

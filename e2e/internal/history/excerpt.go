@@ -104,6 +104,8 @@ func Describe(e Event) string {
 		}
 	case KindPanic:
 		return fmt.Sprintf("n%d log: %s", e.Node, e.Line)
+	case KindStuck:
+		return fmt.Sprintf("n%d %s", e.Node, e.Line)
 	case KindFinal:
 		if f := e.Final; f != nil {
 			return fmt.Sprintf("n%d final: %s, leader %s, owner %s, VIPs %v, members %v", e.Node, f.State, f.LeaderID, f.Owner, f.VIPs, f.Members)
