@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -150,7 +151,7 @@ func (r *run) claim(p *plan) bool {
 			return false
 		}
 	}
-	if p.kind.name == "leave_join" && slices.Contains(slices.Collect(mapValues(r.active)), "leave_join") {
+	if p.kind.name == "leave_join" && slices.Contains(slices.Collect(maps.Values(r.active)), "leave_join") {
 		return false
 	}
 	for _, t := range p.targets {
@@ -160,16 +161,6 @@ func (r *run) claim(p *plan) bool {
 	r.active[r.nextID] = p.kind.name
 	r.excl = p.kind.exclusive
 	return true
-}
-
-func mapValues(m map[int]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for _, v := range m {
-			if !yield(v) {
-				return
-			}
-		}
-	}
 }
 
 func (r *run) runFault(ctx context.Context, p *plan) {
