@@ -24,14 +24,15 @@ vet:
 # seconds: go1.26's fuzz coordinator can fail a duration-bounded run with
 # "context deadline exceeded" at the deadline on a loaded machine
 # (golang/go#75804, fixed in go1.27), which CI saw once.
-# Last comes a short fault soak (fixed seed, three nodes, two minutes; see
-# `soak` below and docs/reliability.md); without root it skips, unless CI=true.
+# Then a short fault soak (fixed seed, three nodes, two minutes; see `soak`
+# below and docs/reliability.md; without root it skips, unless CI=true), and
+# last the end-to-end suite.
 test: vet
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
 	$(call fuzz-each,$(FUZZ_EXECS))
-	$(GO) test -count=1 -p 1 $$($(GO) list ./e2e/...)
 	$(MAKE) build
 	$(GO) run ./e2e/cmd/soak -bin $(BIN) $(SOAK_CI) -skip-without-root
+	$(GO) test -count=1 -p 1 $$($(GO) list ./e2e/...)
 
 unit: vet
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
