@@ -334,15 +334,42 @@ func (n *Node) shutdown(ctx context.Context) error {
 		n.log.Warn("raft operations still pending at shutdown; stopping raft anyway", "pending", left, "waited", limit)
 	}
 	var errs []error
-	if err := n.raft.Shutdown().Error(); err != nil {
+	transportClosed, err := n.stopRaft(ctx)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 	}
 	if left := n.futures.settle(limit); left > 0 {
 		n.log.Warn("raft dropped operations at shutdown; their waiters are abandoned", "pending", left)
 	}
-	errs = append(errs, n.closeStores(), n.closeTransport())
+	errs = append(errs, n.closeStores())
+	if !transportClosed {
+		errs = append(errs, n.closeTransport())
+	}
 	n.log.Info("raft stopped")
 	return errors.Join(errs...)
+}
+
+// stopRaft shuts raft down. Raft waits for its replication goroutines, and
+// one may sit in a call to a peer that does not answer for the transport's
+// whole timeout (tcpTimeout): a node stopped while a peer's link flapped took
+// over 20 s to exit. So when raft has not stopped within raftStopWait or by
+// the end of ctx, the transport is closed, which fails such calls at once
+// (tcpStream closes its connections); it reports whether it did.
+func (n *Node) stopRaft(ctx context.Context) (transportClosed bool, err error) {
+	f := n.raft.Shutdown()
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	t := time.NewTimer(raftStopWait)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return false, err
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	n.log.Warn("raft has not stopped: closing its connections so that calls to unresponsive peers end")
+	cerr := n.closeTransport()
+	return true, errors.Join(<-done, cerr)
 }
 
 func (n *Node) closeTransport() error {
@@ -363,6 +390,11 @@ func (n *Node) closeStores() error {
 	}
 	return nil
 }
+
+// raftStopWait bounds how long Shutdown lets raft stop on its own before it
+// closes the transport under it (stopRaft); raft stops in milliseconds unless
+// a call to a peer hangs.
+const raftStopWait = 2 * time.Second
 
 // changed calls OnChange. It also runs on raft's FSM goroutine after every
 // apply or restore, so it must not block (Config.OnChange says so).
