@@ -18,7 +18,7 @@ var ErrVIPExists = errors.New("VIP exists")
 
 // ErrLinkMissing: an added VIP names an interface that VIP-capable members
 // reported they do not have, and the add was not forced. Nothing changed.
-var ErrLinkMissing = errors.New("interface missing on members")
+var ErrLinkMissing = errors.New("missing link")
 
 // AddVIPOptions say what AddVIP may do beyond adding a new VIP.
 type AddVIPOptions struct {
