@@ -125,16 +125,28 @@ func (c *Client) Transfer(ctx context.Context, id string) (WriteAnswer, error) {
 }
 
 // AddVIP adds v to the VIP set. A VIP with its address and another prefix
-// length or interface is not replaced: the answer is 409 (ReplaceVIP does).
+// length or interface is not replaced, and an interface that VIP-capable
+// members lack is refused: the answer is 409 (AddVIPWith does either).
 func (c *Client) AddVIP(ctx context.Context, v fsm.VIP) error {
-	return c.do(ctx, http.MethodPost, "/v1/vips", v, nil)
+	_, err := c.AddVIPWith(ctx, v, cluster.AddVIPOptions{})
+	return err
 }
 
 // ReplaceVIP adds v, replacing the VIP with its address even if that one has
 // another prefix length or interface (which AddVIP refuses).
 func (c *Client) ReplaceVIP(ctx context.Context, v fsm.VIP) error {
-	req := vipRequest{Prefix: v.Prefix.String(), Interface: v.Interface, Label: v.Label, Replace: true}
-	return c.do(ctx, http.MethodPost, "/v1/vips", req, nil)
+	_, err := c.AddVIPWith(ctx, v, cluster.AddVIPOptions{Replace: true})
+	return err
+}
+
+// AddVIPWith adds v as o allows: o.Replace changes the VIP with its address,
+// o.Force accepts an interface that members lack. The answer's Message and
+// MissingLink name those members after a forced add.
+func (c *Client) AddVIPWith(ctx context.Context, v fsm.VIP, o cluster.AddVIPOptions) (WriteAnswer, error) {
+	req := vipRequest{Prefix: v.Prefix.String(), Interface: v.Interface, Label: v.Label, Replace: o.Replace, Force: o.Force}
+	var a WriteAnswer
+	err := c.do(ctx, http.MethodPost, "/v1/vips", req, &a)
+	return a, err
 }
 
 // RemoveVIP removes the VIP with address a.

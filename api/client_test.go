@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 )
 
@@ -74,6 +76,13 @@ func TestClientWrites(t *testing.T) {
 		{"AddVIP", func(ctx context.Context, c *Client) error { return c.AddVIP(ctx, v) }, `add-vip 192.0.2.101/24 if="eth0" label="web"`},
 		{"ReplaceVIP", func(ctx context.Context, c *Client) error { return c.ReplaceVIP(ctx, v) },
 			`replace-vip 192.0.2.101/24 if="eth0" label="web"`},
+		{"AddVIPWith force", func(ctx context.Context, c *Client) error {
+			a, err := c.AddVIPWith(ctx, v, cluster.AddVIPOptions{Force: true})
+			if err == nil && (!slices.Equal(a.MissingLink, []string{"n2"}) || !strings.Contains(a.Message, "not on n2")) {
+				err = fmt.Errorf("answer %+v: want n2 named as missing the link", a)
+			}
+			return err
+		}, `force-vip 192.0.2.101/24 if="eth0" label="web"`},
 		{"AddVIP v6", func(ctx context.Context, c *Client) error {
 			return c.AddVIP(ctx, fsm.VIP{Prefix: netip.MustParsePrefix("2001:db8::100/64")})
 		}, `add-vip 2001:db8::100/64 if="" label=""`},

@@ -76,7 +76,8 @@ func statusFor(err error) int {
 		return http.StatusGatewayTimeout
 	case errors.Is(err, cluster.ErrMaybeApplied):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, cluster.ErrAddressConflict), errors.Is(err, cluster.ErrVIPExists):
+	case errors.Is(err, cluster.ErrAddressConflict), errors.Is(err, cluster.ErrVIPExists),
+		errors.Is(err, cluster.ErrLinkMissing):
 		return http.StatusConflict
 	case errors.Is(err, cluster.ErrUnreachable):
 		return http.StatusBadGateway

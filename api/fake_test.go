@@ -88,11 +88,15 @@ func (f *fakeCluster) Apply(_ context.Context, c fsm.Command) error {
 	return f.record(c.Type.String())
 }
 
-func (f *fakeCluster) AddVIP(ctx context.Context, v fsm.VIP, replace bool) error {
-	if replace {
-		return f.record(fmt.Sprintf("replace-vip %s if=%q label=%q", v.Prefix, v.Interface, v.Label))
+func (f *fakeCluster) AddVIP(ctx context.Context, v fsm.VIP, o cluster.AddVIPOptions) (cluster.AddVIPResult, error) {
+	switch {
+	case o.Force:
+		return cluster.AddVIPResult{MissingLink: []string{"n2"}},
+			f.record(fmt.Sprintf("force-vip %s if=%q label=%q", v.Prefix, v.Interface, v.Label))
+	case o.Replace:
+		return cluster.AddVIPResult{}, f.record(fmt.Sprintf("replace-vip %s if=%q label=%q", v.Prefix, v.Interface, v.Label))
 	}
-	return f.Apply(ctx, fsm.AddVIP(v))
+	return cluster.AddVIPResult{}, f.Apply(ctx, fsm.AddVIP(v))
 }
 
 func (f *fakeCluster) Join(_ context.Context, id, raftAddr, apiAddr string) error {

@@ -17,6 +17,10 @@ type HealthReport struct {
 	Priority int    `json:"priority"`
 	// Witness: the node votes but never holds the VIPs.
 	Witness bool `json:"witness,omitempty"`
+	// Links are the names of the node's interfaces; a leader of a release
+	// from before links were reported refuses the field (400), and the
+	// node then reports without it.
+	Links []string `json:"links,omitempty"`
 }
 
 // ReportHealth records r in the cluster (through the leader).
@@ -35,7 +39,7 @@ func (s *Server) health(_ *http.Request, body []byte) (action, error) {
 	// Priority and fault are checked by the rules of the command itself, so a
 	// report refused here is refused the same way from the leader's own path.
 	cmd := cluster.HealthReport{ID: req.ID, Healthy: req.Healthy, Fault: req.Fault, Priority: req.Priority,
-		Witness: req.Witness}.Command()
+		Witness: req.Witness, Links: req.Links}.Command()
 	if err := cmd.Validate(); err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}

@@ -31,8 +31,9 @@ type Cluster interface {
 	Status() cluster.Status
 	Apply(ctx context.Context, c fsm.Command) error
 	// AddVIP applies fsm.AddVIP(v), refusing with cluster.ErrVIPExists to
-	// change the prefix length or interface of a VIP unless replace.
-	AddVIP(ctx context.Context, v fsm.VIP, replace bool) error
+	// change the prefix length or interface of a VIP unless o.Replace, and
+	// with cluster.ErrLinkMissing an interface members lack unless o.Force.
+	AddVIP(ctx context.Context, v fsm.VIP, o cluster.AddVIPOptions) (cluster.AddVIPResult, error)
 	// Join adds a voter; it is idempotent.
 	Join(ctx context.Context, id, raftAddr, apiAddr string) error
 	// Leave removes a member, or returns cluster.ErrUnknownMember.
@@ -189,7 +190,7 @@ func (s *Server) routes() *http.ServeMux {
 		{http.MethodPost, "/v1/leave", s.write(s.leave)},
 		{http.MethodPost, "/v1/transfer", s.writeResult(s.transfer)},
 		{http.MethodPost, "/v1/health", s.write(s.health)},
-		{http.MethodPost, "/v1/vips", s.write(s.addVIP)},
+		{http.MethodPost, "/v1/vips", s.writeResult(s.addVIP)},
 		{http.MethodDelete, "/v1/vips/{addr}", s.write(s.removeVIP)},
 		// A CIDR given unescaped ("/v1/vips/192.0.2.101/24") spans two segments.
 		{http.MethodDelete, "/v1/vips/{addr}/{bits}", s.write(s.removeVIP)},

@@ -272,6 +272,7 @@ func TestErrorMapping(t *testing.T) {
 		{"deadline", fmt.Errorf("apply: %w", context.DeadlineExceeded), 504, 1},
 		{"address conflict", fmt.Errorf("apply: %w: VIP is n1's address", cluster.ErrAddressConflict), 409, 0},
 		{"prefix change", fmt.Errorf("%w: 192.0.2.100/24 is in the VIP set", cluster.ErrVIPExists), 409, 0},
+		{"link missing", fmt.Errorf("%w: interface \"eth1\" of 192.0.2.103/24 is not on n1, n2", cluster.ErrLinkMissing), 409, 0},
 		{"joiner unreachable", fmt.Errorf("join n4: %w", cluster.ErrUnreachable), 502, 1},
 		{"maybe applied", fmt.Errorf("apply: leadership lost: %w", cluster.ErrMaybeApplied), 503, 1},
 		{"other", errors.New("raft: disk full\nsecond line"), 500, 1},

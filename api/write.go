@@ -48,6 +48,9 @@ type WriteAnswer struct {
 	Leader string `json:"leader,omitempty"`
 	// Moved is false after a transfer that changed nothing.
 	Moved *bool `json:"moved,omitempty"`
+	// MissingLink are the members that lack the interface of a VIP added
+	// with force: they cannot bind it while they hold the VIPs.
+	MissingLink []string `json:"missing_link,omitempty"`
 }
 
 // resultAction is an action whose answer says more than ok.
@@ -182,6 +185,9 @@ type vipRequest struct {
 	// Replace allows changing the prefix length or interface of the VIP
 	// with this address; without it such a change is refused (409).
 	Replace bool `json:"replace,omitempty"`
+	// Force accepts an interface that VIP-capable members reported they
+	// lack; without it such a VIP is refused (409) naming them.
+	Force bool `json:"force,omitempty"`
 }
 
 func (s *Server) join(_ *http.Request, body []byte) (action, error) {
@@ -231,7 +237,7 @@ func (s *Server) transfer(_ *http.Request, body []byte) (resultAction, error) {
 	}, nil
 }
 
-func (s *Server) addVIP(_ *http.Request, body []byte) (action, error) {
+func (s *Server) addVIP(_ *http.Request, body []byte) (resultAction, error) {
 	var req vipRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -247,7 +253,24 @@ func (s *Server) addVIP(_ *http.Request, body []byte) (action, error) {
 	if err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}
-	return func(ctx context.Context) error { return s.cluster.AddVIP(ctx, v, req.Replace) }, nil
+	return func(ctx context.Context) (WriteAnswer, error) {
+		res, err := s.cluster.AddVIP(ctx, v, cluster.AddVIPOptions{Replace: req.Replace, Force: req.Force})
+		if err != nil {
+			return WriteAnswer{}, err
+		}
+		return addVIPAnswer(v, res), nil
+	}, nil
+}
+
+// addVIPAnswer says what a forced add left to the operator: the members
+// that cannot bind the VIP. A plain add needs no words.
+func addVIPAnswer(v fsm.VIP, res cluster.AddVIPResult) WriteAnswer {
+	if len(res.MissingLink) == 0 {
+		return WriteAnswer{}
+	}
+	return WriteAnswer{MissingLink: res.MissingLink, Message: fmt.Sprintf(
+		"added %s (forced): interface %s is not on %s, which cannot bind it while holding the VIPs",
+		v.Prefix, v.Interface, strings.Join(res.MissingLink, ", "))}
 }
 
 // transferAnswer says what a transfer did, in words the CLI prints as they are.

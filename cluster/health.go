@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,6 +19,9 @@ type HealthReport struct {
 	Priority int
 	// Witness: the node votes but never holds the VIPs.
 	Witness bool
+	// Links are the names of the node's interfaces (Config.Links); none
+	// from a witness.
+	Links []string
 }
 
 // healthState is this node's local health and what it knows of its peers'
@@ -35,6 +39,11 @@ type healthState struct {
 	// reporting is true while a health report is on its way to the leader.
 	reporting bool
 	retryAt   time.Time
+	// sentLinks are the links of the last report the leader accepted. A
+	// leader of an older release accepts the report without them (the
+	// agent resends it so), and the record then never shows them: without
+	// this, every pass would report again.
+	sentLinks []string
 }
 
 // SetHealth records this node's own health, as its checks see it. The leader
@@ -44,6 +53,25 @@ func (n *Node) SetHealth(h Health) {
 	n.health.local = h
 	n.health.mu.Unlock()
 	n.pokeHandover()
+}
+
+// links are this node's link names to report (Config.Links), sorted.
+func (n *Node) links() []string {
+	if n.cfg.Links == nil || n.cfg.Witness {
+		return nil
+	}
+	l := n.cfg.Links()
+	if !slices.IsSorted(l) {
+		l = slices.Sorted(slices.Values(l))
+	}
+	return l
+}
+
+// linksSent reports whether links is what the leader last accepted from this node.
+func (n *Node) linksSent(links []string) bool {
+	n.health.mu.Lock()
+	defer n.health.mu.Unlock()
+	return slices.Equal(n.health.sentLinks, links)
 }
 
 func (n *Node) localHealth() Health {
@@ -100,7 +128,9 @@ func (n *Node) reportHealth(ctx context.Context, reports *sync.WaitGroup) {
 		return
 	}
 	want := fsm.Health{Reported: true, Healthy: h.Healthy, Fault: h.Fault, Priority: n.cfg.Priority}
-	if m := n.fsm.Members()[n.cfg.ID]; m.Health == want && m.Witness == n.cfg.Witness {
+	links := n.links()
+	if m := n.fsm.Members()[n.cfg.ID]; m.Health == want && m.Witness == n.cfg.Witness &&
+		(slices.Equal(m.Links, links) || n.linksSent(links)) {
 		return
 	}
 	n.health.mu.Lock()
@@ -112,7 +142,7 @@ func (n *Node) reportHealth(ctx context.Context, reports *sync.WaitGroup) {
 	n.health.mu.Unlock()
 	reports.Go(func() {
 		r := HealthReport{ID: n.cfg.ID, Healthy: h.Healthy, Fault: h.Fault, Priority: n.cfg.Priority,
-			Witness: n.cfg.Witness}
+			Witness: n.cfg.Witness, Links: links}
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		var err error
@@ -125,6 +155,8 @@ func (n *Node) reportHealth(ctx context.Context, reports *sync.WaitGroup) {
 		n.health.reporting = false
 		if err != nil {
 			n.health.retryAt = time.Now().Add(time.Second)
+		} else {
+			n.health.sentLinks = links
 		}
 		n.health.mu.Unlock()
 		if err != nil && ctx.Err() == nil {

@@ -70,6 +70,11 @@ type Config struct {
 	// Report sends this node's health report to the leader when this node
 	// is not leader (the leader records it itself). Nil: health stays local.
 	Report func(ctx context.Context, r HealthReport) error
+	// Links returns the names of this node's interfaces, reported with its
+	// health so that the leader can refuse a VIP pinned to a link the
+	// members lack (checkVIPLinks). It is called on every pass of Run, so
+	// it must be cheap. Nil, or a witness, reports none.
+	Links func() []string
 	// TLS, when set, carries Raft over mutual TLS with this configuration
 	// (pki.Identity.TLSConfig); nil means plain TCP.
 	TLS *tls.Config

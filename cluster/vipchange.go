@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/raftvip/raftvip/fsm"
 )
@@ -13,19 +16,88 @@ import (
 // explicitly. Nothing changed.
 var ErrVIPExists = errors.New("VIP exists")
 
-// AddVIP submits fsm.AddVIP(v) after the submission checks of Apply and one
-// of its own: unless replace, it refuses to change the prefix length or the
-// interface of the VIP with v's address (checkVIPChange). Adding a VIP that
-// is already there as it is changes nothing. Leader only: a follower answers
-// ErrNotLeader, so that the leader, whose state is current, decides.
-func (n *Node) AddVIP(ctx context.Context, v fsm.VIP, replace bool) error {
+// ErrLinkMissing: an added VIP names an interface that VIP-capable members
+// reported they do not have, and the add was not forced. Nothing changed.
+var ErrLinkMissing = errors.New("missing link")
+
+// AddVIPOptions say what AddVIP may do beyond adding a new VIP.
+type AddVIPOptions struct {
+	// Replace allows changing the prefix length or the interface of the
+	// VIP with the same address (checkVIPChange).
+	Replace bool
+	// Force accepts a VIP pinned to an interface that VIP-capable members
+	// lack (checkVIPLinks).
+	Force bool
+}
+
+// AddVIPResult is what a successful AddVIP accepted.
+type AddVIPResult struct {
+	// MissingLink are the VIP-capable members that reported no link named
+	// as the VIP's interface: accepted only with Force. They cannot bind
+	// the VIP while they hold the others.
+	MissingLink []string
+}
+
+// AddVIP submits fsm.AddVIP(v) after the submission checks of Apply and two
+// of its own: unless o.Replace, it refuses to change the prefix length or
+// the interface of the VIP with v's address (checkVIPChange); unless
+// o.Force, it refuses an interface that VIP-capable members lack
+// (checkVIPLinks). Adding a VIP that is already there as it is changes
+// nothing. Leader only: a follower answers ErrNotLeader, so that the
+// leader, whose state is current, decides.
+func (n *Node) AddVIP(ctx context.Context, v fsm.VIP, o AddVIPOptions) (AddVIPResult, error) {
 	if err := n.requireLeader("add VIP " + v.Prefix.String()); err != nil {
-		return err
+		return AddVIPResult{}, err
 	}
-	if err := checkVIPChange(n.fsm.State().VIPs, v, replace); err != nil {
-		return err
+	st := n.fsm.State()
+	if err := checkVIPChange(st.VIPs, v, o.Replace); err != nil {
+		return AddVIPResult{}, err
 	}
-	return n.Apply(ctx, fsm.AddVIP(v))
+	missing := checkVIPLinks(v, st.Members)
+	if len(missing) > 0 && !o.Force {
+		return AddVIPResult{}, fmt.Errorf("%w: interface %q of %s is not on %s, which could not bind it while "+
+			"holding the VIPs (their links: %s): create it there, or pass -force (\"force\": true) to add it anyway",
+			ErrLinkMissing, v.Interface, v.Prefix, strings.Join(missing, ", "), memberLinks(missing, st.Members))
+	}
+	if err := n.Apply(ctx, fsm.AddVIP(v)); err != nil {
+		return AddVIPResult{}, err
+	}
+	return AddVIPResult{MissingLink: missing}, nil
+}
+
+// checkVIPLinks returns, sorted, the VIP-capable members that reported their
+// links and have none named as v's interface. A VIP without an interface of
+// its own goes to the link whose subnet contains it, chosen on each node, so
+// there is nothing to check. Witnesses never hold the VIPs. A member that
+// has not reported its links (a release from before links were reported, or
+// a node just started) is not held against the VIP: the leader cannot know.
+func checkVIPLinks(v fsm.VIP, members map[string]fsm.Member) []string {
+	if v.Interface == "" {
+		return nil
+	}
+	var missing []string
+	for _, id := range slices.Sorted(maps.Keys(members)) {
+		m := members[id]
+		if !m.Witness && m.ReportedLinks() && !m.HasLink(v.Interface) {
+			missing = append(missing, id)
+		}
+	}
+	return missing
+}
+
+// memberLinks says which links each of ids reported, so that a refusal
+// shows the name the operator probably meant.
+func memberLinks(ids []string, members map[string]fsm.Member) string {
+	const most = 8 // a host with many links would drown the answer
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		l := members[id].Links
+		parts[i] = id + " " + strings.Join(l[:min(len(l), most)], " ")
+		if len(l) > most {
+			parts[i] += fmt.Sprintf(" and %d more", len(l)-most)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // checkVIPChange refuses, unless replace, a VIP that has the address of one

@@ -30,7 +30,7 @@ func (r HealthReport) Command() fsm.Command {
 	if r.Witness {
 		return fsm.SetWitnessHealth(r.ID, r.Healthy, r.Fault, r.Priority)
 	}
-	return fsm.SetHealth(r.ID, r.Healthy, r.Fault, r.Priority)
+	return fsm.SetHealth(r.ID, r.Healthy, r.Fault, r.Priority).WithLinks(r.Links)
 }
 
 // witnessSuccession is a witness leader's decision: hand over to the best

@@ -167,8 +167,8 @@ func TestMistakeVIPOnMemberAddress(t *testing.T) {
 
 // TestMistakeCLI shares one cluster among the client's refusals and answers
 // that an operator reads: a prefix change without -replace, reading one's
-// own write through another node, a missing token and a wrong -addr, and a
-// transfer to the node that already leads.
+// own write through another node, a missing token and a wrong -addr, an
+// interface the members lack, and a transfer to the node that already leads.
 func TestMistakeCLI(t *testing.T) {
 	e := newEnv(t)
 	e.startCluster()
@@ -237,6 +237,31 @@ func TestMistakeCLI(t *testing.T) {
 		if err == nil || !strings.Contains(out, "Raft port") {
 			t.Errorf("raftvip status -addr %s: want an error asking whether that is the Raft port, got (%v):\n%s", raftAddr, err, out)
 		}
+	})
+
+	// An -interface that no member has (eth1; the lab's nodes have eth0) is
+	// refused naming the members, and nothing is added; with -force it is
+	// added, and the answer names the members that cannot bind it.
+	t.Run("InterfaceMissing", func(t *testing.T) {
+		e := e.in(t)
+		const v = "192.0.2.103/24"
+		out, err := e.tryCLI(2, "vip", "add", v, "-interface", "eth1")
+		t.Logf("raftvip vip add %s -interface eth1: %v: %s", v, err, out)
+		if err == nil || !strings.Contains(out, "409") || !strings.Contains(out, "eth1") ||
+			!strings.Contains(out, "n1, n2, n3") || !strings.Contains(out, "-force") {
+			t.Errorf("raftvip vip add %s -interface eth1: want a 409 naming eth1, n1, n2, n3 and -force, got (%v):\n%s", v, err, out)
+		}
+		if out := e.cli(3, "vip", "ls"); strings.Contains(out, v) {
+			t.Errorf("raftvip vip ls after the refused add:\n%s", out)
+		}
+		out = e.write(2, "vip", "add", v, "-interface", "eth1", "-force")
+		if !strings.Contains(out, "n1, n2, n3") {
+			t.Errorf("raftvip vip add %s -interface eth1 -force: want the answer to name n1, n2, n3, got:\n%s", v, out)
+		}
+		if out := e.cli(3, "vip", "ls"); !strings.Contains(out, v) {
+			t.Errorf("raftvip vip ls after the forced add:\n%s", out)
+		}
+		e.write(2, "vip", "rm", addrOf(v).String())
 	})
 
 	// Last: it moves the leadership.

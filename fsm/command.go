@@ -77,6 +77,10 @@ type Command struct {
 	// SetHealth, optional: the member is a witness (witness.go). Absent in
 	// entries written before witnesses existed, which so apply as before.
 	Witness bool `json:"witness,omitempty"`
+	// SetHealth, optional: the names of the reporter's links (links.go).
+	// Absent in entries written before links were reported, and from a
+	// witness: such a member is not checked for links.
+	Links []string `json:"links,omitempty"`
 	// Handover uses Node as the leader handing over, At, and these: the
 	// chosen successor ("" lets raft pick) and why.
 	To     string `json:"to,omitempty"`

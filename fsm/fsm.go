@@ -117,7 +117,7 @@ func Next(s State, logTerm uint64, c Command) (State, error) {
 		}
 		m := n.Members[c.Node]
 		m.Health = Health{Reported: true, Healthy: c.Healthy, Fault: c.Fault, Priority: c.Priority}
-		n.Members[c.Node] = withRole(m, c)
+		n.Members[c.Node] = withLinks(withRole(m, c), c)
 	case TypeRemoveMember:
 		delete(n.Members, c.Node)
 	default:

@@ -49,7 +49,10 @@ func (c Command) Validate() error {
 		if c.Priority < MinPriority || c.Priority > MaxPriority {
 			return fmt.Errorf("%w: priority %d is outside %d..%d", ErrInvalidHealth, c.Priority, MinPriority, MaxPriority)
 		}
-		return ValidateFault(c.Fault)
+		if err := ValidateFault(c.Fault); err != nil {
+			return err
+		}
+		return validateLinks(c.Links)
 	case TypeHandover:
 		if c.Reason == "" || len(c.Reason) > maxReason || !utf8.ValidString(string(c.Reason)) {
 			return fmt.Errorf("%w: handover reason %q: want UTF-8 text of 1 to %d bytes", ErrInvalidHandover, c.Reason, maxReason)
@@ -80,8 +83,10 @@ func ValidateVIP(v VIP) error {
 	if p.Bits() < p.Addr().BitLen() && a == p.Masked().Addr() {
 		return fmt.Errorf("%w: prefix %s is the network address of its subnet", ErrInvalidVIP, p)
 	}
-	if len(v.Interface) > maxLabel {
-		return fmt.Errorf("%w: interface %q is longer than %d characters", ErrInvalidVIP, v.Interface, maxLabel)
+	if v.Interface != "" {
+		if err := ValidateLinkName(v.Interface); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidVIP, err)
+		}
 	}
 	if v.Label != "" {
 		if a.Is6() {

@@ -72,6 +72,10 @@ type Member struct {
 	// Witness is set for a member that votes but never holds the VIPs
 	// (witness.go); absent in snapshots written before witnesses existed.
 	Witness bool `json:"witness,omitempty"`
+	// Links are the names of the member's interfaces as it last reported
+	// them (links.go); absent until it has, in snapshots written before
+	// links were reported, and for a witness.
+	Links []string `json:"links,omitempty"`
 }
 
 // Priority bounds, as keepalived's: a higher priority is preferred as leader.

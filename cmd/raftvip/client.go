@@ -11,8 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -90,7 +92,8 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if sub == "vip add" {
 		fs.StringVar(&vip.Interface, "interface", "", "pin the VIP to this interface name on every node")
 		fs.StringVar(&vip.Label, "label", "", "IPv4 label suffix (shown as <ifname>:<label>)")
-		fs.BoolVar(&vip.replace, "replace", false, "change the prefix length or interface of the VIP with this address")
+		fs.BoolVar(&vip.Replace, "replace", false, "change the prefix length or interface of the VIP with this address")
+		fs.BoolVar(&vip.Force, "force", false, "add the VIP even if members lack its -interface (they cannot hold it)")
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -192,7 +195,7 @@ func runSub(ctx context.Context, c *api.Client, sub string, pos []string, join a
 // vipAddOpts are the flags of `vip add`.
 type vipAddOpts struct {
 	fsm.VIP
-	replace bool
+	cluster.AddVIPOptions
 }
 
 // vipAdd parses the CIDR (the client sends a typed prefix); the server checks
@@ -204,14 +207,12 @@ func vipAdd(ctx context.Context, c *api.Client, arg string, o vipAddOpts, out pr
 	}
 	v := o.VIP
 	v.Prefix = parsed.Prefix
-	add := c.AddVIP
-	if o.replace {
-		add = c.ReplaceVIP
-	}
-	if err := add(ctx, v); err != nil {
+	a, err := c.AddVIPWith(ctx, v, o.AddVIPOptions)
+	if err != nil {
 		return err
 	}
-	return out.done(fmt.Sprintf("added %s", v.Prefix))
+	// A forced add's answer names the members that cannot bind the VIP.
+	return out.done(cmp.Or(a.Message, fmt.Sprintf("added %s", v.Prefix)))
 }
 
 func vipRemove(ctx context.Context, c *api.Client, arg string, out printer) error {
@@ -265,22 +266,36 @@ func apiAddr(addr string) string {
 // names a port that is not the API's, most likely the Raft port (raft's
 // transport hangs up on an HTTP request, with or without TLS).
 func explainTransport(err error, addr string) error {
-	if err == nil {
-		return nil
-	}
-	var apiErr *api.Error
-	if errors.As(err, &apiErr) {
+	if err == nil || !notHTTP(err) {
 		return err
 	}
-	msg := err.Error()
-	for _, sign := range []string{"malformed HTTP", "EOF", "server gave HTTP response to HTTPS client",
-		"first record does not look like a TLS handshake", "connection reset by peer"} {
-		if strings.Contains(msg, sign) {
-			return fmt.Errorf("%s did not answer HTTP: is that the Raft port? -addr wants a node's API address "+
-				"(-http-addr, default port %s): %w", addr, defaultAPIPort, err)
-		}
+	return fmt.Errorf("%s did not answer HTTP: is that the Raft port? -addr wants a node's API address "+
+		"(-http-addr, default port %s): %w", addr, defaultAPIPort, err)
+}
+
+// notHTTPSigns are the texts of net/http's own errors for a peer that does
+// not speak HTTP, made with errors.New or fmt.Errorf without a type or
+// sentinel to match: a reply that is not an HTTP status line; an HTTP reply
+// to a TLS hello; an HTTP/2 connection (ALPN "h2", as a Raft port with an
+// open member guard negotiates) that closed before its first frame.
+var notHTTPSigns = []string{"malformed HTTP", "server gave HTTP response to HTTPS client",
+	"http2: client conn could not be established"}
+
+// notHTTP reports whether err says that the peer hung up on, or answered
+// with something other than, an HTTP request, as opposed to not answering at
+// all (refused, timed out) or answering an API error.
+func notHTTP(err error) bool {
+	var apiErr *api.Error
+	var tlsErr tls.RecordHeaderError // a reply that is no TLS record
+	switch {
+	case errors.As(err, &apiErr), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return false
+	case errors.As(err, &tlsErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET):
+		return true
 	}
-	return err
+	msg := err.Error()
+	return slices.ContainsFunc(notHTTPSigns, func(sign string) bool { return strings.Contains(msg, sign) })
 }
 
 func clientToken(path string, log *slog.Logger) (string, error) {

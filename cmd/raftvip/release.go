@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
@@ -77,12 +80,23 @@ func releaseTargets(cfg Config) ([]fsm.VIP, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(known, seeds...), nil
+	return uniqueVIPs(append(known, seeds...)), nil
+}
+
+// uniqueVIPs drops repeats: a seed VIP is both in the data dir and in the
+// config, and would otherwise be removed, and named, twice.
+func uniqueVIPs(vs []fsm.VIP) []fsm.VIP {
+	var out []fsm.VIP
+	for _, v := range vs {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // release removes the leftovers of vips (agent.RemoveLeftovers, as the
-// agent does at start) and says what it
-// removed.
+// agent does at start) and says what it removed and what it left in place.
 func release(ctx context.Context, b netops.Binder, links func() ([]string, error), vips []fsm.VIP, iface string,
 	stdout io.Writer, log *slog.Logger) error {
 	removed, err := agent.RemoveLeftovers(ctx, b, links, vips, iface, log)
@@ -92,10 +106,72 @@ func release(ctx context.Context, b netops.Binder, links func() ([]string, error
 	if err != nil {
 		return fmt.Errorf("release VIPs: %w", err)
 	}
-	if len(removed) == 0 {
-		fmt.Fprintf(stdout, "nothing to release: none of the known VIPs %v is configured on this host\n", strs(vips))
+	// What is still there after the removal was not raftvip's (a VIP equal
+	// to the host's own address): say so rather than "not configured".
+	left, err := stillConfigured(ctx, b, links, vips)
+	if err != nil {
+		return fmt.Errorf("release VIPs: %w", err)
+	}
+	if msg := releaseSummary(vips, removed, left); msg != "" {
+		fmt.Fprintln(stdout, msg)
 	}
 	return nil
+}
+
+// stillConfigured returns the addresses of vips that some link of this host
+// has, as configured there.
+func stillConfigured(ctx context.Context, b netops.Binder, links func() ([]string, error), vips []fsm.VIP) ([]netip.Prefix, error) {
+	names, err := links()
+	if err != nil {
+		return nil, err
+	}
+	var left []netip.Prefix
+	for _, link := range names {
+		found, err := b.List(ctx, link)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range found {
+			known := slices.ContainsFunc(vips, func(v fsm.VIP) bool { return v.Prefix.Addr() == f.Prefix.Addr() })
+			if known && !slices.Contains(left, f.Prefix) {
+				left = append(left, f.Prefix)
+			}
+		}
+	}
+	return left, nil
+}
+
+// releaseSummary is release's last line, "" when the "released" lines say
+// it all: which known VIPs are on this host but were left in place (not
+// added by raftvip), and whether the rest are configured at all.
+func releaseSummary(vips []fsm.VIP, removed, left []netip.Prefix) string {
+	var known []string
+	for _, v := range vips {
+		if s := v.Prefix.String(); !slices.Contains(known, s) {
+			known = append(known, s)
+		}
+	}
+	others := len(known) - len(removed) - len(left)
+	switch {
+	case len(left) == 0 && len(removed) > 0:
+		return ""
+	case len(left) == 0:
+		return fmt.Sprintf("nothing to release: none of the known VIPs (%s) is configured on this host",
+			strings.Join(known, ", "))
+	}
+	var msg string
+	if len(removed) == 0 {
+		msg = "nothing released: "
+	}
+	verb := "is"
+	if len(left) > 1 {
+		verb = "are"
+	}
+	msg += fmt.Sprintf("%s %s on this host but not added by raftvip (left in place)", strings.Join(strs(left), ", "), verb)
+	if len(removed) == 0 && others > 0 {
+		msg += "; the other known VIPs are not configured here"
+	}
+	return msg
 }
 
 // strs is the String of each of xs.

@@ -63,7 +63,7 @@ func TestReleaseLeavesPrimaryInNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(netops.Prefixes(found), primary) || strings.Contains(out.String(), "released") {
+	if !slices.Contains(netops.Prefixes(found), primary) || strings.Contains(out.String(), "released "+primary.String()) {
 		t.Fatalf("release said %q and left %v; want %s kept", out.String(), found, primary)
 	}
 }

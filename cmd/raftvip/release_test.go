@@ -174,8 +174,8 @@ func TestReleaseLeavesTheHostsOwnAddress(t *testing.T) {
 	if !slices.Contains(netops.Prefixes(found), primary) {
 		t.Fatalf("release deleted the host's own address %s", primary)
 	}
-	if strings.Contains(out.String(), "released") || !strings.Contains(out.String(), "nothing to release") {
-		t.Errorf("release said %q, want nothing released", out.String())
+	if want := "nothing released: 192.0.2.11/24 is on this host but not added by raftvip (left in place)\n"; out.String() != want {
+		t.Errorf("release said %q, want %q", out.String(), want)
 	}
 	if !strings.Contains(logs.String(), "not added by raftvip") || !strings.Contains(logs.String(), primary.String()) {
 		t.Errorf("release logged %q, want a warning naming %s", logs.String(), primary)
@@ -185,4 +185,51 @@ func TestReleaseLeavesTheHostsOwnAddress(t *testing.T) {
 // links is a test's link lister for release and removeLeftovers.
 func links(names ...string) func() ([]string, error) {
 	return func() ([]string, error) { return names, nil }
+}
+
+// The seed VIP is both in the data dir and in the config: it is a target,
+// and named, once.
+func TestReleaseTargetsOnce(t *testing.T) {
+	a := mustVIP(t, "192.0.2.100/24")
+	dir := writeDataDir(t, a)
+	cfgFile := writeFile(t, "raftvip.yaml", "data-dir: "+dir+"\nvip: [192.0.2.100/24, 192.0.2.11/24]\n")
+	cfg, err := parseReleaseConfig([]string{"-config", cfgFile}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := releaseTargets(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []fsm.VIP{a, mustVIP(t, "192.0.2.11/24")}; !slices.Equal(got, want) {
+		t.Fatalf("release targets = %v, want %v", got, want)
+	}
+}
+
+func TestReleaseSummary(t *testing.T) {
+	p := netip.MustParsePrefix
+	vips := []fsm.VIP{{Prefix: p("192.0.2.100/24")}, {Prefix: p("192.0.2.11/24")}, {Prefix: p("2001:db8::100/64")}}
+	for _, tt := range []struct {
+		name          string
+		vips          []fsm.VIP
+		removed, left []netip.Prefix
+		want          string
+	}{
+		{"none configured", vips, nil, nil,
+			"nothing to release: none of the known VIPs (192.0.2.100/24, 192.0.2.11/24, 2001:db8::100/64) is configured on this host"},
+		{"the same VIP twice is named once", append(vips[:1:1], vips[0]), nil, nil,
+			"nothing to release: none of the known VIPs (192.0.2.100/24) is configured on this host"},
+		{"the host's own address", vips, nil, []netip.Prefix{p("192.0.2.11/24")},
+			"nothing released: 192.0.2.11/24 is on this host but not added by raftvip (left in place); " +
+				"the other known VIPs are not configured here"},
+		{"the only VIP is the host's address", vips[1:2], nil, []netip.Prefix{p("192.0.2.11/24")},
+			"nothing released: 192.0.2.11/24 is on this host but not added by raftvip (left in place)"},
+		{"released, one left", vips, []netip.Prefix{p("192.0.2.100/24")}, []netip.Prefix{p("192.0.2.11/24")},
+			"192.0.2.11/24 is on this host but not added by raftvip (left in place)"},
+		{"released all", vips, []netip.Prefix{p("192.0.2.100/24")}, nil, ""},
+	} {
+		if got := releaseSummary(tt.vips, tt.removed, tt.left); got != tt.want {
+			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
+		}
+	}
 }

@@ -142,7 +142,7 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		ID: cfg.ID, RaftBind: cfg.RaftAddr, RaftAdvertise: cfg.RaftAdvertise, APIAddr: cfg.HTTPAddr,
 		DataDir: cfg.DataDir, Timing: timing, SeedVIPs: seeds, Logger: log, OnChange: a.rec.Poke,
 		Priority: cfg.Priority, Preempt: cfg.Preempt, PreemptDelay: time.Duration(cfg.PreemptDelay), Witness: cfg.Witness,
-		Report: a.reportHealth, TLS: a.tls, ClusterID: clusterID, BootstrapExpect: cfg.BootstrapExpect,
+		Report: a.reportHealth, Links: newLinkCache(parts.Links).links, TLS: a.tls, ClusterID: clusterID, BootstrapExpect: cfg.BootstrapExpect,
 		Transport: parts.RaftTransport, InMemory: parts.RaftInMemory,
 		// A joining node must answer on its API, as itself, before it enters
 		// the configuration (cluster/join.go).
@@ -418,10 +418,17 @@ func (a *Agent) join(ctx context.Context) error {
 }
 
 // reportHealth sends this node's health report to the leader, through this
-// node's own API, which forwards writes to the leader.
+// node's own API, which forwards writes to the leader; without the links
+// when the leader's release does not know them (linksRefused).
 func (a *Agent) reportHealth(ctx context.Context, r cluster.HealthReport) error {
-	return a.client.ReportHealth(ctx,
-		api.HealthReport{ID: r.ID, Healthy: r.Healthy, Fault: r.Fault, Priority: r.Priority, Witness: r.Witness})
+	rep := api.HealthReport{ID: r.ID, Healthy: r.Healthy, Fault: r.Fault, Priority: r.Priority, Witness: r.Witness,
+		Links: r.Links}
+	err := a.client.ReportHealth(ctx, rep)
+	if len(rep.Links) > 0 && linksRefused(err) {
+		rep.Links = nil
+		err = a.client.ReportHealth(ctx, rep)
+	}
+	return err
 }
 
 // certRefused reports whether err is this node refusing the peer's
