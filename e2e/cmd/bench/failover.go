@@ -30,7 +30,7 @@ const (
 func (b *benchRun) failover(ctx context.Context, s spec, sc scenario, idx int) (bench.Run, *bench.Group) {
 	r := bench.Run{System: s.kind, Profile: s.profile, Scenario: sc.name, Index: idx, TakeoverMs: -1}
 	dir := filepath.Join(b.cfg.out, "logs", s.kind+"-"+s.profile, sc.name, fmt.Sprintf("run%02d", idx))
-	l, err := b.labFor(ctx, dir)
+	l, err := b.labFor(ctx, s, dir)
 	if err != nil {
 		r.Err = err.Error()
 		return r, nil

@@ -36,20 +36,25 @@ func keepalivedVersion(ctx context.Context) (string, error) {
 // interval, as docs/benchmarks.md ("Method") describes.
 var keepalivedPriority = map[int]int{1: 150, 2: 100, 3: 50}
 
-func keepalivedSpec(profile string) spec {
+// keepalivedSpec is keepalived with a VRRP profile in topology topo.
+func keepalivedSpec(profile, topo string) spec {
 	wait := 3 * time.Second
 	if profile == "default" {
 		wait = 8 * time.Second // master down interval 3.6 s, with room
 	}
-	return spec{kind: bench.Keepalived, profile: profile, maxWait: wait,
-		newSys: func(l *lab.Lab) (system, error) { return &keepalivedSys{l: l, profile: profile}, nil }}
+	opts, _ := layout(bench.Keepalived, topo)
+	return spec{kind: bench.Keepalived, profile: profileLabel(profile, topo), lab: opts, maxWait: wait,
+		newSys: func(l *lab.Lab) (system, error) {
+			return &keepalivedSys{l: l, profile: profile, topo: topo}, nil
+		}}
 }
 
 // keepalivedSys runs one keepalived per node namespace, each with its own
 // config and PID files in the lab dir, logging to the node log.
 type keepalivedSys struct {
 	l       *lab.Lab
-	profile string
+	profile string // default or tuned
+	topo    string
 	procs   map[int]*lab.Proc
 }
 
@@ -57,7 +62,7 @@ func (s *keepalivedSys) start(ctx context.Context, vips []netip.Prefix) (int, er
 	s.procs = map[int]*lab.Proc{}
 	for i := 1; i <= s.l.Nodes(); i++ {
 		conf := filepath.Join(s.l.Dir(), fmt.Sprintf("keepalived-n%d.conf", i))
-		if err := os.WriteFile(conf, []byte(keepalivedConf(i, s.profile, vips)), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(keepalivedConf(i, s.profile, s.topo, vips)), 0o644); err != nil {
 			return 0, err
 		}
 		base := filepath.Join(s.l.Dir(), fmt.Sprintf("keepalived-n%d", i))
@@ -72,18 +77,29 @@ func (s *keepalivedSys) start(ctx context.Context, vips []netip.Prefix) (int, er
 	return 1, waitHeld(ctx, s.l, vips, 1)
 }
 
-// keepalivedConf is node i's configuration: one VRRP instance on eth0,
-// multicast adverts, the first VIP in the advert and the rest (other
-// families, more than VRRP's 20-address habit) as excluded addresses that
-// follow the instance.
-func keepalivedConf(i int, profile string, vips []netip.Prefix) string {
+// keepalivedState is node i's initial VRRP state. Three nodes all start as
+// BACKUP and let the priorities elect n1; a pair is set up the way
+// keepalived's own examples set up two hosts, n1 MASTER and n2 BACKUP (the
+// priorities still decide, so only the start differs).
+func keepalivedState(i int, topo string) string {
+	if topo == pair && i == 1 {
+		return "MASTER"
+	}
+	return "BACKUP"
+}
+
+// keepalivedConf is node i's configuration in topology topo: one VRRP
+// instance on eth0, multicast adverts, the first VIP in the advert and the
+// rest (other families, more than VRRP's 20-address habit) as excluded
+// addresses that follow the instance.
+func keepalivedConf(i int, profile, topo string, vips []netip.Prefix) string {
 	version, advert := 2, "1"
 	if profile == "tuned" {
 		version, advert = 3, "0.1"
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "global_defs {\n\trouter_id n%d\n\tvrrp_version %d\n}\n\n", i, version)
-	fmt.Fprintf(&b, "vrrp_instance VI_1 {\n\tstate BACKUP\n\tinterface %s\n\tvirtual_router_id 51\n", lab.Link)
+	fmt.Fprintf(&b, "vrrp_instance VI_1 {\n\tstate %s\n\tinterface %s\n\tvirtual_router_id 51\n", keepalivedState(i, topo), lab.Link)
 	fmt.Fprintf(&b, "\tpriority %d\n\tadvert_int %s\n", keepalivedPriority[i], advert)
 	fmt.Fprintf(&b, "\tvirtual_ipaddress {\n\t\t%s dev %s\n\t}\n", vips[0], lab.Link)
 	if len(vips) > 1 {

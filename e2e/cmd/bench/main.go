@@ -31,6 +31,7 @@ type config struct {
 	timing     []string
 	keepalived bool
 	transports []string // "tls", "plaintext"
+	topologies []string // "three", "pair"
 	out        string
 	bin        string
 	idle       time.Duration
@@ -42,12 +43,13 @@ type config struct {
 func parse(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var c config
-	var scen, timing, transport string
+	var scen, timing, transport, topology string
 	fs.IntVar(&c.runs, "runs", 10, "runs per scenario and system")
 	fs.StringVar(&scen, "scenarios", strings.Join(scenarioNames(), ","), "comma list of scenarios")
 	fs.StringVar(&timing, "timing", "lan,fast", "comma list of raftvip timing profiles")
 	fs.BoolVar(&c.keepalived, "keepalived", true, "run the keepalived baseline (default and tuned) too")
 	fs.StringVar(&transport, "transport", "tls", "comma list: tls (mutual TLS, as deployed) and/or plaintext (-insecure-plaintext), to measure what TLS costs")
+	fs.StringVar(&topology, "topology", three, "comma list: three (three VIP hosts) and/or pair (two VIP hosts and a routed witness; keepalived as a MASTER/BACKUP pair)")
 	fs.StringVar(&c.out, "out", "bin/bench", "directory for results.json, results.md, the SVGs and the run logs")
 	fs.StringVar(&c.bin, "bin", "", "raftvip binary (default: build it)")
 	fs.DurationVar(&c.idle, "idle", 60*time.Second, "idle window for the CPU and RSS figures (0: skip)")
@@ -56,7 +58,10 @@ func parse(args []string) (config, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	c.scenarios, c.timing, c.transports = split(scen), split(timing), split(transport)
+	c.scenarios, c.timing, c.transports, c.topologies = split(scen), split(timing), split(transport), split(topology)
+	if err := checkTopologies(c.topologies); err != nil {
+		return c, err
+	}
 	for _, t := range c.transports {
 		if t != "tls" && t != "plaintext" {
 			return c, fmt.Errorf("-transport: unknown %q (known: tls, plaintext)", t)
@@ -173,10 +178,15 @@ func (b *benchRun) prepare(ctx context.Context) error {
 	if b.responder, err = lab.BuildResponder(ctx, binDir); err != nil {
 		return err
 	}
-	for _, t := range b.cfg.transports {
-		for _, p := range b.cfg.timing {
-			b.systems = append(b.systems, raftvipSpec(p, b.bin, t == "plaintext"))
+	for _, topo := range b.cfg.topologies {
+		for _, t := range b.cfg.transports {
+			for _, p := range b.cfg.timing {
+				b.systems = append(b.systems, raftvipSpec(p, b.bin, t == "plaintext", topo))
+			}
 		}
+	}
+	if slices.Contains(b.cfg.topologies, pair) {
+		b.res.Notes = append(b.res.Notes, pairNote)
 	}
 	kversion := "not run (-keepalived=false)"
 	if b.cfg.keepalived {
@@ -188,7 +198,9 @@ func (b *benchRun) prepare(ctx context.Context) error {
 			b.say("keepalived: %v; running raftvip only", err)
 		} else {
 			kversion = v
-			b.systems = append(b.systems, keepalivedSpec("default"), keepalivedSpec("tuned"))
+			for _, topo := range b.cfg.topologies {
+				b.systems = append(b.systems, keepalivedSpec("default", topo), keepalivedSpec("tuned", topo))
+			}
 		}
 	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
@@ -237,8 +249,8 @@ func runLine(r bench.Run) string {
 	return s
 }
 
-// labFor builds a lab whose logs stay in dir.
-func (b *benchRun) labFor(ctx context.Context, dir string) (*lab.Lab, error) {
+// labFor builds the lab of s, whose logs stay in dir.
+func (b *benchRun) labFor(ctx context.Context, s spec, dir string) (*lab.Lab, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -246,7 +258,9 @@ func (b *benchRun) labFor(ctx context.Context, dir string) (*lab.Lab, error) {
 	if b.cfg.verbose {
 		logf = func(f string, a ...any) { b.say("    lab: "+f, a...) }
 	}
-	return lab.New(ctx, lab.Options{Nodes: 3, Dir: dir, Responder: b.responder, Logf: logf})
+	opts := s.lab
+	opts.Dir, opts.Responder, opts.Logf = dir, b.responder, logf
+	return lab.New(ctx, opts)
 }
 
 // closeLab closes l and removes the bulky raft data dirs, keeping the logs

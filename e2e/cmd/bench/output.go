@@ -11,10 +11,6 @@ import (
 	"github.com/raftvip/raftvip/e2e/internal/bench"
 )
 
-// pairings compares each raftvip profile with the keepalived setting of the
-// same ambition.
-var pairings = []bench.Pairing{{Raftvip: "lan", Keepalived: "default"}, {Raftvip: "fast", Keepalived: "tuned"}}
-
 // write (re)writes results.json, results.md and the SVGs from what has been
 // measured so far, so an interrupted bench leaves its finished scenarios.
 func (b *benchRun) write() error {

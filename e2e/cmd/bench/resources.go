@@ -21,7 +21,7 @@ func (b *benchRun) resources(ctx context.Context, s spec) []bench.Resource {
 		b.say("  error: %v", err)
 		return []bench.Resource{{System: s.kind, Profile: s.profile, Err: err.Error()}}
 	}
-	l, err := b.labFor(ctx, filepath.Join(b.cfg.out, "logs", s.kind+"-"+s.profile, "idle"))
+	l, err := b.labFor(ctx, s, filepath.Join(b.cfg.out, "logs", s.kind+"-"+s.profile, "idle"))
 	if err != nil {
 		return fail(err)
 	}
@@ -50,15 +50,19 @@ func (b *benchRun) resources(ctx context.Context, s spec) []bench.Resource {
 	secs := time.Since(start).Seconds()
 	for i := 1; i <= l.Nodes(); i++ {
 		r := meters[i].result(secs, clockTicks(ctx))
-		r.System, r.Profile, r.Node, r.Role = s.kind, s.profile, lab.NodeName(i), role(s.kind, i == holder)
+		r.System, r.Profile, r.Node, r.Role = s.kind, s.profile, lab.NodeName(i), role(s.kind, i == holder, i == s.witness)
 		out = append(out, r)
 		b.say("  %s %-8s CPU %.2f%% of a core, RSS %.1f MiB %s", r.Node, r.Role, r.CPUPercent, r.RSSMiB, r.Err)
 	}
 	return out
 }
 
-func role(kind string, holder bool) string {
+// role names node i's part in the idle cluster: master or backup for
+// keepalived, leader, follower or witness for raftvip.
+func role(kind string, holder, witness bool) string {
 	switch {
+	case witness:
+		return "witness"
 	case kind == bench.Keepalived && holder:
 		return "master"
 	case kind == bench.Keepalived:

@@ -34,7 +34,7 @@ func (b *benchRun) stable(ctx context.Context, s spec) bench.Stability {
 }
 
 func (b *benchRun) watchStable(ctx context.Context, s spec, st *bench.Stability) error {
-	l, err := b.labFor(ctx, filepath.Join(b.cfg.out, "logs", s.kind+"-"+s.profile, "stability"))
+	l, err := b.labFor(ctx, s, filepath.Join(b.cfg.out, "logs", s.kind+"-"+s.profile, "stability"))
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,14 @@ type system interface {
 
 // spec names a system and profile, and makes its system for a lab.
 type spec struct {
+	// profile is the label of the results: the timing or VRRP profile, with
+	// the transport's and the topology's suffixes.
 	kind, profile string
+	// lab is the layout of its labs (Dir, Responder and Logf are the
+	// bench's); witness is the node that runs as a raftvip witness, 0 for
+	// none.
+	lab     lab.Options
+	witness int
 	// maxWait bounds the wait for a takeover and for one holder after it.
 	maxWait time.Duration
 	newSys  func(l *lab.Lab) (system, error)
@@ -60,34 +67,99 @@ const (
 	apiTimeout = time.Second
 )
 
-// raftvipSpec is raftvip with a timing profile, over mutual TLS as deployed,
-// or in plaintext (its profile then reads e.g. "lan-plaintext").
-func raftvipSpec(profile, bin string, plaintext bool) spec {
+// raftvipSpec is raftvip with a timing profile in topology topo, over
+// mutual TLS as deployed, or in plaintext (its profile then reads e.g.
+// "lan-plaintext").
+func raftvipSpec(profile, bin string, plaintext bool, topo string) spec {
 	newRig, label := rig.New, profile
 	if plaintext {
 		newRig, label = rig.NewPlaintext, profile+"-plaintext"
 	}
-	return spec{kind: bench.Raftvip, profile: label, maxWait: 6 * time.Second,
+	opts, witness := layout(bench.Raftvip, topo)
+	return spec{kind: bench.Raftvip, profile: profileLabel(label, topo), lab: opts, witness: witness,
+		maxWait: 6 * time.Second,
 		newSys: func(l *lab.Lab) (system, error) {
 			c, err := newRig(l, bin, "-timing", profile)
-			return &raftvipSys{l: l, c: c}, err
+			if err != nil {
+				return nil, err
+			}
+			if witness != 0 {
+				c.Witnesses = map[int]bool{witness: true}
+			}
+			return &raftvipSys{l: l, c: c, witness: witness}, nil
 		}}
 }
 
 // raftvipSys runs raftvip agents through the e2e rig.
 type raftvipSys struct {
-	l *lab.Lab
-	c *rig.Cluster
+	l       *lab.Lab
+	c       *rig.Cluster
+	witness int // the witness node, 0 for none
 }
 
 // start bootstraps the cluster through the rig, and returns the leader once
-// it alone holds every VIP.
+// it alone holds every VIP. A witness that leads hands leadership on before
+// any claim, so the holder is then the VIP host it handed to.
 func (s *raftvipSys) start(ctx context.Context, vips []netip.Prefix) (int, error) {
 	leader, err := s.c.Bootstrap(ctx, vips...)
 	if err != nil {
 		return 0, err
 	}
+	if s.witness != 0 {
+		if err := s.healthReported(ctx, leader); err != nil {
+			return 0, err
+		}
+	}
+	if leader == s.witness {
+		return s.handedTo(ctx, vips)
+	}
 	return leader, waitHeld(ctx, s.l, vips, leader)
+}
+
+// healthReported waits until the leader's state has every member's health
+// report. A witness that leads hands leadership only to a VIP host whose
+// report it has; a joiner's first report can fail (the leader's API address
+// is not replicated yet) and is retried a second later, so a fault in that
+// second would measure the start-up, not the failover of a settled cluster.
+func (s *raftvipSys) healthReported(ctx context.Context, leader int) error {
+	return probe.Until(ctx, "every member's health report committed", settle, func() error {
+		ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+		defer cancel()
+		st, err := s.c.StatusOf(ctx, leader)
+		if err != nil {
+			return err
+		}
+		if len(st.Members) != s.l.Nodes() {
+			return fmt.Errorf("%d members, want %d", len(st.Members), s.l.Nodes())
+		}
+		for _, m := range st.Members {
+			if !m.Health.Reported {
+				return fmt.Errorf("no health report from %s yet", m.ID)
+			}
+		}
+		return nil
+	})
+}
+
+// handedTo waits until one node alone holds the last VIP, then until it
+// holds them all, and returns it.
+func (s *raftvipSys) handedTo(ctx context.Context, vips []netip.Prefix) (int, error) {
+	var holder int
+	err := probe.Until(ctx, "one VIP host holds the VIPs after the witness led", settle, func() error {
+		h, err := s.l.HoldersOf(vips[len(vips)-1].Addr())
+		if err != nil {
+			return err
+		}
+		if len(h) != 1 {
+			return fmt.Errorf("%s held by %v", vips[len(vips)-1], h)
+		}
+		holder = h[0]
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return holder, waitHeld(ctx, s.l, vips, holder)
 }
 
 func (s *raftvipSys) pids(i int) []int {
