@@ -61,7 +61,7 @@ func (n *Node) leadAsWitness(ctx context.Context, term uint64) {
 
 // excludeUnreachable adds to in.excluded, on a witness, the VIP-capable
 // voters whose Raft address does not accept a connection within the
-// election timeout (dialRaft).
+// election timeout (dialRaft), or, once another has, within witnessDialGrace.
 // A newly elected leader has no heartbeat failures yet to go by, and a
 // transfer to an unreachable voter blocks every other transfer until its
 // connection times out (10 s): a witness elected because the holder was cut
@@ -70,10 +70,16 @@ func (n *Node) excludeUnreachable(ctx context.Context, in *successionInput) {
 	if !n.cfg.Witness {
 		return
 	}
-	var (
-		mu sync.Mutex
-		wg sync.WaitGroup
-	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		id string
+		ok bool
+	}
+	answers := make(chan answer)
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: the dials still running end at once
+	asked := map[string]bool{}
 	for _, id := range in.voters {
 		m := in.members[id]
 		if id == in.self || in.excluded[id] || m.Witness || !m.Health.Healthy {
@@ -83,17 +89,44 @@ func (n *Node) excludeUnreachable(ctx context.Context, in *successionInput) {
 		if !ok {
 			continue
 		}
+		asked[id] = true
 		wg.Go(func() {
-			if n.dialRaft(ctx, string(s.Address), n.cfg.Timing.Election) == nil {
-				return
+			err := n.dialRaft(ctx, string(s.Address), n.cfg.Timing.Election)
+			select {
+			case answers <- answer{id, err == nil}:
+			case <-ctx.Done():
 			}
-			mu.Lock()
-			in.excluded[id] = true
-			mu.Unlock()
 		})
 	}
-	wg.Wait()
+	// A live voter on the LAN answers within a millisecond or two, while a
+	// lost one takes the whole election timeout to give up: once one has
+	// answered, the others get a short grace, and whoever has not answered
+	// by then is passed over this time. Waiting for every dial made an
+	// elected witness hand over a whole election timeout late.
+	var grace <-chan time.Time
+	for len(asked) > 0 {
+		select {
+		case a := <-answers:
+			delete(asked, a.id)
+			if !a.ok {
+				in.excluded[a.id] = true
+			} else if grace == nil {
+				grace = time.After(witnessDialGrace)
+			}
+			continue
+		case <-grace:
+		case <-ctx.Done():
+		}
+		break
+	}
+	for id := range asked {
+		in.excluded[id] = true
+	}
 }
+
+// witnessDialGrace is how long an elected witness waits for the other VIP
+// hosts' Raft ports once one has answered (excludeUnreachable).
+const witnessDialGrace = 10 * time.Millisecond
 
 // handOffTarget is whom a leader stepping down without a named successor
 // (shutdown, `raftvip transfer` with no ID) hands leadership to. Without
