@@ -214,9 +214,9 @@ func listen(flagName, addr string, conf *tls.Config) (net.Listener, error) {
 // view is the reconciler's window on the node. -interface is local to this
 // node, so it is applied here rather than stored in the replicated set.
 func (a *agent) view() netops.View {
-	st, leader, term := a.node.View()
+	st, g := a.node.Gate()
 	st.VIPs = localize(st.VIPs, a.cfg.Interface)
-	return netops.View{State: st, Leader: leader, Term: term}
+	return netops.View{State: st, Leader: g.Leader, Term: g.Term, Why: g.Why, Lapsed: g.Lapsed}
 }
 
 func (a *agent) run(ctx context.Context, stop context.CancelFunc) error {
