@@ -65,6 +65,13 @@ func (q *quorumLease) confirmedAt(term uint64) time.Time {
 	return q.confirmed
 }
 
+// handingOver reports whether a handover gave up leadership in term.
+func (q *quorumLease) handingOver(term uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return term == q.term && q.resigned
+}
+
 // resign makes the lease invalid in term until unresign or a newer term.
 func (q *quorumLease) resign(term uint64) {
 	q.mu.Lock()
@@ -169,11 +176,10 @@ func nextProof(confirmed, attempted time.Time, interval time.Duration) time.Time
 // committed its barrier (docs/design.md, "The quorum lease").
 func (n *Node) keepLease(ctx context.Context, term uint64) {
 	window, every := n.cfg.Timing.LeaderLease, n.cfg.Timing.proofEvery()
-	var proofs sync.WaitGroup
-	defer proofs.Wait()
+	var pending chan error // the proof in flight, if any
+	defer func() { n.awaitProof(pending, every) }()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	var pending chan error // the proof in flight, if any
 	var started time.Time
 	var kind proof
 	open := false
@@ -181,19 +187,21 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 	for {
 		now := time.Now()
 		confirmed := n.lease.confirmedAt(term)
-		if pending == nil && !now.Before(nextProof(confirmed, started, every)) {
+		// No proof during a handover: the gate is closed anyway, and raft
+		// may shut down next, leaving a proof in flight unanswered.
+		idle := pending == nil && !n.lease.handingOver(term)
+		if idle && !now.Before(nextProof(confirmed, started, every)) {
 			kind = proofFor(now.Sub(confirmed), every, !confirmed.IsZero())
 			started, pending = now, make(chan error, 1)
 			f := n.prove(kind, window)
-			ch := pending
-			proofs.Go(func() { ch <- f.Error() })
+			go func(ch chan<- error) { ch <- f.Error() }(pending) // awaitProof waits for it
 		}
 		if s := n.lease.standing(term, now, window); (s == standing{}) != open {
 			open = !open
 			lapsed = n.logLease(term, now, lapsed, s, kind)
 			n.changed()
 		}
-		timer.Reset(n.leaseWake(term, now, pending != nil, started, every, window))
+		timer.Reset(n.leaseWake(term, now, idle && pending == nil, started, every, window))
 		select {
 		case <-ctx.Done():
 			return
@@ -209,6 +217,29 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 	}
 }
 
+// awaitProof waits for the proof in flight, if any, when keepLease returns,
+// so that its goroutine does not outlive the keeper. Raft answers every proof
+// while it runs (verifies and barriers fail when leadership is lost), but one
+// caught by raft's Shutdown may never be answered: then it gives up.
+func (n *Node) awaitProof(pending <-chan error, every time.Duration) {
+	if pending == nil {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-pending:
+			return
+		case <-t.C:
+			if n.raft.State() == raft.Shutdown {
+				n.log.Debug("a quorum proof is left unanswered by raft's shutdown")
+				return
+			}
+		}
+	}
+}
+
 // prove starts a proof of the given kind.
 func (n *Node) prove(kind proof, timeout time.Duration) raft.Future {
 	if kind == barrier {
@@ -218,8 +249,9 @@ func (n *Node) prove(kind proof, timeout time.Duration) raft.Future {
 }
 
 // leaseWake returns how long keepLease may sleep: until the next proof is due
-// (unless one is in flight) or the lease expires, whichever is first.
-func (n *Node) leaseWake(term uint64, now time.Time, inFlight bool, started time.Time, every, window time.Duration) time.Duration {
+// (if it may start one: none in flight, no handover) or the lease expires,
+// whichever is first, and at most one interval.
+func (n *Node) leaseWake(term uint64, now time.Time, mayProve bool, started time.Time, every, window time.Duration) time.Duration {
 	confirmed := n.lease.confirmedAt(term)
 	wake := now.Add(every)
 	if !confirmed.IsZero() {
@@ -227,7 +259,7 @@ func (n *Node) leaseWake(term uint64, now time.Time, inFlight bool, started time
 			wake = exp
 		}
 	}
-	if !inFlight {
+	if mayProve {
 		if next := nextProof(confirmed, started, every); next.Before(wake) {
 			wake = next
 		}

@@ -1,11 +1,14 @@
 package cluster
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 func TestQuorumLease(t *testing.T) {
@@ -140,25 +143,51 @@ func lanCluster(t *testing.T) (*testCluster, Timing) {
 }
 
 // stopInBubble stops every node and waits, in virtual time, for what raft
-// leaves running after Shutdown: a leadership transfer to a peer that has
-// stopped waits out the in-memory transport's 5 s timeout, and a bubble must
-// not end with goroutines of its own still blocked.
+// leaves running after Shutdown (a leadership transfer to a peer that has
+// stopped waits out the in-memory transport's 5 s timeout): a bubble must not
+// end with goroutines of its own still blocked.
+//
+// The agent cancels Run before it shuts raft down, so that no quorum proof is
+// in flight at raft's Shutdown (one caught by it may never be answered); the
+// harness does it the other way round. So the proofs stop first (as during a
+// handover), a second lets raft answer those in flight, and the followers go
+// first, so that no handover starts a new term, and new proofs, on the way.
 func stopInBubble(c *testCluster) {
 	for _, n := range c.nodes {
+		n.lease.resign(n.raft.CurrentTerm())
+	}
+	time.Sleep(time.Second)
+	nodes := slices.Clone(c.nodes)
+	slices.SortStableFunc(nodes, func(a, b *testNode) int {
+		return cmp.Compare(boolInt(a.raft.State() == raft.Leader), boolInt(b.raft.State() == raft.Leader))
+	})
+	for _, n := range nodes {
 		n.stop()
 	}
 	time.Sleep(10 * time.Second)
 }
 
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // sampleGate records the leader's gate every millisecond of virtual time
-// for d, and whether any other node held the VIPs meanwhile.
-func sampleGate(c *testCluster, n *testNode, d time.Duration) (gates []Gate, others []string) {
+// for d, and the other nodes that held the VIPs meanwhile. It fails t at the
+// first sample where n and another node both held them.
+func sampleGate(t *testing.T, c *testCluster, n *testNode, d time.Duration) (gates []Gate, others []string) {
+	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		_, g := n.Gate()
+		st, g := n.Gate()
 		gates = append(gates, g)
 		for _, id := range c.holders() {
 			if id != n.id {
 				others = append(others, id)
+				if st.HeldBy(n.id, g.Leader, g.Term) {
+					t.Fatalf("%s and %s hold the VIPs at once", n.id, id)
+				}
 			}
 		}
 	}
@@ -175,9 +204,9 @@ func TestShortStallKeepsVIPs(t *testing.T) {
 		_, g0 := old.Gate()
 		time.Sleep(time.Second)
 		c.isolate(old)
-		during, others := sampleGate(c, old, 70*time.Millisecond)
+		during, others := sampleGate(t, c, old, 70*time.Millisecond)
 		c.heal(old)
-		after, more := sampleGate(c, old, time.Second)
+		after, more := sampleGate(t, c, old, time.Second)
 		for i, g := range append(during, after...) {
 			if !g.Leader || g.Term != g0.Term {
 				t.Fatalf("sample %d (ms after the stall began): gate %+v, want leader in term %d", i, g, g0.Term)
@@ -191,18 +220,19 @@ func TestShortStallKeepsVIPs(t *testing.T) {
 }
 
 // TestLapseReprovedInTheSameTerm: a leader cut off for 160 ms, longer than
-// the leader lease (150 ms) but shorter than any election (200 ms), drops
-// the VIPs within the lease, says why, and holds them again in the same term
-// once its barrier commits; no other node holds them meanwhile.
+// the leader lease (150 ms) but shorter than the heartbeat timeout (200 ms),
+// drops the VIPs within the lease, says why, and holds them again in the same
+// term once its barrier commits, unless the others elected meanwhile; no two
+// nodes ever hold them at once.
 func TestLapseReprovedInTheSameTerm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, lan := lanCluster(t)
 		old := c.holder()
 		_, g0 := old.Gate()
 		c.isolate(old)
-		during, others := sampleGate(c, old, 160*time.Millisecond)
+		during, others := sampleGate(t, c, old, 160*time.Millisecond)
 		c.heal(old)
-		after, more := sampleGate(c, old, time.Second)
+		after, more := sampleGate(t, c, old, time.Second)
 		dropped := slices.IndexFunc(during, func(g Gate) bool { return !g.Leader })
 		if dropped < 0 {
 			t.Fatalf("the gate stayed open for all of a 160 ms partition (lease %s)", lan.LeaderLease)
@@ -213,11 +243,14 @@ func TestLapseReprovedInTheSameTerm(t *testing.T) {
 		if g := during[dropped]; !g.Lapsed || !strings.Contains(g.Why, "lapsed") {
 			t.Errorf("drop reported as %+v, want a lapse", g)
 		}
-		if len(others)+len(more) > 0 {
-			t.Fatalf("other nodes held the VIPs: %v", append(others, more...))
-		}
 		last := after[len(after)-1]
-		if !last.Leader || last.Term != g0.Term {
+		if len(others)+len(more) > 0 || last.Term != g0.Term {
+			// Raft backs its heartbeats off while they fail (up to half a
+			// heartbeat timeout), so a follower may not hear from the
+			// healed leader in time and start an election: then a new
+			// leader holds, never at the same time (sampleGate).
+			t.Logf("an election followed the partition; the new holder took over (term %d)", last.Term)
+		} else if !last.Leader {
 			t.Fatalf("after healing: gate %+v, want leader again in term %d", last, g0.Term)
 		}
 		t.Logf("dropped %s after the cut, held again %d ms after healing",
@@ -235,7 +268,9 @@ func TestPartitionDropsWithinLease(t *testing.T) {
 		old := c.holder()
 		_, g0 := old.Gate()
 		c.isolate(old)
-		gates, _ := sampleGate(c, old, lan.LeaderLease)
+		// The last proof began at the cut or before: the gate is closed one
+		// lease later at the latest.
+		gates, _ := sampleGate(t, c, old, lan.LeaderLease+time.Millisecond)
 		if g := gates[len(gates)-1]; g.Leader {
 			t.Fatalf("still holding %s after the partition began: %+v", lan.LeaderLease, g)
 		}
@@ -250,7 +285,7 @@ func TestPartitionDropsWithinLease(t *testing.T) {
 			}
 		}
 		c.heal(old)
-		rest, _ := sampleGate(c, old, time.Second)
+		rest, _ := sampleGate(t, c, old, time.Second)
 		for i, g := range rest {
 			if g.Leader {
 				t.Fatalf("%d ms after healing the old leader holds again: %+v", i, g)
