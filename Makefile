@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/raftvip
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test unit e2e demo bench deps vet fuzz clean
+.PHONY: all build test unit e2e demo bench deps vet fuzz clean deb
 
 all: build
 
@@ -36,6 +36,11 @@ unit: vet
 # next lab built removes what a killed one left).
 e2e: build
 	$(GO) test -count=1 -p 1 -timeout 20m -v ./e2e/...
+
+# The Debian package bin/raftvip_<version>_<arch>.deb (packaging/deb/build.sh
+# says how the version is made). Install it with apt install ./bin/raftvip_*.deb.
+deb:
+	GO=$(GO) VERSION=$(VERSION) ./packaging/deb/build.sh bin
 
 # A three-node cluster in network namespaces on this machine, and a failover.
 demo: deps build

@@ -94,9 +94,15 @@ func (c *Client) Members(ctx context.Context) ([]cluster.Member, error) {
 
 // VIPs returns the replicated VIP set.
 func (c *Client) VIPs(ctx context.Context) ([]fsm.VIP, error) {
-	var b vipsBody
-	err := c.do(ctx, http.MethodGet, "/v1/vips", nil, &b)
-	return b.VIPs, err
+	l, err := c.VIPList(ctx)
+	return l.VIPs, err
+}
+
+// VIPList returns the replicated VIP set and its owner.
+func (c *Client) VIPList(ctx context.Context) (VIPList, error) {
+	var l VIPList
+	err := c.do(ctx, http.MethodGet, "/v1/vips", nil, &l)
+	return l, err
 }
 
 // Join asks the cluster to add req's node as a voter. It is idempotent.
@@ -110,14 +116,25 @@ func (c *Client) Leave(ctx context.Context, id string) error {
 }
 
 // Transfer asks the leader to hand leadership to id, or to any up-to-date
-// follower when id is "".
-func (c *Client) Transfer(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodPost, "/v1/transfer", idRequest{ID: id}, nil)
+// follower when id is "". The answer's Message says what happened: a
+// transfer to the node that already leads changes nothing.
+func (c *Client) Transfer(ctx context.Context, id string) (WriteAnswer, error) {
+	var a WriteAnswer
+	err := c.do(ctx, http.MethodPost, "/v1/transfer", idRequest{ID: id}, &a)
+	return a, err
 }
 
-// AddVIP adds v to the VIP set, or replaces the VIP with its address.
+// AddVIP adds v to the VIP set. A VIP with its address and another prefix
+// length or interface is not replaced: the answer is 409 (ReplaceVIP does).
 func (c *Client) AddVIP(ctx context.Context, v fsm.VIP) error {
 	return c.do(ctx, http.MethodPost, "/v1/vips", v, nil)
+}
+
+// ReplaceVIP adds v, replacing the VIP with its address even if that one has
+// another prefix length or interface (which AddVIP refuses).
+func (c *Client) ReplaceVIP(ctx context.Context, v fsm.VIP) error {
+	req := vipRequest{Prefix: v.Prefix.String(), Interface: v.Interface, Label: v.Label, Replace: true}
+	return c.do(ctx, http.MethodPost, "/v1/vips", req, nil)
 }
 
 // RemoveVIP removes the VIP with address a.

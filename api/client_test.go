@@ -69,9 +69,11 @@ func TestClientWrites(t *testing.T) {
 	}{
 		{"Join", func(ctx context.Context, c *Client) error { return c.Join(ctx, join) }, "join n4 192.0.2.14:7000 192.0.2.14:8080"},
 		{"Leave", func(ctx context.Context, c *Client) error { return c.Leave(ctx, "n3") }, "leave n3"},
-		{"Transfer", func(ctx context.Context, c *Client) error { return c.Transfer(ctx, "n2") }, `transfer "n2"`},
-		{"Transfer any", func(ctx context.Context, c *Client) error { return c.Transfer(ctx, "") }, `transfer ""`},
+		{"Transfer", func(ctx context.Context, c *Client) error { _, err := c.Transfer(ctx, "n2"); return err }, `transfer "n2"`},
+		{"Transfer any", func(ctx context.Context, c *Client) error { _, err := c.Transfer(ctx, ""); return err }, `transfer ""`},
 		{"AddVIP", func(ctx context.Context, c *Client) error { return c.AddVIP(ctx, v) }, `add-vip 192.0.2.101/24 if="eth0" label="web"`},
+		{"ReplaceVIP", func(ctx context.Context, c *Client) error { return c.ReplaceVIP(ctx, v) },
+			`replace-vip 192.0.2.101/24 if="eth0" label="web"`},
 		{"AddVIP v6", func(ctx context.Context, c *Client) error {
 			return c.AddVIP(ctx, fsm.VIP{Prefix: netip.MustParsePrefix("2001:db8::100/64")})
 		}, `add-vip 2001:db8::100/64 if="" label=""`},
@@ -177,7 +179,7 @@ func TestClientRetriesOnlyOnce(t *testing.T) {
 	b = httptest.NewServer(pointTo(&a))
 	defer b.Close()
 
-	err := NewClient(a.URL, testToken, nil).Transfer(context.Background(), "")
+	_, err := NewClient(a.URL, testToken, nil).Transfer(context.Background(), "")
 	var apiErr *Error
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusMisdirectedRequest {
 		t.Errorf("err = %v, want *Error 421", err)

@@ -74,13 +74,21 @@ func statusFor(err error) int {
 		return se.code
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
+	case errors.Is(err, cluster.ErrMaybeApplied):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, cluster.ErrAddressConflict), errors.Is(err, cluster.ErrVIPExists):
+		return http.StatusConflict
+	case errors.Is(err, cluster.ErrUnreachable):
+		return http.StatusBadGateway
 	case errors.Is(err, cluster.ErrNotLeader):
 		return http.StatusMisdirectedRequest
 	case errors.Is(err, cluster.ErrNoLeader):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, cluster.ErrWitness):
+		return http.StatusConflict
 	case errors.Is(err, cluster.ErrUnknownMember), errors.Is(err, fsm.ErrNoSuchVIP):
 		return http.StatusNotFound
-	case errors.Is(err, fsm.ErrInvalidVIP), errors.Is(err, fsm.ErrMalformed):
+	case errors.Is(err, fsm.ErrInvalidVIP), errors.Is(err, fsm.ErrInvalidHealth), errors.Is(err, fsm.ErrMalformed):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

@@ -28,6 +28,8 @@ type fakeCluster struct {
 	leader bool
 	err    error // returned by every write when set
 	calls  []string
+	// onApply, if set, sees the witness flag of every applied command.
+	onApply func(witness bool)
 }
 
 var _ Cluster = (*fakeCluster)(nil)
@@ -35,7 +37,7 @@ var _ Cluster = (*fakeCluster)(nil)
 func newLeader(id string) *fakeCluster {
 	return &fakeCluster{leader: true, status: cluster.Status{
 		ID: id, State: "Leader", Term: 7, LeaderID: id, LeaderAPIAddr: "192.0.2.11:8080", Holder: true,
-		Members: []cluster.Member{{ID: id, RaftAddr: "192.0.2.11:7000", APIAddr: "192.0.2.11:8080", Suffrage: "voter", Leader: true}},
+		Members: []cluster.Member{{ID: id, RaftAddr: "192.0.2.11:7000", APIAddr: "192.0.2.11:8080", Suffrage: "voter", Role: "voter", Leader: true}},
 		VIPs:    []fsm.VIP{{Prefix: netip.MustParsePrefix("192.0.2.100/24"), Interface: "eth0"}},
 		Owner:   fsm.Owner{Node: id, Term: 7},
 	}}
@@ -72,6 +74,9 @@ func (f *fakeCluster) Calls() []string {
 }
 
 func (f *fakeCluster) Apply(_ context.Context, c fsm.Command) error {
+	if f.onApply != nil {
+		f.onApply(c.Witness)
+	}
 	switch c.Type {
 	case fsm.TypeAddVIP:
 		return f.record(fmt.Sprintf("add-vip %s if=%q label=%q", c.VIP.Prefix, c.VIP.Interface, c.VIP.Label))
@@ -83,14 +88,27 @@ func (f *fakeCluster) Apply(_ context.Context, c fsm.Command) error {
 	return f.record(c.Type.String())
 }
 
+func (f *fakeCluster) AddVIP(ctx context.Context, v fsm.VIP, replace bool) error {
+	if replace {
+		return f.record(fmt.Sprintf("replace-vip %s if=%q label=%q", v.Prefix, v.Interface, v.Label))
+	}
+	return f.Apply(ctx, fsm.AddVIP(v))
+}
+
 func (f *fakeCluster) Join(_ context.Context, id, raftAddr, apiAddr string) error {
 	return f.record(fmt.Sprintf("join %s %s %s", id, raftAddr, apiAddr))
 }
 
 func (f *fakeCluster) Leave(_ context.Context, id string) error { return f.record("leave " + id) }
 
-func (f *fakeCluster) Transfer(_ context.Context, id string) error {
-	return f.record(fmt.Sprintf("transfer %q", id))
+func (f *fakeCluster) Transfer(_ context.Context, id string) (cluster.TransferResult, error) {
+	if err := f.record(fmt.Sprintf("transfer %q", id)); err != nil {
+		return cluster.TransferResult{}, err
+	}
+	if id == "" || id == f.status.ID {
+		return cluster.TransferResult{Leader: f.status.ID}, nil
+	}
+	return cluster.TransferResult{Leader: id, Moved: true}, nil
 }
 
 // serve starts an httptest server for f. logs, if not nil, receives the

@@ -27,7 +27,7 @@ func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.R
 		st.LeaderID, st.LeaderAPIAddr = "", ""
 	}
 	if st.LeaderAPIAddr == "" {
-		msg := "no leader"
+		msg := "not applied: no leader"
 		if st.LeaderID != "" {
 			// A leader whose SetMember has not reached this node yet.
 			msg = fmt.Sprintf("no leader to forward to: the API address of leader %s is not known yet", st.LeaderID)
@@ -47,6 +47,15 @@ func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.R
 		return
 	}
 	s.forward(ctx, w, r, body, st)
+}
+
+// forwardOutcome says what a forward that got no answer means for the change:
+// one that timed out may have reached the leader and been applied.
+func forwardOutcome(code int) string {
+	if code == http.StatusGatewayTimeout {
+		return "; the change may still be applied: check with `raftvip vip ls` or `raftvip members`"
+	}
+	return ""
 }
 
 // forward sends the write to the leader with the caller's token and relays the
@@ -76,7 +85,7 @@ func (s *Server) forward(ctx context.Context, w http.ResponseWriter, r *http.Req
 			code = http.StatusGatewayTimeout
 		}
 		s.failWith(w, r, code, errorBody{
-			Error:         oneLine(fmt.Sprintf("forward to leader %s at %s: %v", st.LeaderID, st.LeaderAPIAddr, err)),
+			Error:         oneLine(fmt.Sprintf("forward to leader %s at %s: %v%s", st.LeaderID, st.LeaderAPIAddr, err, forwardOutcome(code))),
 			LeaderID:      st.LeaderID,
 			LeaderAPIAddr: st.LeaderAPIAddr,
 		}, fmt.Errorf("forward to leader %s: %w", st.LeaderAPIAddr, err))

@@ -94,7 +94,7 @@ func validCall(name string, body []byte, addr, call string) error {
 		if len(f) != 3 {
 			return fmt.Errorf("join with %d values", len(f))
 		}
-		if err := ValidateID("id", f[0]); err != nil {
+		if err := fsm.ValidateNodeID("id", f[0]); err != nil {
 			return err
 		}
 		for _, hp := range f[1:] {
@@ -104,13 +104,13 @@ func validCall(name string, body []byte, addr, call string) error {
 			}
 		}
 	case "leave":
-		return ValidateID("id", args)
+		return fsm.ValidateNodeID("id", args)
 	case "transfer":
 		id, err := strconv.Unquote(args)
 		if err != nil || id == "" {
 			return err
 		}
-		return ValidateID("id", id)
+		return fsm.ValidateNodeID("id", id)
 	case "add vip":
 		prefix, rest, _ := strings.Cut(args, " if=")
 		iface, err := strconv.QuotedPrefix(rest)

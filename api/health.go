@@ -3,14 +3,10 @@ package api
 import (
 	"context"
 	"net/http"
-	"unicode/utf8"
 
+	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 )
-
-// maxFault bounds the fault text a node reports, since it is replicated and
-// stored in every node's log.
-const maxFault = 512
 
 // HealthReport is the body of POST /v1/health: what node ID reports of its
 // own health checks, and its priority. Nodes send it; operators need not.
@@ -19,6 +15,8 @@ type HealthReport struct {
 	Healthy  bool   `json:"healthy"`
 	Fault    string `json:"fault"`
 	Priority int    `json:"priority"`
+	// Witness: the node votes but never holds the VIPs.
+	Witness bool `json:"witness,omitempty"`
 }
 
 // ReportHealth records r in the cluster (through the leader).
@@ -31,16 +29,15 @@ func (s *Server) health(_ *http.Request, body []byte) (action, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if err := ValidateID("id", req.ID); err != nil {
+	if err := fsm.ValidateNodeID("id", req.ID); err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}
-	if req.Priority < fsm.MinPriority || req.Priority > fsm.MaxPriority {
-		return nil, badRequest("priority %d is outside %d..%d", req.Priority, fsm.MinPriority, fsm.MaxPriority)
+	// Priority and fault are checked by the rules of the command itself, so a
+	// report refused here is refused the same way from the leader's own path.
+	cmd := cluster.HealthReport{ID: req.ID, Healthy: req.Healthy, Fault: req.Fault, Priority: req.Priority,
+		Witness: req.Witness}.Command()
+	if err := cmd.Validate(); err != nil {
+		return nil, withStatus(http.StatusBadRequest, err)
 	}
-	if len(req.Fault) > maxFault || !utf8.ValidString(req.Fault) {
-		return nil, badRequest("fault must be UTF-8 text of at most %d bytes", maxFault)
-	}
-	return func(ctx context.Context) error {
-		return s.cluster.Apply(ctx, fsm.SetHealth(req.ID, req.Healthy, req.Fault, req.Priority))
-	}, nil
+	return func(ctx context.Context) error { return s.cluster.Apply(ctx, cmd) }, nil
 }

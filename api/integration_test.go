@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops"
 	"github.com/raftvip/raftvip/netops/netopstest"
 )
@@ -58,14 +60,14 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 	if err := nodes[0].node.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n1 to hold the VIP", func() bool { return slices.Equal(lan.Holders(vip.Prefix.Addr()), []string{"n1"}) })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIP", func() bool { return slices.Equal(lan.Holders(vip.Prefix.Addr()), []string{"n1"}) })
 	ctx := t.Context()
 	for _, n := range nodes[1:] {
 		if err := nodes[0].node.Join(ctx, n.id, string(n.addr), n.http.Listener.Addr().String()); err != nil {
 			t.Fatalf("join %s: %v", n.id, err)
 		}
 	}
-	waitFor(t, "/v1/leader 200 on n1 only", func() bool { return leaderCodes(t, nodes) == "200,503,503" })
+	testutil.Eventually(t, testutil.WaitLimit, "/v1/leader 200 on n1 only", func() bool { return leaderCodes(t, nodes) == "200,503,503" })
 
 	// Cut n1 off from its peers, both ways.
 	nodes[0].trans.DisconnectAll()
@@ -73,7 +75,7 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 		n.trans.Disconnect(nodes[0].addr)
 	}
 	var newHolder string
-	waitFor(t, "another node to hold the VIP", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "another node to hold the VIP", func() bool {
 		h := lan.Holders(vip.Prefix.Addr())
 		if len(h) == 1 && h[0] != "n1" {
 			newHolder = h[0]
@@ -84,7 +86,7 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 	if bound := nodes[0].fake.Bound(); len(bound) != 0 {
 		t.Fatalf("the partitioned old leader still has %v bound", bound)
 	}
-	waitFor(t, "/v1/leader 200 on the new holder only", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "/v1/leader 200 on the new holder only", func() bool {
 		codes := leaderCodes(t, nodes)
 		return codes == "503,200,503" && newHolder == "n2" || codes == "503,503,200" && newHolder == "n3"
 	})
@@ -97,7 +99,7 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "n1 to follow again", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to follow again", func() bool {
 		st := nodes[0].node.Status()
 		return st.State == "Follower" && st.LeaderID != "" && st.LeaderID != "n1"
 	})
@@ -167,13 +169,48 @@ func leaderCodes(t *testing.T, nodes []*node) string {
 	return strings.Join(codes, ",")
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+// TestSubmissionRules: a command this release's rules refuse is refused where
+// it is submitted, through the API and through the cluster node, with an
+// error naming the field; nothing reaches the log. (Replicas still apply such
+// an entry when another release wrote it: fsm's TestOtherRulesStillApply.)
+func TestSubmissionRules(t *testing.T) {
+	n := startNode(t, "n1", netopstest.NewLAN(t), slog.New(slog.DiscardHandler))
+	if err := n.node.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	// The seed is the last write a new leader makes (after its claim), so the
+	// log's end is still from here on, unless a refused command gets in.
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the seeded VIP", func() bool { st := n.node.Status(); return st.Holder && len(st.VIPs) == 1 })
+	before := n.node.Status().LastIndex
+	ctx := t.Context()
+
+	client := api.NewClient(n.http.Listener.Addr().String(), "token", nil)
+	network := fsm.VIP{Prefix: netip.MustParsePrefix("192.0.2.0/24")}
+	var apiErr *api.Error
+	if err := client.AddVIP(ctx, network); !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest ||
+		!strings.Contains(err.Error(), "prefix 192.0.2.0/24") {
+		t.Errorf("POST /v1/vips of a network address = %v, want a 400 naming the prefix", err)
+	}
+	err := client.ReportHealth(ctx, api.HealthReport{ID: "n1", Healthy: true, Priority: 300})
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || !strings.Contains(err.Error(), "priority 300") {
+		t.Errorf("POST /v1/health with priority 300 = %v, want a 400 naming the priority", err)
+	}
+
+	for _, c := range []struct {
+		cmd   fsm.Command
+		want  error
+		field string
+	}{
+		{fsm.AddVIP(network), fsm.ErrInvalidVIP, "prefix"},
+		{fsm.AddVIP(fsm.VIP{Prefix: netip.MustParsePrefix("2001:db8::100/64"), Label: "web"}), fsm.ErrInvalidVIP, "label"},
+		{fsm.SetHealth("n1", true, "", 0), fsm.ErrInvalidHealth, "priority"},
+		{fsm.SetHealth("n1", false, strings.Repeat("x", fsm.MaxFault+1), 100), fsm.ErrInvalidHealth, "fault"},
+	} {
+		if err := n.node.Apply(ctx, c.cmd); !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("Apply(%s) = %v, want %v naming %s", c.cmd.Type, err, c.want, c.field)
 		}
-		time.Sleep(2 * time.Millisecond)
+	}
+	if after := n.node.Status(); after.LastIndex != before || len(after.VIPs) != 1 {
+		t.Errorf("refused commands reached the log: last index %d -> %d, VIPs %v", before, after.LastIndex, after.VIPs)
 	}
 }

@@ -30,12 +30,16 @@ import (
 type Cluster interface {
 	Status() cluster.Status
 	Apply(ctx context.Context, c fsm.Command) error
+	// AddVIP applies fsm.AddVIP(v), refusing with cluster.ErrVIPExists to
+	// change the prefix length or interface of a VIP unless replace.
+	AddVIP(ctx context.Context, v fsm.VIP, replace bool) error
 	// Join adds a voter; it is idempotent.
 	Join(ctx context.Context, id, raftAddr, apiAddr string) error
 	// Leave removes a member, or returns cluster.ErrUnknownMember.
 	Leave(ctx context.Context, id string) error
-	// Transfer hands leadership to id, or to any up-to-date follower if id is "".
-	Transfer(ctx context.Context, id string) error
+	// Transfer hands leadership to id, or to any up-to-date follower if id
+	// is "", and says what it did.
+	Transfer(ctx context.Context, id string) (cluster.TransferResult, error)
 }
 
 // ServerConfig is what NewServer needs.
@@ -54,6 +58,10 @@ type ServerConfig struct {
 	// TLS, when set, means members' API addresses are HTTPS, and is the
 	// client configuration (this node's certificate) for forwarding to them.
 	TLS *tls.Config
+	// Conflicts, when set, are the VIPs this node cannot bind for an
+	// address in the way, shown in GET /v1/status. It must be cheap: every
+	// status read calls it.
+	Conflicts func() []cluster.AddressConflict
 }
 
 // Server answers the HTTP API for one node.
@@ -65,6 +73,7 @@ type Server struct {
 	scheme    string // of members' API addresses
 	mux       *http.ServeMux
 	metrics   http.Handler
+	conflicts func() []cluster.AddressConflict
 	stopped   atomic.Bool
 }
 
@@ -100,6 +109,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		log:       log.With("component", "api"),
 		client:    hc,
 		metrics:   cfg.Metrics,
+		conflicts: cfg.Conflicts,
 		scheme:    "http",
 	}
 	if cfg.TLS != nil {
@@ -177,7 +187,7 @@ func (s *Server) routes() *http.ServeMux {
 		{http.MethodGet, "/metrics", s.serveMetrics},
 		{http.MethodPost, "/v1/join", s.write(s.join)},
 		{http.MethodPost, "/v1/leave", s.write(s.leave)},
-		{http.MethodPost, "/v1/transfer", s.write(s.transfer)},
+		{http.MethodPost, "/v1/transfer", s.writeResult(s.transfer)},
 		{http.MethodPost, "/v1/health", s.write(s.health)},
 		{http.MethodPost, "/v1/vips", s.write(s.addVIP)},
 		{http.MethodDelete, "/v1/vips/{addr}", s.write(s.removeVIP)},
@@ -236,7 +246,7 @@ func (s *Server) leader(w http.ResponseWriter, _ *http.Request) {
 	st := s.cluster.Status()
 	info := LeaderInfo{
 		Node:          st.ID,
-		Role:          strings.ToLower(st.State),
+		Role:          strings.ToLower(string(st.State)),
 		Holder:        st.Holder,
 		LeaderID:      st.LeaderID,
 		LeaderAPIAddr: st.LeaderAPIAddr,
@@ -249,10 +259,17 @@ func (s *Server) leader(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, code, info)
 }
 
-func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	if err := s.awaitIndex(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	st := s.cluster.Status()
 	st.Members = nonNil(st.Members)
 	st.VIPs = nonNil(st.VIPs)
+	if s.conflicts != nil {
+		st.Conflicts = s.conflicts()
+	}
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -261,19 +278,27 @@ type membersBody struct {
 	Members []cluster.Member `json:"members"`
 }
 
-func (s *Server) members(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) members(w http.ResponseWriter, r *http.Request) {
+	if err := s.awaitIndex(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, membersBody{Members: nonNil(s.cluster.Status().Members)})
 }
 
-// vipsBody is the body of GET /v1/vips.
-type vipsBody struct {
+// VIPList is the body of GET /v1/vips: the VIP set and who holds it.
+type VIPList struct {
 	VIPs  []fsm.VIP `json:"vips"`
 	Owner fsm.Owner `json:"owner"`
 }
 
-func (s *Server) vips(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) vips(w http.ResponseWriter, r *http.Request) {
+	if err := s.awaitIndex(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	st := s.cluster.Status()
-	writeJSON(w, http.StatusOK, vipsBody{VIPs: nonNil(st.VIPs), Owner: st.Owner})
+	writeJSON(w, http.StatusOK, VIPList{VIPs: nonNil(st.VIPs), Owner: st.Owner})
 }
 
 // nonNil makes an empty list encode as [] rather than null, which scripts

@@ -85,7 +85,7 @@ func TestReads(t *testing.T) {
 	_, ts := serve(t, newLeader("n1"), nil)
 	vip := map[string]any{"prefix": "192.0.2.100/24", "interface": "eth0"}
 	member := map[string]any{"id": "n1", "raft_addr": "192.0.2.11:7000", "api_addr": "192.0.2.11:8080",
-		"suffrage": "voter", "leader": true}
+		"suffrage": "voter", "role": "voter", "leader": true}
 	tests := []struct {
 		path string
 		want map[string]any // only these keys are compared
@@ -152,10 +152,11 @@ func TestWritesSucceed(t *testing.T) {
 	for _, w := range writes() {
 		t.Run(w.name, func(t *testing.T) {
 			f := newLeader("n1")
+			f.status.AppliedIndex = 42
 			_, ts := serve(t, f, nil)
 			a := call(t, ts.URL, w.method, w.path, testToken, w.body)
-			if a.code != 200 || !cmp.Equal(a.body, map[string]any{"ok": true}) {
-				t.Errorf("answer %d %v, want 200 {\"ok\":true}", a.code, a.body)
+			if a.code != 200 || a.body["ok"] != true || a.body["index"] != 42.0 {
+				t.Errorf("answer %d %v, want 200 with ok true and index 42", a.code, a.body)
 			}
 			if diff := cmp.Diff([]string{w.call}, f.Calls()); diff != "" {
 				t.Errorf("calls (-want +got):\n%s", diff)
@@ -203,6 +204,7 @@ func TestBadRequests(t *testing.T) {
 		{"vip no prefix length", "POST", "/v1/vips", `{"prefix":"192.0.2.101"}`, 400, "not a CIDR"},
 		{"vip network address", "POST", "/v1/vips", `{"prefix":"192.0.2.0/24"}`, 400, "network address"},
 		{"vip label on IPv6", "POST", "/v1/vips", `{"prefix":"2001:db8::100/64","label":"web"}`, 400, "IPv4 addresses only"},
+		{"vip interface too long", "POST", "/v1/vips", `{"prefix":"192.0.2.101/24","interface":"a-very-long-interface"}`, 400, `interface "a-very-long-interface"`},
 		{"vip missing prefix", "POST", "/v1/vips", `{"interface":"eth0"}`, 400, "prefix is required"},
 		{"vip prefix as number", "POST", "/v1/vips", `{"prefix":1}`, 400, `field "prefix"`},
 		{"delete not an address", "DELETE", "/v1/vips/web", "", 400, `"web" is not an IP address`},
@@ -268,6 +270,10 @@ func TestErrorMapping(t *testing.T) {
 		{"invalid VIP", fmt.Errorf("apply: %w", fsm.ErrInvalidVIP), 400, 0},
 		{"no leader", fmt.Errorf("apply: %w", cluster.ErrNoLeader), 503, 1},
 		{"deadline", fmt.Errorf("apply: %w", context.DeadlineExceeded), 504, 1},
+		{"address conflict", fmt.Errorf("apply: %w: VIP is n1's address", cluster.ErrAddressConflict), 409, 0},
+		{"prefix change", fmt.Errorf("%w: 192.0.2.100/24 is in the VIP set", cluster.ErrVIPExists), 409, 0},
+		{"joiner unreachable", fmt.Errorf("join n4: %w", cluster.ErrUnreachable), 502, 1},
+		{"maybe applied", fmt.Errorf("apply: leadership lost: %w", cluster.ErrMaybeApplied), 503, 1},
 		{"other", errors.New("raft: disk full\nsecond line"), 500, 1},
 	}
 	for _, tt := range tests {

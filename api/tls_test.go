@@ -43,7 +43,7 @@ func TestTLSForwardAndRefusal(t *testing.T) {
 	// An operator's certificate of the cluster: the write is forwarded to the
 	// leader over TLS, with the follower's certificate.
 	c := NewClient(followerAddr, testToken, confs[2])
-	if err := c.Transfer(t.Context(), ""); err != nil {
+	if _, err := c.Transfer(t.Context(), ""); err != nil {
 		t.Fatalf("write through the follower: %v", err)
 	}
 	if diff := cmp.Diff([]string{`transfer ""`}, leader.Calls()); diff != "" {
@@ -61,7 +61,7 @@ func TestTLSForwardAndRefusal(t *testing.T) {
 		{"plain HTTP", NewClient(followerAddr, testToken, nil)},
 		{"certificate of another cluster", NewClient(followerAddr, testToken, pkitest.Configs(t, "admin")[0])},
 	} {
-		err := try.c.Transfer(t.Context(), "")
+		_, err := try.c.Transfer(t.Context(), "")
 		if err == nil {
 			t.Errorf("%s: write accepted", try.name)
 		}

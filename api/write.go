@@ -23,9 +23,6 @@ import (
 // follower's ID; a node receiving it never forwards again (loop guard).
 const forwardedHeader = "X-Raftvip-Forwarded"
 
-// maxIDLen bounds node IDs: they appear in logs, headers and Raft's configuration.
-const maxIDLen = 64
-
 // Decoder problems of our own, named in the 400 answer by jsonProblem.
 var (
 	errEmptyBody    = errors.New("empty body")
@@ -39,10 +36,44 @@ type action func(ctx context.Context) error
 // nothing happens to the cluster until the action runs.
 type parser func(r *http.Request, body []byte) (action, error)
 
-// write wraps a parser with what every write shares, in the order that
-// guarantees a refused request changes nothing: shutdown check, authorisation,
-// body, validation, then the action and, on a follower, forwarding.
+// WriteAnswer is the body of a successful write.
+type WriteAnswer struct {
+	OK bool `json:"ok"`
+	// Index is the leader's applied log index once the change was applied:
+	// a read with ?min_index=Index on any node sees the change.
+	Index uint64 `json:"index"`
+	// Message says what happened when that is more than "done" (transfer).
+	Message string `json:"message,omitempty"`
+	// Leader is the leader after a transfer.
+	Leader string `json:"leader,omitempty"`
+	// Moved is false after a transfer that changed nothing.
+	Moved *bool `json:"moved,omitempty"`
+}
+
+// resultAction is an action whose answer says more than ok.
+type resultAction func(ctx context.Context) (WriteAnswer, error)
+
+// resultParser is a parser for a resultAction.
+type resultParser func(r *http.Request, body []byte) (resultAction, error)
+
+// write wraps a parser with what every write shares (writeResult).
 func (s *Server) write(parse parser) http.HandlerFunc {
+	return s.writeResult(func(r *http.Request, body []byte) (resultAction, error) {
+		act, err := parse(r, body)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) (WriteAnswer, error) { return WriteAnswer{}, act(ctx) }, nil
+	})
+}
+
+// writeResult wraps a parser with what every write shares, in the order that
+// guarantees a refused request changes nothing: shutdown check,
+// authorisation, body, validation, then the action and, on a follower,
+// forwarding. A successful answer carries the applied index, once the other
+// members have applied it too or settleWait passed (settle), so that a read
+// on any node right after it sees the change.
+func (s *Server) writeResult(parse resultParser) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.stopped.Load() {
 			s.fail(w, r, errShuttingDown)
@@ -64,14 +95,16 @@ func (s *Server) write(parse parser) http.HandlerFunc {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), writeBudget)
 		defer cancel()
-		err = act(ctx)
+		ans, err := act(ctx)
 		switch {
 		case errors.Is(err, cluster.ErrNotLeader):
 			s.notLeader(ctx, w, r, body, err)
 		case err != nil:
 			s.fail(w, r, err)
 		default:
-			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+			ans.OK = true
+			ans.Index = s.settle(ctx)
+			writeJSON(w, http.StatusOK, ans)
 		}
 	}
 }
@@ -146,6 +179,9 @@ type vipRequest struct {
 	Prefix    string `json:"prefix"`
 	Interface string `json:"interface"`
 	Label     string `json:"label"`
+	// Replace allows changing the prefix length or interface of the VIP
+	// with this address; without it such a change is refused (409).
+	Replace bool `json:"replace,omitempty"`
 }
 
 func (s *Server) join(_ *http.Request, body []byte) (action, error) {
@@ -153,7 +189,7 @@ func (s *Server) join(_ *http.Request, body []byte) (action, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if err := errors.Join(ValidateID("id", req.ID), checkHostPort("raft_addr", req.RaftAddr),
+	if err := errors.Join(fsm.ValidateNodeID("id", req.ID), checkHostPort("raft_addr", req.RaftAddr),
 		checkHostPort("api_addr", req.APIAddr)); err != nil {
 		return nil, badRequest("%s", oneLine(strings.ReplaceAll(err.Error(), "\n", "; ")))
 	}
@@ -167,13 +203,13 @@ func (s *Server) leave(_ *http.Request, body []byte) (action, error) {
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
-	if err := ValidateID("id", req.ID); err != nil {
+	if err := fsm.ValidateNodeID("id", req.ID); err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}
 	return func(ctx context.Context) error { return s.cluster.Leave(ctx, req.ID) }, nil
 }
 
-func (s *Server) transfer(_ *http.Request, body []byte) (action, error) {
+func (s *Server) transfer(_ *http.Request, body []byte) (resultAction, error) {
 	var req idRequest
 	// An empty body means "any follower", so `curl -X POST .../v1/transfer` works.
 	if len(bytes.TrimSpace(body)) > 0 {
@@ -182,11 +218,17 @@ func (s *Server) transfer(_ *http.Request, body []byte) (action, error) {
 		}
 	}
 	if req.ID != "" {
-		if err := ValidateID("id", req.ID); err != nil {
+		if err := fsm.ValidateNodeID("id", req.ID); err != nil {
 			return nil, withStatus(http.StatusBadRequest, err)
 		}
 	}
-	return func(ctx context.Context) error { return s.cluster.Transfer(ctx, req.ID) }, nil
+	return func(ctx context.Context) (WriteAnswer, error) {
+		res, err := s.cluster.Transfer(ctx, req.ID)
+		if err != nil {
+			return WriteAnswer{}, err
+		}
+		return transferAnswer(res), nil
+	}, nil
 }
 
 func (s *Server) addVIP(_ *http.Request, body []byte) (action, error) {
@@ -205,7 +247,21 @@ func (s *Server) addVIP(_ *http.Request, body []byte) (action, error) {
 	if err != nil {
 		return nil, withStatus(http.StatusBadRequest, err)
 	}
-	return func(ctx context.Context) error { return s.cluster.Apply(ctx, fsm.AddVIP(v)) }, nil
+	return func(ctx context.Context) error { return s.cluster.AddVIP(ctx, v, req.Replace) }, nil
+}
+
+// transferAnswer says what a transfer did, in words the CLI prints as they are.
+func transferAnswer(res cluster.TransferResult) WriteAnswer {
+	a := WriteAnswer{Leader: res.Leader, Moved: &res.Moved}
+	switch {
+	case !res.Moved:
+		a.Message = fmt.Sprintf("%s already leads: nothing to transfer", res.Leader)
+	case res.Leader == "":
+		a.Message = "leadership handed over; the new leader is not known yet (see raftvip status)"
+	default:
+		a.Message = fmt.Sprintf("leadership transferred to %s", res.Leader)
+	}
+	return a
 }
 
 // removeVIP takes an address, or a CIDR whose address it uses, because
@@ -233,29 +289,6 @@ func ParseVIPAddr(s string) (netip.Addr, error) {
 		return p.Addr(), nil
 	}
 	return netip.Addr{}, fmt.Errorf("%q is not an IP address or CIDR", s)
-}
-
-// ValidateID reports why id cannot be a node ID, naming it as field: IDs are
-// 1-64 letters, digits, '.', '_' and '-', starting with a letter or digit (so
-// never "." or ".."), safe in logs, headers and file names. The agent checks
-// its -id with it, so that any node it starts can join.
-func ValidateID(field, id string) error {
-	if id == "" {
-		return fmt.Errorf("%s is required", field)
-	}
-	if len(id) > maxIDLen {
-		return fmt.Errorf("%s is %d characters long, at most %d allowed", field, len(id), maxIDLen)
-	}
-	for i, c := range id {
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if i == 0 && !alnum {
-			return fmt.Errorf("%s %q must start with a letter or digit", field, id)
-		}
-		if !alnum && c != '.' && c != '_' && c != '-' {
-			return fmt.Errorf("%s %q contains %q: use letters, digits, '.', '_' and '-'", field, id, c)
-		}
-	}
-	return nil
 }
 
 // checkHostPort requires an address other nodes can dial: a host and a numeric

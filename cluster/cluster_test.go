@@ -3,15 +3,18 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 func TestClusterHolderAndApply(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	leader := c.holder()
@@ -27,7 +30,7 @@ func TestClusterHolderAndApply(t *testing.T) {
 	if err := leader.Apply(ctx, fsm.AddVIP(v)); err != nil {
 		t.Fatalf("add VIP on the leader: %v", err)
 	}
-	waitFor(t, "the VIP on every node", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the VIP on every node", func() bool {
 		for _, n := range c.nodes {
 			if _, ok := n.fsm.State().VIP(v.Prefix.Addr()); !ok {
 				return false
@@ -55,6 +58,7 @@ func TestClusterHolderAndApply(t *testing.T) {
 }
 
 func TestStaleClaimRejectedThroughRaft(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	leader := c.holder()
 	_, _, term := leader.View()
@@ -88,12 +92,13 @@ func voters(t *testing.T, n *testNode) map[string]raft.ServerAddress {
 }
 
 func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	leader := c.holder()
 	n3 := c.node("n3")
 	if leader == n3 {
-		if err := leader.Transfer(ctx, "n1"); err != nil {
+		if _, err := leader.Transfer(ctx, "n1"); err != nil {
 			t.Fatal(err)
 		}
 		leader = c.holder()
@@ -113,22 +118,32 @@ func TestJoinIsIdempotentAndReplacesMovedNodes(t *testing.T) {
 		t.Errorf("join with n3's address = %v, want an error naming n3", err)
 	}
 
-	// n3 is rebuilt at another address: it is replaced, not added twice.
+	// n3 is rebuilt at another address: it is replaced, not added twice,
+	// once the leader no longer hears from the old one.
 	n3.stop()
-	moved := c.start("n3", nil)
-	if err := leader.Join(ctx, "n3", string(moved.addr), "api-n3-moved"); err != nil {
+	moved := c.start("n3", func(cfg *Config) { cfg.APIAddr = "api-n3-moved" })
+	// Whoever leads must first find the old n3 unreachable: until then a join
+	// at another address is refused as a typo. Retried like a lost leadership.
+	if err := c.onLeader(func(l *testNode) error {
+		leader = l
+		if !l.peerUnreachable("n3") {
+			return fmt.Errorf("the leader still hears from the old n3: %w", ErrNotLeader)
+		}
+		return l.Join(ctx, "n3", string(moved.addr), "api-n3-moved")
+	}); err != nil {
 		t.Fatalf("join moved n3: %v", err)
 	}
 	vs := voters(t, leader)
 	if len(vs) != 3 || vs["n3"] != moved.addr {
 		t.Fatalf("voters after move = %v, want n3 at %s", vs, moved.addr)
 	}
-	waitFor(t, "the moved n3 to replicate the state", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the moved n3 to replicate the state", func() bool {
 		return moved.fsm.State().Members["n3"].APIAddr == "api-n3-moved" && moved.Status().LeaderID == leader.id
 	})
 }
 
 func TestLeave(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	leader := c.holder()
@@ -168,12 +183,13 @@ func TestLeave(t *testing.T) {
 }
 
 func TestTransferMovesOwnership(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	ctx := context.Background()
 	old := c.holder()
 	oldTerm := old.Status().Owner.Term
 	rec := c.record()
-	if err := old.Transfer(ctx, ""); err != nil {
+	if _, err := old.Transfer(ctx, ""); err != nil {
 		t.Fatalf("transfer: %v", err)
 	}
 	next := c.holder()
@@ -192,14 +208,18 @@ func TestTransferMovesOwnership(t *testing.T) {
 			target = n
 		}
 	}
-	if err := next.Transfer(ctx, "n9"); !errors.Is(err, ErrUnknownMember) {
+	if _, err := next.Transfer(ctx, "n9"); !errors.Is(err, ErrUnknownMember) {
 		t.Errorf("transfer to unknown = %v, want ErrUnknownMember", err)
 	}
-	if err := target.Transfer(ctx, ""); !errors.Is(err, ErrNotLeader) {
+	if _, err := target.Transfer(ctx, ""); !errors.Is(err, ErrNotLeader) {
 		t.Errorf("transfer on a follower = %v, want ErrNotLeader", err)
 	}
-	if err := next.Transfer(ctx, target.id); err != nil {
+	res, err := next.Transfer(ctx, target.id)
+	if err != nil {
 		t.Fatalf("transfer to %s: %v", target.id, err)
+	}
+	if want := (TransferResult{Leader: target.id, Moved: true}); res != want {
+		t.Errorf("transfer to %s = %+v, want %+v", target.id, res, want)
 	}
 	if h := c.holder(); h != target {
 		t.Fatalf("holder = %s, want %s", h.id, target.id)
@@ -207,13 +227,14 @@ func TestTransferMovesOwnership(t *testing.T) {
 }
 
 func TestSeedVIPs(t *testing.T) {
+	t.Parallel()
 	c := newTestCluster(t)
 	seeds := []fsm.VIP{vip("192.0.2.100/24"), vip("192.0.2.101/24")}
 	n1 := c.start("n1", func(cfg *Config) { cfg.SeedVIPs = seeds })
 	if err := n1.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the seed to apply", func() bool { return n1.fsm.State().Seeded })
+	testutil.Eventually(t, testutil.WaitLimit, "the seed to apply", func() bool { return n1.fsm.State().Seeded })
 	if got := n1.fsm.State().VIPs; !sameVIPs(got, seeds) {
 		t.Fatalf("VIPs = %v, want %v", got, seeds)
 	}
@@ -222,7 +243,7 @@ func TestSeedVIPs(t *testing.T) {
 	if err := n1.Join(context.Background(), "n2", string(n2.addr), "api-n2"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the warning about differing -vip flags", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the warning about differing -vip flags", func() bool {
 		return strings.Contains(c.logs.String(), "-vip flags differ")
 	})
 	if strings.Count(c.logs.String(), "-vip flags differ") != 1 {
@@ -238,6 +259,7 @@ func TestSeedVIPs(t *testing.T) {
 }
 
 func TestPlanJoin(t *testing.T) {
+	t.Parallel()
 	conf := raft.Configuration{Servers: []raft.Server{
 		{Suffrage: raft.Voter, ID: "n1", Address: "a1"},
 		{Suffrage: raft.Voter, ID: "n2", Address: "a2"},

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // testTiming is fast enough for tests and still passes Validate:
@@ -19,9 +21,6 @@ import (
 func testTiming() Timing {
 	return Timing{Heartbeat: 50 * time.Millisecond, Election: 50 * time.Millisecond, LeaderLease: 25 * time.Millisecond}
 }
-
-// waitLimit bounds every poll; generous because CI machines stall.
-const waitLimit = 15 * time.Second
 
 // syncBuffer collects a test's logs; they are printed only if it fails.
 type syncBuffer struct {
@@ -54,16 +53,13 @@ func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelInfo})), buf
 }
 
-// waitFor polls cond every millisecond until it holds or waitLimit passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitHandoverPasses waits until n's handover loop has made k more
+// evaluations: k decisions, whatever the machine's speed.
+func (n *testNode) waitHandoverPasses(t *testing.T, k uint64) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", waitLimit, what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	from := n.handoverPasses.Load()
+	testutil.Eventually(t, testutil.WaitLimit, fmt.Sprintf("%d handover passes on %s", k, n.id),
+		func() bool { return n.handoverPasses.Load() >= from+k })
 }
 
 func vip(s string) fsm.VIP { return fsm.VIP{Prefix: netip.MustParsePrefix(s)} }
@@ -81,12 +77,39 @@ type testCluster struct {
 	t     *testing.T
 	log   *slog.Logger
 	logs  *syncBuffer
+	mu    sync.Mutex // guards nodes against the probes of a join under way
 	nodes []*testNode
+	// unreachable are Raft addresses the fake dialer refuses.
+	unreachable map[string]bool
+}
+
+// dial is Config.DialRaft on the in-memory transport: an address the test
+// marked unreachable refuses, any other answers.
+func (c *testCluster) dial(_ context.Context, addr string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.unreachable[addr] {
+		return fmt.Errorf("dial tcp %s: connect: no route to host", addr)
+	}
+	return nil
+}
+
+// probe is Config.ProbeJoiner: the status of the running node whose API
+// address is apiAddr.
+func (c *testCluster) probe(_ context.Context, apiAddr string) (Status, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.nodes) - 1; i >= 0; i-- {
+		if n := c.nodes[i]; n.cfg.APIAddr == apiAddr && n.raft.State() != raft.Shutdown {
+			return n.Status(), nil
+		}
+	}
+	return Status{}, fmt.Errorf("dial tcp %s: connection refused", apiAddr)
 }
 
 func newTestCluster(t *testing.T) *testCluster {
 	log, buf := testLogger(t)
-	return &testCluster{t: t, log: log, logs: buf}
+	return &testCluster{t: t, log: log, logs: buf, unreachable: map[string]bool{}}
 }
 
 // start opens node id in memory on a fresh in-memory transport connected to
@@ -95,7 +118,7 @@ func (c *testCluster) start(id string, mod func(*Config)) *testNode {
 	c.t.Helper()
 	addr, trans := raft.NewInmemTransport("")
 	cfg := Config{ID: id, APIAddr: "api-" + id, Timing: testTiming(), Logger: c.log.With("node", id),
-		Transport: trans, InMemory: true}
+		Transport: trans, InMemory: true, DialRaft: c.dial, ProbeJoiner: c.probe}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -108,7 +131,9 @@ func (c *testCluster) start(id string, mod func(*Config)) *testNode {
 		o.trans.Connect(addr, trans)
 		trans.Connect(o.addr, o.trans)
 	}
+	c.mu.Lock()
 	c.nodes = append(c.nodes, tn)
+	c.mu.Unlock()
 	return tn
 }
 
@@ -148,14 +173,16 @@ func newClusterWith(t *testing.T, size int, mod func(*Config)) *testCluster {
 	if err := first.Bootstrap(); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
-	waitFor(t, "n1 to hold the VIPs", func() bool { return first.Status().Holder })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIPs", func() bool { return first.Status().Holder })
 	for i := 2; i <= size; i++ {
 		n := c.start(fmt.Sprintf("n%d", i), mod)
-		if err := first.Join(context.Background(), n.id, string(n.addr), "api-"+n.id); err != nil {
+		if err := c.onLeader(func(l *testNode) error {
+			return l.Join(context.Background(), n.id, string(n.addr), "api-"+n.id)
+		}); err != nil {
 			t.Fatalf("join %s: %v", n.id, err)
 		}
 	}
-	waitFor(t, "every node to see every member and the owner", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "every node to see every member and the owner", func() bool {
 		for _, n := range c.nodes {
 			st := n.Status()
 			if len(st.Members) != size || st.Owner.Node == "" || len(n.fsm.State().Members) != size {
@@ -165,6 +192,27 @@ func newClusterWith(t *testing.T, size int, mod func(*Config)) *testCluster {
 		return true
 	})
 	return c
+}
+
+// onLeader runs op on the node that leads now, again on the next leader for
+// as long as it fails with ErrNotLeader. With the tests' short leader lease,
+// a machine that stalls the process for a few tens of milliseconds makes the
+// leader step down, so a test must not assume that the leader it saw a moment
+// ago still leads; op must be safe to repeat (Join, Leave and Apply of an
+// idempotent command are).
+func (c *testCluster) onLeader(op func(*testNode) error) error {
+	c.t.Helper()
+	var err error
+	testutil.Eventually(c.t, testutil.WaitLimit, "an operation to succeed on the leader", func() bool {
+		for _, n := range c.nodes {
+			if n.raft.State() == raft.Leader {
+				err = op(n)
+				return !errors.Is(err, ErrNotLeader)
+			}
+		}
+		return false
+	})
+	return err
 }
 
 // holders returns the IDs of the nodes that hold the VIPs right now.
@@ -183,7 +231,7 @@ func (c *testCluster) holders() []string {
 func (c *testCluster) holder() *testNode {
 	c.t.Helper()
 	var h []string
-	waitFor(c.t, "exactly one holder", func() bool {
+	testutil.Eventually(c.t, testutil.WaitLimit, "exactly one holder", func() bool {
 		h = c.holders()
 		return len(h) == 1
 	})

@@ -27,6 +27,8 @@ type hcLogger struct {
 	// level is shared with every logger derived by Named/With, as hclog's
 	// SetLevel contract asks ("should affect all related loggers").
 	level *atomic.Int32
+	// rep limits repeated warnings and errors; shared like level.
+	rep *repeats
 }
 
 var _ hclog.Logger = (*hcLogger)(nil)
@@ -38,7 +40,7 @@ var _ hclog.Logger = (*hcLogger)(nil)
 func NewHCLogger(h slog.Handler, name string) hclog.Logger {
 	lv := &atomic.Int32{}
 	lv.Store(int32(hclog.Info))
-	return &hcLogger{h: h, name: name, level: lv}
+	return &hcLogger{h: h, name: name, level: lv, rep: &repeats{}}
 }
 
 // slogLevel maps an hclog level to slog; NoLevel is logged as Info.
@@ -67,12 +69,24 @@ func (l *hcLogger) enabled(lv hclog.Level) bool {
 	return l.h.Enabled(context.Background(), slogLevel(lv))
 }
 
-// Log emits msg with args (alternating keys and values) at level lv.
+// Log emits msg with args (alternating keys and values) at level lv. A
+// warning or error repeated for the same peer is written once per
+// repeatWindow, saying how many were left out; errors that only say this
+// node's transport is closed are demoted to Debug.
 func (l *hcLogger) Log(lv hclog.Level, msg string, args ...any) {
+	lv = shutdownLevel(lv, args)
 	if !l.enabled(lv) {
 		return
 	}
-	r := slog.NewRecord(time.Now(), slogLevel(lv), msg, 0)
+	now := time.Now()
+	if key := repeatKey(lv, msg, args); key != "" {
+		ok, more, since := l.rep.admit(key, now)
+		if !ok {
+			return
+		}
+		msg += repeatNote(more, since)
+	}
+	r := slog.NewRecord(now, slogLevel(lv), msg, 0)
 	if l.name != "" {
 		r.AddAttrs(slog.String("logger", l.name))
 	}

@@ -30,6 +30,7 @@ func records(t *testing.T, buf *bytes.Buffer) []map[string]any {
 }
 
 func TestHCLogLevels(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	h := slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: LevelTrace})
 	l := NewHCLogger(h, "raft")
@@ -65,6 +66,7 @@ func TestHCLogLevels(t *testing.T) {
 }
 
 func TestHCLogNamedAndWith(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	l := NewHCLogger(slog.NewJSONHandler(&buf, nil), "raft")
 	sub := l.Named("net").With("peer", "n2")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 func reported(healthy bool, priority int) fsm.Member {
@@ -15,6 +16,7 @@ func reported(healthy bool, priority int) fsm.Member {
 }
 
 func TestSuccession(t *testing.T) {
+	t.Parallel()
 	healthy := Health{Known: true, Healthy: true}
 	sick := Health{Known: true, Fault: "check web: exit status 1"}
 	voters := []string{"n1", "n2", "n3"}
@@ -78,10 +80,10 @@ func healthCluster(t *testing.T, mod func(id string, c *Config)) *testCluster {
 	t.Helper()
 	var c *testCluster
 	c = newClusterWith(t, 3, func(cfg *Config) {
-		cfg.Report = func(ctx context.Context, cmd fsm.Command) error {
+		cfg.Report = func(ctx context.Context, r HealthReport) error {
 			for _, n := range c.nodes {
 				if st := n.Status(); st.State == "Leader" {
-					return n.Apply(ctx, cmd)
+					return n.Apply(ctx, r.Command())
 				}
 			}
 			return ErrNoLeader
@@ -107,7 +109,7 @@ func healthCluster(t *testing.T, mod func(id string, c *Config)) *testCluster {
 // waitReported waits until every node's FSM satisfies cond.
 func (c *testCluster) waitReported(cond func(map[string]fsm.Member) bool) {
 	c.t.Helper()
-	waitFor(c.t, "health reports to replicate", func() bool {
+	testutil.Eventually(c.t, testutil.WaitLimit, "health reports to replicate", func() bool {
 		for _, n := range c.nodes {
 			if !cond(n.fsm.State().Members) {
 				return false
@@ -122,6 +124,7 @@ func priorities(ps map[string]int) func(string, *Config) {
 }
 
 func TestUnhealthyLeaderHandsOver(t *testing.T) {
+	t.Parallel()
 	c := healthCluster(t, priorities(map[string]int{"n1": 100, "n2": 120, "n3": 150}))
 	old := c.holder()
 	old.SetHealth(Health{Known: true, Fault: "check web: exit status 1"})
@@ -129,22 +132,23 @@ func TestUnhealthyLeaderHandsOver(t *testing.T) {
 	if old.id == "n3" {
 		want = "n2"
 	}
-	waitFor(t, "the VIPs to move to "+want, func() bool { h := c.holders(); return len(h) == 1 && h[0] == want })
+	testutil.Eventually(t, testutil.WaitLimit, "the VIPs to move to "+want, func() bool { h := c.holders(); return len(h) == 1 && h[0] == want })
 	c.waitReported(func(m map[string]fsm.Member) bool {
 		return !m[old.id].Health.Healthy && m[old.id].Health.Fault == "check web: exit status 1"
 	})
 
-	// Recovery does not pull leadership back without preempt: many guard
+	// Recovery does not pull leadership back without preempt: many handover
 	// ticks later, the holder is the same node.
 	old.SetHealth(Health{Known: true, Healthy: true})
 	c.waitReported(func(m map[string]fsm.Member) bool { return m[old.id].Health.Healthy })
-	time.Sleep(40 * testTiming().Heartbeat)
+	c.node(want).waitHandoverPasses(t, 20)
 	if h := c.holder(); h.id != want {
 		t.Fatalf("holder = %s after %s recovered, want still %s", h.id, old.id, want)
 	}
 }
 
 func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
+	t.Parallel()
 	c := healthCluster(t, nil)
 	leader := c.holder()
 	for _, n := range c.nodes {
@@ -162,7 +166,7 @@ func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
 		return sick == 2
 	})
 	leader.SetHealth(Health{Known: true, Fault: "check web: exit status 1"})
-	waitFor(t, "the leader to say it is degraded", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the leader to say it is degraded", func() bool {
 		return strings.Contains(leader.Status().Degraded, "no other voter reports healthy")
 	})
 	if h := c.holders(); len(h) != 1 || h[0] != leader.id {
@@ -177,7 +181,7 @@ func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
 		}
 	}
 	next.SetHealth(Health{Known: true, Healthy: true})
-	waitFor(t, "the VIPs to move to the recovered "+next.id, func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the VIPs to move to the recovered "+next.id, func() bool {
 		h := c.holders()
 		return len(h) == 1 && h[0] == next.id
 	})
@@ -187,8 +191,10 @@ func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
 }
 
 func TestPreempt(t *testing.T) {
+	t.Parallel()
 	for _, preempt := range []bool{false, true} {
 		t.Run(fmt.Sprintf("preempt=%v", preempt), func(t *testing.T) {
+			t.Parallel()
 			c := healthCluster(t, func(id string, cfg *Config) {
 				cfg.Preempt = preempt
 				cfg.PreemptDelay = 5 * testTiming().Heartbeat
@@ -197,18 +203,26 @@ func TestPreempt(t *testing.T) {
 				}
 			})
 			if !preempt {
-				time.Sleep(40 * testTiming().Heartbeat)
+				// Long past the delay, with n3's priority known to the
+				// leader, and many decisions later, n3 still does not lead.
+				c.waitReported(func(m map[string]fsm.Member) bool { return m["n3"].Health.Priority == 200 })
+				since := time.Now()
+				h := c.holder()
+				testutil.Eventually(t, testutil.WaitLimit, "the preempt delay to pass twice", func() bool {
+					return time.Since(since) > 2*5*testTiming().Heartbeat
+				})
+				h.waitHandoverPasses(t, 20)
 				if h := c.holder(); h.id == "n3" {
 					t.Fatal("n3 holds the VIPs: it preempted without preempt")
 				}
 				return
 			}
-			waitFor(t, "n3 to preempt", func() bool { h := c.holders(); return len(h) == 1 && h[0] == "n3" })
+			testutil.Eventually(t, testutil.WaitLimit, "n3 to preempt", func() bool { h := c.holders(); return len(h) == 1 && h[0] == "n3" })
 			st := c.node("n3").Status()
 			if p := st.Owner.Previous; p == "" || p == "n3" || st.Owner.Since == 0 {
 				t.Errorf("owner after preemption = %+v, want the previous owner and a claim time", st.Owner)
 			}
-			waitFor(t, "every node to count the move and both leaders", func() bool {
+			testutil.Eventually(t, testutil.WaitLimit, "every node to count the move and both leaders", func() bool {
 				for _, n := range c.nodes {
 					if s := n.Stats(); s.VIPMoves == 0 || s.LeaderChanges < 2 {
 						return false
@@ -224,6 +238,7 @@ func TestPreempt(t *testing.T) {
 }
 
 func TestConfigRefusesBadPriority(t *testing.T) {
+	t.Parallel()
 	for _, p := range []int{-1, 256} {
 		cfg := Config{ID: "n1", Timing: testTiming(), InMemory: true, RaftBind: "127.0.0.1:0", Priority: p}
 		if _, err := Open(cfg); err == nil || !strings.Contains(err.Error(), "priority") {
@@ -235,6 +250,7 @@ func TestConfigRefusesBadPriority(t *testing.T) {
 // TestNoQuorumSaidLoudly: a member that cannot reach a majority logs, once,
 // that no node holds the VIPs; a node waiting to be joined does not.
 func TestNoQuorumSaidLoudly(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	leader := c.holder()
 	var alone *testNode
@@ -246,10 +262,16 @@ func TestNoQuorumSaidLoudly(t *testing.T) {
 	}
 	waiting := c.start("n4", nil) // never joined
 	c.isolate(alone)
-	waitFor(t, "the isolated node to report lost quorum", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the isolated node to report lost quorum", func() bool {
 		return strings.Count(c.logs.String(), "no leader: no node holds the VIPs") == 1
 	})
-	time.Sleep(10 * leaderlessAfter * testTiming().Election)
+	// A second report, or one from the waiting node, would come within a
+	// pass or two of the threshold: wait for twice the threshold (a lower
+	// bound, so a slow machine only makes the check stricter).
+	since := time.Now()
+	testutil.Eventually(t, testutil.WaitLimit, "twice the no-leader threshold", func() bool {
+		return time.Since(since) > 2*leaderlessAfter*testTiming().Election
+	})
 	if logs := c.logs.String(); strings.Count(logs, "no leader: no node holds the VIPs") != 1 {
 		t.Errorf("lost quorum reported %d times (the waiting %s must not, the isolated node once)",
 			strings.Count(logs, "no leader: no node holds the VIPs"), waiting.id)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // freePort returns a 127.0.0.1 address nothing listens on right now.
@@ -149,7 +150,7 @@ func newTCPCluster(t *testing.T) *tcpCluster {
 	if err := n1.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "n1 to hold the VIPs", func() bool { return n1.Status().Holder })
+	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIPs", func() bool { return n1.Status().Holder })
 	ctx := context.Background()
 	for i := 1; i < 3; i++ {
 		if err := n1.Join(ctx, fmt.Sprintf("n%d", i+1), tc.addrs[i], fmt.Sprintf("api-n%d", i+1)); err != nil {
@@ -172,7 +173,7 @@ func (tc *tcpCluster) commit(cmd fsm.Command, wantVIPs int) {
 	if err := tc.nodes[0].Apply(context.Background(), cmd); err != nil {
 		tc.t.Fatalf("apply %s: %v", cmd.Type, err)
 	}
-	waitFor(tc.t, fmt.Sprintf("every node to see three members and %d VIPs", wantVIPs), func() bool {
+	testutil.Eventually(tc.t, testutil.WaitLimit, fmt.Sprintf("every node to see three members and %d VIPs", wantVIPs), func() bool {
 		for _, n := range tc.nodes {
 			if st := n.Status(); len(st.Members) != 3 || len(st.VIPs) != wantVIPs {
 				return false

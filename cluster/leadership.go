@@ -21,23 +21,37 @@ type watch struct {
 	leaderID    raft.ServerID
 	est         *establishment
 	seedChecked bool
+	// reports are the health reports in flight (reportHealth).
+	reports sync.WaitGroup
 	// noLeader is when this node last saw no leader begin; leaderless is
 	// true once that was reported as lost quorum.
 	noLeader   time.Time
 	leaderless bool
+	// removed is true while this node is out of the Raft configuration.
+	removed bool
 }
 
-// establishment is one run of establish for one leadership term.
+// establishment is one run of establish, and of keepLease beside it, for one
+// leadership term. It owns both goroutines: stop ends and waits for them.
 type establishment struct {
 	term   uint64
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup
+}
+
+// startEstablishment starts establish and keepLease for term.
+func (n *Node) startEstablishment(ctx context.Context, term uint64) *establishment {
+	ectx, cancel := context.WithCancel(ctx)
+	e := &establishment{term: term, cancel: cancel}
+	e.wg.Go(func() { n.keepLease(ectx, term) })
+	e.wg.Go(func() { n.establish(ectx, term) })
+	return e
 }
 
 func (e *establishment) stop() {
 	if e != nil {
 		e.cancel()
-		<-e.done
+		e.wg.Wait()
 	}
 }
 
@@ -46,14 +60,18 @@ func (e *establishment) stop() {
 // observations when nobody listens and LeaderCh keeps only the latest
 // transition, so events only say "look again", and a ticker looks anyway.
 // When this node is leader in a term it has not claimed yet, Run starts
-// establish for that term; losing leadership or ctx cancels it.
+// establish for that term; losing leadership or ctx cancels it. Every
+// goroutine Run starts has ended when it returns.
 func (n *Node) Run(ctx context.Context) error {
 	tick := time.NewTicker(max(n.cfg.Timing.Heartbeat/2, time.Millisecond))
 	defer tick.Stop()
 	var w watch
-	defer func() { w.est.stop() }()
 	var peers sync.WaitGroup
-	defer peers.Wait()
+	defer func() {
+		w.est.stop()
+		w.reports.Wait()
+		peers.Wait()
+	}()
 	pctx, stopPeers := context.WithCancel(ctx)
 	defer stopPeers()
 	peers.Go(func() { n.watchPeers(pctx, n.peerEvents) })
@@ -87,28 +105,21 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 	}
 	w.state, w.term, w.leaderID = state, term, leaderID
 	n.watchQuorum(w, time.Now())
+	w.removed = n.noteRemoved(w.removed)
 
 	if state != raft.Leader {
 		w.est.stop()
 		w.est = nil
 	} else if w.est == nil || w.est.term != term {
 		w.est.stop()
-		ectx, cancel := context.WithCancel(ctx)
-		w.est = &establishment{term: term, cancel: cancel, done: make(chan struct{})}
-		go func(e *establishment) {
-			defer close(e.done)
-			var wg sync.WaitGroup
-			wg.Go(func() { n.keepLease(ectx, e.term) })
-			n.establish(ectx, e.term)
-			wg.Wait()
-		}(w.est)
+		w.est = n.startEstablishment(ctx, term)
 	}
 	// The seed check waits for the FSM to catch up; the ticker brings it
 	// round often enough for a one-time warning, so applies need not wake Run.
 	if !w.seedChecked {
 		w.seedChecked = n.checkSeeds()
 	}
-	n.reportHealth(ctx)
+	n.reportHealth(ctx, &w.reports)
 }
 
 // watchQuorum says loudly, once, when no leader has been known for longer than
@@ -157,11 +168,15 @@ func (n *Node) establish(ctx context.Context, term uint64) {
 	if n.handOverUnclaimed(ctx, term) {
 		return
 	}
+	if n.cfg.Witness {
+		n.leadAsWitness(ctx, term)
+		return
+	}
 	for {
 		err := n.claim(ctx, term)
 		if err == nil {
 			n.afterClaim(ctx)
-			n.guard(ctx, term)
+			n.handover(ctx, term)
 			return
 		}
 		if ctx.Err() != nil || errors.Is(err, ErrNotLeader) || n.lostLeadership(term) {
@@ -169,7 +184,7 @@ func (n *Node) establish(ctx context.Context, term uint64) {
 			return
 		}
 		n.log.Error("cannot establish leadership; handing it over", "term", term, "err", err)
-		err = await(ctx, n.raft.LeadershipTransfer())
+		err = n.await(ctx, n.raft.LeadershipTransfer)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
@@ -180,19 +195,6 @@ func (n *Node) establish(ctx context.Context, term uint64) {
 		case <-time.After(n.cfg.Timing.Heartbeat):
 		}
 	}
-}
-
-// handOverUnclaimed hands leadership on before claiming when this node won an
-// election while unhealthy and a healthy voter can lead: it never binds the
-// VIPs, so clients are not pulled to it and away again. It reports whether
-// the handover succeeded; if not, the node claims and the guard retries.
-func (n *Node) handOverUnclaimed(ctx context.Context, term uint64) bool {
-	d := succession(n.successionInput(&guardState{}, time.Now()))
-	if d.Target == "" || d.Preempt {
-		return false
-	}
-	// Nothing is bound yet: no grace period for the reconciler to drop it.
-	return n.handOverTo(ctx, term, d, false) == nil
 }
 
 func (n *Node) lostLeadership(term uint64) bool {
@@ -207,11 +209,11 @@ func (n *Node) claim(ctx context.Context, term uint64) error {
 	// group commit writes and replicates both in one fsync round. Measured in
 	// the bench: waiting for the barrier first cost 4-8 ms of each takeover.
 	started := time.Now()
-	barrier := n.raft.Barrier(n.timeout(ctx))
+	barrier := n.futures.start(func() raft.Future { return n.raft.Barrier(n.timeout(ctx)) })
 	if err := n.Apply(ctx, n.claimCommand(term, started)); err != nil {
 		return err
 	}
-	if err := await(ctx, barrier); err != nil {
+	if err := awaitDone(ctx, barrier); err != nil {
 		return wrapRaft("barrier", err)
 	}
 	// The commit is a quorum's acknowledgement: the VIPs can move now rather
@@ -286,40 +288,4 @@ func sameVIPs(a, b []fsm.VIP) bool {
 func compareVIPs(x, y fsm.VIP) int {
 	return cmp.Or(x.Prefix.Addr().Compare(y.Prefix.Addr()), x.Prefix.Bits()-y.Prefix.Bits(),
 		strings.Compare(x.Interface, y.Interface), strings.Compare(x.Label, y.Label))
-}
-
-// handOver transfers leadership to id ("" lets raft pick the most up-to-date
-// follower). From the moment it starts, View reports this node as not leader,
-// so the reconciler drops the VIPs before another node can claim them
-// (docs/design.md, "Drop, then transfer"). With grace it also waits the timing
-// margin for that drop, because the caller has not dropped them itself.
-func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress, grace bool) error {
-	n.handOverMu.Lock()
-	defer n.handOverMu.Unlock()
-	term := n.raft.CurrentTerm()
-	n.lease.resign(term)
-	n.changed()
-	if grace {
-		t := time.NewTimer(n.cfg.Timing.margin())
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	var f raft.Future
-	if id == "" {
-		f = n.raft.LeadershipTransfer()
-	} else {
-		f = n.raft.LeadershipTransferToServer(raft.ServerID(id), addr)
-	}
-	err := await(ctx, f)
-	if err != nil {
-		// Still leader in this term: take the VIPs back.
-		n.lease.unresign(term)
-		n.changed()
-		return wrapRaft("leadership transfer", err)
-	}
-	n.log.Info("leadership handed over", "term", term, "to", cmp.Or(id, "(most up-to-date follower)"))
-	return nil
 }

@@ -176,8 +176,10 @@ func nextProof(confirmed, attempted time.Time, interval time.Duration) time.Time
 // committed its barrier (docs/design.md, "The quorum lease").
 func (n *Node) keepLease(ctx context.Context, term uint64) {
 	window, every := n.cfg.Timing.LeaderLease, n.cfg.Timing.proofEvery()
-	var pending chan error // the proof in flight, if any
-	defer func() { n.awaitProof(pending, every) }()
+	// The proof in flight, if any: n.futures owns the goroutine that waits
+	// for raft's answer, and Shutdown lets it settle, so the keeper need not
+	// wait for it when it returns.
+	var pending <-chan error
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var started time.Time
@@ -188,13 +190,12 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 		now := time.Now()
 		confirmed := n.lease.confirmedAt(term)
 		// No proof during a handover: the gate is closed anyway, and raft
-		// may shut down next, leaving a proof in flight unanswered.
+		// may shut down next.
 		idle := pending == nil && !n.lease.handingOver(term)
 		if idle && !now.Before(nextProof(confirmed, started, every)) {
 			kind = proofFor(now.Sub(confirmed), every, !confirmed.IsZero())
-			started, pending = now, make(chan error, 1)
-			f := n.prove(kind, window)
-			go func(ch chan<- error) { ch <- f.Error() }(pending) // awaitProof waits for it
+			started = now
+			pending = n.futures.start(func() raft.Future { return n.prove(kind, window) })
 		}
 		if s := n.lease.standing(term, now, window); (s == standing{}) != open {
 			open = !open
@@ -213,29 +214,6 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 				n.log.Debug("quorum proof failed", "term", term, "proof", kind, "err", err)
 			}
 		case <-timer.C:
-		}
-	}
-}
-
-// awaitProof waits for the proof in flight, if any, when keepLease returns,
-// so that its goroutine does not outlive the keeper. Raft answers every proof
-// while it runs (verifies and barriers fail when leadership is lost), but one
-// caught by raft's Shutdown may never be answered: then it gives up.
-func (n *Node) awaitProof(pending <-chan error, every time.Duration) {
-	if pending == nil {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-pending:
-			return
-		case <-t.C:
-			if n.raft.State() == raft.Shutdown {
-				n.log.Debug("a quorum proof is left unanswered by raft's shutdown")
-				return
-			}
 		}
 	}
 }

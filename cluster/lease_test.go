@@ -12,6 +12,7 @@ import (
 )
 
 func TestQuorumLease(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	window := 100 * time.Millisecond
 	var q quorumLease
@@ -55,6 +56,7 @@ func TestQuorumLease(t *testing.T) {
 }
 
 func TestQuorumLeaseResign(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	window := 100 * time.Millisecond
 	var q quorumLease

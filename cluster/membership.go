@@ -16,26 +16,49 @@ const defaultTimeout = 10 * time.Second
 // Apply commits c through the Raft log and waits until this node's FSM has
 // applied it. Only the leader can: elsewhere it returns ErrNotLeader (wrapping
 // ErrNoLeader too when no leader is known). A command the FSM rejects returns
-// the FSM's error (fsm.ErrNoSuchVIP, fsm.ErrStaleClaim ...), wrapped.
+// the FSM's error (fsm.ErrNoSuchVIP, fsm.ErrStaleClaim ...), wrapped. A VIP
+// that is a member's own address is refused here, before the log
+// (ErrAddressConflict), so a follower forwarding the write gets the same
+// answer. A commit not seen in time is ErrMaybeApplied.
 func (n *Node) Apply(ctx context.Context, c fsm.Command) error {
 	op := "apply " + c.Type.String()
 	if err := n.requireLeader(op); err != nil {
 		return err
+	}
+	if c.Type == fsm.TypeAddVIP || c.Type == fsm.TypeSeedVIPs {
+		cf := n.raft.GetConfiguration()
+		if err := cf.Error(); err != nil {
+			return wrapRaft(op, err)
+		}
+		if err := checkVIPCommand(c, cf.Configuration(), n.fsm.Members()); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
 	}
 	b, err := c.Encode()
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	start := time.Now()
-	f := n.raft.Apply(b, n.timeout(ctx))
-	if err := await(ctx, f); err != nil {
-		return wrapRaft(op, err)
+	var f raft.ApplyFuture
+	if err := n.await(ctx, func() raft.Future { f = n.raft.Apply(b, n.timeout(ctx)); return f }); err != nil {
+		return wrapWrite(op, checkCommand(c), err)
 	}
 	n.counters.commit(time.Since(start))
 	if err, ok := f.Response().(error); ok {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
+}
+
+// checkCommand is the CLI command that shows whether c was applied.
+func checkCommand(c fsm.Command) string {
+	switch c.Type {
+	case fsm.TypeAddVIP, fsm.TypeRemoveVIP, fsm.TypeSeedVIPs:
+		return "raftvip vip ls"
+	case fsm.TypeSetMember, fsm.TypeRemoveMember:
+		return "raftvip members"
+	}
+	return "raftvip status"
 }
 
 // joinAction is what Join must change in the Raft configuration.
@@ -71,9 +94,13 @@ func planJoin(conf raft.Configuration, self, id string, addr raft.ServerAddress)
 
 // Join makes node id, reachable at raftAddr, a voter and records its API
 // address. It is idempotent: the same id and address again changes nothing in
-// Raft. The same id at another address (a node moved or rebuilt) is replaced:
-// removed, then added, as Consul does, so its old replication stream stops
-// before a new one to the new address starts. Leader only.
+// Raft. A new node enters as a non-voter and is promoted once it has caught up
+// with the log (addMember); a node that does not answer is refused before
+// anything changes (checkJoiner) or removed again, so a typo cannot raise the
+// quorum. The same id at another address (a node moved or rebuilt) is
+// replaced, removed then added as Consul does, but only while the leader
+// cannot reach it: re-addressing a live member would cut it off. An address
+// that is a VIP is refused (ErrAddressConflict). Leader only.
 func (n *Node) Join(ctx context.Context, id, raftAddr, apiAddr string) error {
 	op := "join " + id
 	if id == "" || raftAddr == "" {
@@ -91,18 +118,25 @@ func (n *Node) Join(ctx context.Context, id, raftAddr, apiAddr string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	prev := cf.Index()
+	if why := conflictingVIP(raftAddr, apiAddr, n.fsm.State().VIPs); why != "" {
+		return fmt.Errorf("%s: %w: %s; nothing changed", op, ErrAddressConflict, why)
+	}
+	var old *raft.Server
 	if action == joinReplace {
-		// prevIndex makes each change fail if the configuration moved meanwhile.
-		rf := n.raft.RemoveServer(raft.ServerID(id), prev, n.timeout(ctx))
-		if err := await(ctx, rf); err != nil {
-			return wrapRaft(op+": remove old address", err)
+		s, _ := n.server(id)
+		if !n.peerUnreachable(id) {
+			return fmt.Errorf("%s: %w: member %s is live at %s (this leader hears from it), so %s must be a typo; "+
+				"nothing changed. To move %s, stop it and `raftvip leave %s` first",
+				op, ErrAddressConflict, id, s.Address, raftAddr, id, id)
 		}
-		prev = rf.Index()
+		old = &s
 	}
 	if action != joinNothing {
-		if err := await(ctx, n.raft.AddVoter(raft.ServerID(id), addr, prev, n.timeout(ctx))); err != nil {
-			return wrapRaft(op+": add voter", err)
+		if err := n.checkJoiner(ctx, id, raftAddr, apiAddr); err != nil {
+			return fmt.Errorf("%s: %w; nothing changed", op, err)
+		}
+		if err := n.addMember(ctx, op, id, addr, apiAddr, old, cf.Index()); err != nil {
+			return err
 		}
 		n.log.Info("member joined", "id", id, "raft_addr", raftAddr, "replaced", action == joinReplace)
 	}
@@ -127,7 +161,7 @@ func (n *Node) Leave(ctx context.Context, id string) error {
 		return err
 	}
 	if id == n.cfg.ID {
-		if err := n.handOver(ctx, "", "", true); err != nil {
+		if err := n.handOver(ctx, "", "", true, fsm.ReasonLeave); err != nil {
 			return fmt.Errorf("%s: this node is the leader and could not hand leadership over: %w", op, err)
 		}
 		return fmt.Errorf("%s: this node was the leader and has handed leadership over; ask the new leader: %w",
@@ -139,8 +173,8 @@ func (n *Node) Leave(ctx context.Context, id string) error {
 		return fmt.Errorf("%s: %w", op, ErrUnknownMember)
 	}
 	if inRaft {
-		if err := await(ctx, n.raft.RemoveServer(server.ID, 0, n.timeout(ctx))); err != nil {
-			return wrapRaft(op, err)
+		if err := n.await(ctx, func() raft.Future { return n.raft.RemoveServer(server.ID, 0, n.timeout(ctx)) }); err != nil {
+			return wrapWrite(op, "raftvip members", err)
 		}
 	}
 	if inFSM {
@@ -152,33 +186,90 @@ func (n *Node) Leave(ctx context.Context, id string) error {
 	return nil
 }
 
-// Transfer hands leadership to voter id, or with id "" to the follower raft
-// finds most up to date. This node drops the VIPs first (see View). Transfer
-// to itself is a no-op. Leader only; an id not in the configuration is
-// ErrUnknownMember.
-func (n *Node) Transfer(ctx context.Context, id string) error {
+// TransferResult says what Transfer did.
+type TransferResult struct {
+	// Leader is the leader afterwards; "" when it was not known yet.
+	Leader string
+	// Moved is false when nothing was done: the target already leads, or
+	// this node is the only voter.
+	Moved bool
+}
+
+// Transfer hands leadership to voter id, or with id "" to handOffTarget's
+// choice (the follower raft finds most up to date, unless a witness is among
+// the voters), and waits briefly (leaderKnownWait) until the new
+// leader is known, to name it. This node drops the VIPs first (see View).
+// Transfer to itself, or to anyone when it is the only voter, is a no-op
+// (Moved false). Leader only; an id not in the configuration is
+// ErrUnknownMember, a witness ErrWitness.
+func (n *Node) Transfer(ctx context.Context, id string) (TransferResult, error) {
 	op := "transfer leadership"
 	if err := n.requireLeader(op); err != nil {
-		return err
+		return TransferResult{}, err
 	}
+	noop := TransferResult{Leader: n.cfg.ID}
 	if id == n.cfg.ID {
-		return nil
+		return noop, nil
 	}
 	var addr raft.ServerAddress
 	if id != "" {
 		s, ok := n.server(id)
 		if !ok {
-			return fmt.Errorf("%s to %s: %w", op, id, ErrUnknownMember)
+			return TransferResult{}, fmt.Errorf("%s to %s: %w", op, id, ErrUnknownMember)
 		}
 		if s.Suffrage != raft.Voter {
-			return fmt.Errorf("%s to %s: it is not a voter", op, id)
+			return TransferResult{}, fmt.Errorf("%s to %s: it is not a voter", op, id)
+		}
+		if n.fsm.State().IsWitness(id) {
+			return TransferResult{}, fmt.Errorf("%s to %s: %w", op, id, ErrWitness)
 		}
 		addr = s.Address
+	} else if !n.hasOtherVoter() {
+		return noop, nil
+	} else {
+		id, addr = n.handOffTarget(ctx)
 	}
-	if err := n.handOver(ctx, id, addr, true); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+	if err := n.handOver(ctx, id, addr, true, fsm.ReasonTransfer); err != nil {
+		return TransferResult{}, fmt.Errorf("%s: %w", op, err)
 	}
-	return nil
+	return TransferResult{Leader: n.awaitOtherLeader(ctx), Moved: true}, nil
+}
+
+// leaderKnownWait bounds how long Transfer waits to learn the new leader:
+// its first heartbeat normally arrives within milliseconds.
+func (n *Node) leaderKnownWait() time.Duration { return max(2*n.cfg.Timing.Election, time.Second) }
+
+// awaitOtherLeader returns the leader once it is another node, or "" if
+// none is known within leaderKnownWait.
+func (n *Node) awaitOtherLeader(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, n.leaderKnownWait())
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, id := n.raft.LeaderWithID(); id != "" && string(id) != n.cfg.ID {
+			return string(id)
+		}
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-tick.C:
+		}
+	}
+}
+
+// hasOtherVoter reports whether a voter other than this node exists.
+func (n *Node) hasOtherVoter() bool {
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return true // let raft answer
+	}
+	for _, s := range cf.Configuration().Servers {
+		if s.Suffrage == raft.Voter && string(s.ID) != n.cfg.ID {
+			return true
+		}
+	}
+	return false
 }
 
 // server returns the configuration entry of id.
@@ -214,18 +305,23 @@ func (n *Node) timeout(ctx context.Context) time.Duration {
 	return defaultTimeout
 }
 
-// await waits for f or ctx. Raft futures know no context; the goroutine ends
-// when raft resolves the future, which it always does (commit, lost
-// leadership or shutdown).
-func await(ctx context.Context, f raft.Future) error {
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+// ErrMaybeApplied: a write was submitted to the log, but its commit was not
+// seen (a timeout, or leadership lost meanwhile): it may still be applied.
+var ErrMaybeApplied = errors.New("the change may still be applied")
+
+// wrapWrite is wrapRaft for a write raft has accepted: unless raft says it
+// was not applied, the caller must hear that it may have been, and check is
+// the command that shows which.
+func wrapWrite(op, check string, err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return fmt.Errorf("%s: timed out waiting for the commit (%w): %w; check with `%s`", op, err, ErrMaybeApplied, check)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return fmt.Errorf("%s: leadership was lost while committing (%w): %w; check with `%s`", op, err, ErrMaybeApplied, check)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%s: not applied: %w", op, err)
 	}
+	return wrapRaft(op, err)
 }
 
 // wrapRaft adds context to a raft error and maps raft's "not leader" family

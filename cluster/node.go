@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -62,16 +63,35 @@ type Config struct {
 	// a healthy leader, once it has been ready for PreemptDelay.
 	Preempt      bool
 	PreemptDelay time.Duration
-	// Report sends a command to the leader when this node is not leader; the
-	// node uses it to publish its health (SetHealth). Nil: health stays local.
-	Report func(ctx context.Context, c fsm.Command) error
+	// Witness makes this node a voter that never holds the VIPs: elected,
+	// it hands leadership to a VIP-capable voter before any claim
+	// (witness.go).
+	Witness bool
+	// Report sends this node's health report to the leader when this node
+	// is not leader (the leader records it itself). Nil: health stays local.
+	Report func(ctx context.Context, r HealthReport) error
 	// TLS, when set, carries Raft over mutual TLS with this configuration
 	// (pki.Identity.TLSConfig); nil means plain TCP.
 	TLS *tls.Config
+	// BootstrapExpect is reported in Status while the node has no state, so
+	// that nodes forming a cluster together can check they agree on its size.
+	BootstrapExpect int
 	// ClusterID is the cluster the node's certificates are of ("" in
 	// plaintext mode). Open refuses a data dir whose state belongs to another
 	// cluster (ErrOtherCluster) and records it in a new one.
 	ClusterID string
+
+	// DialRaft checks, before the configuration changes, that a joining
+	// node's Raft address accepts connections, and on a witness leader that
+	// a voter it would hand leadership to does (witness.go). Nil dials TCP (a connect is
+	// enough, TLS or not) when the node runs its own TCP transport, and checks
+	// nothing with Transport set.
+	DialRaft func(ctx context.Context, addr string) error
+	// ProbeJoiner asks the node at a joining node's API address for its
+	// status: its ID must match, and its applied index shows that it has
+	// caught up with the leader's log before it is made a voter. Nil: the
+	// leader judges by its own heartbeats to the node alone (joinCatchUp).
+	ProbeJoiner func(ctx context.Context, apiAddr string) (Status, error)
 }
 
 // Node is one raftvip cluster member.
@@ -88,6 +108,8 @@ type Node struct {
 	openIndex uint64
 
 	observer *raft.Observer
+	// peerObserver feeds peerEvents.
+	peerObserver *raft.Observer
 	// observed receives raft's observations. raft sends without blocking and
 	// the channel holds one, so a burst of observations collapses into one
 	// poke; each is only a hint to re-read the state.
@@ -101,10 +123,15 @@ type Node struct {
 
 	health   healthState
 	counters counters
-	// guardPoke wakes the leader's handover guard on a health or FSM change.
-	guardPoke chan struct{}
+	// handoverPoke wakes the leader's handover loop on a health or FSM change.
+	handoverPoke chan struct{}
+	// handoverPasses counts the handover loop's evaluations, so that a test
+	// can wait for decisions made rather than for time to pass.
+	handoverPasses atomic.Uint64
 	// peerEvents receives raft's heartbeat observations (watchPeers).
 	peerEvents chan raft.Observation
+	// futures owns the goroutines that wait on raft; Shutdown ends them.
+	futures futures
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -124,13 +151,13 @@ func Open(cfg Config) (*Node, error) {
 	log = log.With("component", "cluster")
 	hlog := NewHCLogger(log.Handler(), "raft")
 	n := &Node{
-		cfg:        cfg,
-		log:        log,
-		fsm:        fsm.New(),
-		observed:   make(chan raft.Observation, 1),
-		health:     healthState{unreachable: map[string]bool{}},
-		guardPoke:  make(chan struct{}, 1),
-		peerEvents: make(chan raft.Observation, 16),
+		cfg:          cfg,
+		log:          log,
+		fsm:          fsm.New(),
+		observed:     make(chan raft.Observation, 1),
+		health:       healthState{unreachable: map[string]bool{}},
+		handoverPoke: make(chan struct{}, 1),
+		peerEvents:   make(chan raft.Observation, 16),
 	}
 	if n.cfg.Priority == 0 {
 		n.cfg.Priority = fsm.DefaultPriority
@@ -147,8 +174,8 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
-	var guard *memberGuard
-	if n.trans, guard, err = openTransport(cfg, log, hlog); err != nil {
+	var mg *memberGuard
+	if n.trans, mg, err = openTransport(cfg, log, hlog); err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	rc := raft.DefaultConfig()
@@ -170,8 +197,8 @@ func Open(cfg Config) (*Node, error) {
 			return nil, errors.Join(err, n.raft.Shutdown().Error(), n.closeTransport(), n.closeStores())
 		}
 	}
-	if guard != nil {
-		guard.follow(n.raft)
+	if mg != nil {
+		mg.follow(n.raft)
 	}
 	n.openIndex = n.raft.LastIndex()
 	n.observer = raft.NewObserver(n.observed, false, func(o *raft.Observation) bool {
@@ -182,13 +209,14 @@ func Open(cfg Config) (*Node, error) {
 		return false
 	})
 	n.raft.RegisterObserver(n.observer)
-	n.raft.RegisterObserver(raft.NewObserver(n.peerEvents, false, func(o *raft.Observation) bool {
+	n.peerObserver = raft.NewObserver(n.peerEvents, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
 		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
 			return true
 		}
 		return false
-	}))
+	})
+	n.raft.RegisterObserver(n.peerObserver)
 	log.Info("raft started", "id", cfg.ID, "addr", n.trans.LocalAddr(), "tls", cfg.TLS != nil, "data_dir", cfg.DataDir,
 		"has_state", n.hasState, "heartbeat", cfg.Timing.Heartbeat, "election", cfg.Timing.Election,
 		"leader_lease", cfg.Timing.LeaderLease)
@@ -246,10 +274,10 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 			return nil, nil, errors.Join(err, tcp.Close())
 		}
 	}
-	// The guard also stands in front of TLS, as a second bar: a member's
+	// The member guard also stands in front of TLS, as a second bar: a member's
 	// certificate used from a host that is not a member gets no further
 	// unless that host also takes a member's address.
-	g := newMemberGuard(stream, log, guardOpenAfter*cfg.Timing.Heartbeat)
+	g := newMemberGuard(stream, log, memberGuardOpenAfter*cfg.Timing.Heartbeat)
 	return raft.NewNetworkTransportWithLogger(g, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, nil
 }
 
@@ -257,27 +285,10 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 // opened (raft.HasExistingState). Such a node needs neither bootstrap nor join.
 func (n *Node) HasState() bool { return n.hasState }
 
-// Bootstrap makes this node a one-member cluster, which then elects it. With
-// existing state it does nothing: the configuration on disk wins.
-func (n *Node) Bootstrap() error {
-	if n.hasState {
-		n.log.Info("bootstrap skipped: the data dir already holds cluster state")
-		return nil
-	}
-	conf := raft.Configuration{Servers: []raft.Server{{
-		Suffrage: raft.Voter, ID: raft.ServerID(n.cfg.ID), Address: n.trans.LocalAddr(),
-	}}}
-	err := n.raft.BootstrapCluster(conf).Error()
-	if errors.Is(err, raft.ErrCantBootstrap) {
-		n.log.Info("bootstrap skipped: raft already has state")
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("bootstrap %s: %w", n.cfg.ID, err)
-	}
-	n.log.Info("bootstrapped a new cluster", "id", n.cfg.ID, "addr", n.trans.LocalAddr())
-	return nil
-}
+// Joined reports whether the node holds cluster state now: from its data dir,
+// or replicated to it since Open (a leader added it, or the others formed the
+// cluster with it in the configuration).
+func (n *Node) Joined() bool { return n.hasState || n.raft.LastIndex() > 0 }
 
 // View returns what the reconciler decides on: the FSM state, whether this
 // node is the Raft leader, and the current term (see fsm.State.HeldBy). The
@@ -324,7 +335,9 @@ func (n *Node) view() (state raft.RaftState, st fsm.State, g Gate) {
 // Shutdown hands leadership over if this node leads (bounded by ctx; a failed
 // transfer is logged, not returned), stops Raft and closes the stores and the
 // transport. The caller drops the VIPs first (docs/design.md, "Drop, then transfer").
-// It is idempotent and returns the first call's result.
+// Operations that start afterwards fail; when it returns, no goroutine of the
+// node or of raft remains, except Run's, which its ctx ends. It is idempotent
+// and returns the first call's result.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.shutdownOnce.Do(func() { n.shutdownErr = n.shutdown(ctx) })
 	return n.shutdownErr
@@ -332,15 +345,26 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 func (n *Node) shutdown(ctx context.Context) error {
 	if n.raft.State() == raft.Leader {
-		if err := n.handOver(ctx, "", "", false); err != nil {
+		id, addr := n.handOffTarget(ctx)
+		if err := n.handOver(ctx, id, addr, false, fsm.ReasonShutdown); err != nil {
 			n.log.Warn("leadership transfer before shutdown failed; the others elect a leader after the heartbeat timeout",
 				"err", err)
 		}
 	}
 	n.raft.DeregisterObserver(n.observer)
+	n.raft.DeregisterObserver(n.peerObserver)
+	// See futures for why raft must still run while they settle.
+	n.futures.close()
+	limit := n.cfg.Timing.settle()
+	if left := n.futures.settle(limit); left > 0 {
+		n.log.Warn("raft operations still pending at shutdown; stopping raft anyway", "pending", left, "waited", limit)
+	}
 	var errs []error
 	if err := n.raft.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+	}
+	if left := n.futures.settle(limit); left > 0 {
+		n.log.Warn("raft dropped operations at shutdown; their waiters are abandoned", "pending", left)
 	}
 	errs = append(errs, n.closeStores(), n.closeTransport())
 	n.log.Info("raft stopped")
@@ -372,7 +396,7 @@ func (n *Node) changed() {
 	if n.cfg.OnChange != nil {
 		n.cfg.OnChange()
 	}
-	n.pokeGuard()
+	n.pokeHandover()
 }
 
 // Status returns a point-in-time view of this node for the API and the CLI.
@@ -382,7 +406,7 @@ func (n *Node) Status() Status {
 	leaderAddr, leaderID := n.raft.LeaderWithID()
 	s := Status{
 		ID:             n.cfg.ID,
-		State:          state.String(),
+		State:          RoleOf(state),
 		Term:           term,
 		LeaderID:       string(leaderID),
 		LeaderRaftAddr: string(leaderAddr),
@@ -391,14 +415,19 @@ func (n *Node) Status() Status {
 		Members:        []Member{},
 		VIPs:           st.VIPs,
 		Owner:          st.Owner,
+		History:        st.History,
 		AppliedIndex:   n.raft.AppliedIndex(),
 		CommitIndex:    n.raft.CommitIndex(),
 		LastIndex:      n.raft.LastIndex(),
 		Priority:       n.cfg.Priority,
 		Degraded:       n.degraded(),
+		Witness:        n.cfg.Witness,
 	}
 	if s.VIPs == nil {
 		s.VIPs = []fsm.VIP{}
+	}
+	if s.History == nil {
+		s.History = []fsm.Change{}
 	}
 	if state != raft.Leader {
 		s.LastContact = n.raft.LastContact()
@@ -412,9 +441,17 @@ func (n *Node) Status() Status {
 				Suffrage: suffrage(sv.Suffrage),
 				Leader:   sv.ID == leaderID,
 				Health:   st.Members[string(sv.ID)].Health,
+				Role:     st.Members[string(sv.ID)].Role(),
 			})
 		}
 	}
+	// Live, not n.hasState: a node joined since Open holds state too.
+	s.RaftAddr = string(n.trans.LocalAddr())
+	s.HasState = n.Joined() || len(s.Members) > 0
+	if !s.HasState {
+		s.BootstrapExpect = n.cfg.BootstrapExpect
+	}
+	n.addReach(&s, state == raft.Leader)
 	return s
 }
 

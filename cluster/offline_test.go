@@ -59,6 +59,7 @@ func sameTree(t *testing.T, before, after map[string]string) {
 }
 
 func TestReadKnownVIPsMatchesKnownVIPs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, b, c := vip("192.0.2.100/24"), vip("192.0.2.101/24"), vip("2001:db8::100/64")
 	runDisk(t, dir, true, fsm.SeedVIPs([]fsm.VIP{a}), fsm.AddVIP(b), fsm.RemoveVIP(b.Prefix.Addr()), fsm.AddVIP(c))
@@ -85,6 +86,7 @@ func TestReadKnownVIPsMatchesKnownVIPs(t *testing.T) {
 }
 
 func TestReadKnownVIPsFromSnapshotAlone(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, c := vip("192.0.2.100/24"), vip("192.0.2.102/24")
 	// The snapshot is taken before the last command: it holds a, the log a and c.
@@ -102,6 +104,7 @@ func TestReadKnownVIPsFromSnapshotAlone(t *testing.T) {
 }
 
 func TestReadKnownVIPsDamagedSnapshot(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	runDisk(t, dir, true, fsm.SeedVIPs([]fsm.VIP{vip("192.0.2.100/24")}), fsm.AddVIP(vip("192.0.2.102/24")))
 	states, _ := filepath.Glob(filepath.Join(dir, snapshotDir, "*", "state.bin"))
@@ -118,6 +121,7 @@ func TestReadKnownVIPsDamagedSnapshot(t *testing.T) {
 }
 
 func TestReadKnownVIPsAbsentOrEmpty(t *testing.T) {
+	t.Parallel()
 	absent := filepath.Join(t.TempDir(), "never-created")
 	got, err := ReadKnownVIPs(absent)
 	if err != nil || len(got) != 0 {
@@ -136,6 +140,7 @@ func TestReadKnownVIPsAbsentOrEmpty(t *testing.T) {
 }
 
 func TestReadKnownVIPsRefusesWhileAnAgentRuns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	runDisk(t, dir, false, fsm.SeedVIPs([]fsm.VIP{vip("192.0.2.100/24")}))
 	n, err := Open(diskConfig(t, dir))

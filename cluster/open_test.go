@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // diskConfig is a node on a bolt store in dir, on an in-memory transport with
@@ -32,15 +33,16 @@ func runDisk(t *testing.T, dir string, snapshot bool, cmds ...fsm.Command) {
 	}
 	defer n.Shutdown(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go n.Run(ctx)
+	ran := make(chan struct{})
+	go func() { defer close(ran); n.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
 	if n.HasState() {
 		t.Fatal("HasState on a new data dir")
 	}
 	if err := n.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the single node to hold", func() bool { return n.Status().Holder })
+	testutil.Eventually(t, testutil.WaitLimit, "the single node to hold", func() bool { return n.Status().Holder })
 	for i, c := range cmds {
 		if snapshot && i == len(cmds)-1 {
 			if err := n.raft.Snapshot().Error(); err != nil {
@@ -57,6 +59,7 @@ func runDisk(t *testing.T, dir string, snapshot bool, cmds ...fsm.Command) {
 }
 
 func TestReopenKeepsStateAndKnownVIPs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, b, c := vip("192.0.2.100/24"), vip("192.0.2.101/24"), vip("2001:db8::100/64")
 	runDisk(t, dir, true, fsm.SeedVIPs([]fsm.VIP{a}), fsm.AddVIP(b), fsm.RemoveVIP(b.Prefix.Addr()), fsm.AddVIP(c))
@@ -80,6 +83,7 @@ func TestReopenKeepsStateAndKnownVIPs(t *testing.T) {
 }
 
 func TestOpenRefusesUnwritableDataDir(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
@@ -115,6 +119,7 @@ func damage(t *testing.T, dir string) {
 }
 
 func TestOpenReportsGarbageStore(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	garbage := bytes.Repeat([]byte("this is not a bolt database "), 1000)
 	if err := os.WriteFile(filepath.Join(dir, boltFile), garbage, 0o600); err != nil {
@@ -124,6 +129,7 @@ func TestOpenReportsGarbageStore(t *testing.T) {
 }
 
 func TestOpenReportsTruncatedStore(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var cmds []fsm.Command
 	for i := range 200 {
@@ -143,6 +149,7 @@ func TestOpenReportsTruncatedStore(t *testing.T) {
 }
 
 func TestOpenReportsDataDirInUse(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	n, err := Open(diskConfig(t, dir))
 	if err != nil {
@@ -156,6 +163,7 @@ func TestOpenReportsDataDirInUse(t *testing.T) {
 }
 
 func TestOpenValidatesConfig(t *testing.T) {
+	t.Parallel()
 	ok := Config{ID: "n1", RaftBind: "127.0.0.1:0", InMemory: true, Timing: testTiming()}
 	tests := []struct {
 		name string
@@ -184,6 +192,7 @@ func TestOpenValidatesConfig(t *testing.T) {
 }
 
 func TestOpenTCP(t *testing.T) {
+	t.Parallel()
 	n, err := Open(Config{ID: "n1", RaftBind: "127.0.0.1:0", RaftAdvertise: "127.0.0.1:7000", InMemory: true,
 		Timing: testTiming()})
 	if err != nil {

@@ -3,6 +3,8 @@ package cluster
 import (
 	"slices"
 	"testing"
+
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // TestPartitionedLeaderDropsFirst is the single-holder claim of docs/design.md,
@@ -12,13 +14,14 @@ import (
 // partition heals there is still exactly one holder. No sample may ever show
 // two holders. It asserts orders, not durations.
 func TestPartitionedLeaderDropsFirst(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3)
 	old := c.holder()
 	rec := c.record()
 
 	c.isolate(old)
 	var next string
-	waitFor(t, "a new holder in the majority", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "a new holder in the majority", func() bool {
 		for _, id := range c.holders() {
 			if id != old.id {
 				next = id
@@ -28,7 +31,7 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 		return false
 	})
 	c.heal(old)
-	waitFor(t, "the old leader to follow the new one", func() bool {
+	testutil.Eventually(t, testutil.WaitLimit, "the old leader to follow the new one", func() bool {
 		st := old.Status()
 		return st.State == "Follower" && st.LeaderID == next && st.Owner.Node == next
 	})

@@ -25,6 +25,9 @@ type successionInput struct {
 	health   Health
 	priority int
 	preempt  bool
+	// witness is true when this node is a witness: it hands leadership on
+	// whatever its health, and no voter is better than none.
+	witness bool
 	// voters are the voting members of the Raft configuration.
 	voters  []string
 	members map[string]fsm.Member
@@ -51,10 +54,13 @@ type decision struct {
 // over only with preemption on, to a healthy voter of strictly higher
 // priority (equal priorities never preempt, so a recovered node does not
 // flap leadership back). Best means highest priority, then lowest ID, so
-// every leader picks the same successor from the same state.
+// every leader picks the same successor from the same state. A witness is
+// never a successor, and a witness leader always hands over when it can.
 func succession(in successionInput) decision {
 	best, ok := bestSuccessor(in)
 	switch {
+	case in.witness:
+		return witnessSuccession(best, ok)
 	case in.health.Known && !in.health.Healthy:
 		if !ok {
 			return decision{Degraded: true, Reason: fmt.Sprintf(
@@ -78,7 +84,7 @@ func bestSuccessor(in successionInput) (candidate, bool) {
 	var cs []candidate
 	for _, id := range in.voters {
 		h := in.members[id].Health
-		if id == in.self || in.excluded[id] || !h.Reported || !h.Healthy {
+		if id == in.self || in.excluded[id] || in.members[id].Witness || !h.Reported || !h.Healthy {
 			continue
 		}
 		cs = append(cs, candidate{id: id, priority: h.Priority})

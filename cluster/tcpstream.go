@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -10,9 +12,18 @@ import (
 
 // tcpStream is the plain TCP raft.StreamLayer (raft's own is not exported),
 // listening on ln and advertising adv. tlsStream wraps it.
+//
+// It keeps the connections it made or accepted, and Close closes them too:
+// raft's NetworkTransport, when closed, stops accepting but leaves each
+// inbound connection's handler blocked in a read until the peer hangs up,
+// which a live peer need not do for as long as it runs.
 type tcpStream struct {
 	ln  net.Listener
 	adv net.Addr
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[*trackedConn]struct{}
 }
 
 var _ raft.StreamLayer = (*tcpStream)(nil)
@@ -24,13 +35,59 @@ func newTCPStream(bind string, advertise net.Addr) (*tcpStream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft transport on %s: %w", bind, err)
 	}
-	return &tcpStream{ln: ln, adv: advertise}, nil
+	return &tcpStream{ln: ln, adv: advertise, conns: map[*trackedConn]struct{}{}}, nil
 }
 
-func (s *tcpStream) Accept() (net.Conn, error) { return s.ln.Accept() }
+func (s *tcpStream) Accept() (net.Conn, error) {
+	c, err := s.ln.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
+}
 
-// Close stops accepting; connections already handed to raft stay open.
-func (s *tcpStream) Close() error { return s.ln.Close() }
+// Close stops accepting and closes every connection still open.
+func (s *tcpStream) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = map[*trackedConn]struct{}{}
+	s.mu.Unlock()
+	errs := []error{s.ln.Close()}
+	for c := range conns {
+		errs = append(errs, c.Conn.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// track adds c to the open connections, or closes it if s is closed.
+func (s *tcpStream) track(c net.Conn) (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, s: s}
+	s.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+// trackedConn leaves its tcpStream's set when closed.
+type trackedConn struct {
+	net.Conn
+	s    *tcpStream
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.s.mu.Lock()
+		delete(c.s.conns, c)
+		c.s.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
 
 // Addr is the advertised address, as raft's TCPStreamLayer does.
 func (s *tcpStream) Addr() net.Addr {
@@ -41,5 +98,9 @@ func (s *tcpStream) Addr() net.Addr {
 }
 
 func (s *tcpStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(address), timeout)
+	c, err := net.DialTimeout("tcp", string(address), timeout)
+	if err != nil {
+		return nil, err
+	}
+	return s.track(c)
 }

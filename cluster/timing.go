@@ -57,6 +57,14 @@ func Profile(name string) (Timing, error) {
 	return Timing{}, fmt.Errorf("unknown timing profile %q (valid: %s)", name, strings.Join(profileNames(), ", "))
 }
 
+// settle bounds how long raft takes to answer an operation while it runs: a
+// leader that cannot reach a quorum steps down within about two of raft's
+// leases (RaftLease) and fails what it had in flight, quorum proofs
+// included; a leadership transfer times out after an election timeout.
+func (t Timing) settle() time.Duration {
+	return 2*(t.RaftLease()+t.Election) + t.Heartbeat
+}
+
 // margin is the time budget between the old leader's quorum lease running out
 // and the earliest moment a new leader can exist: the lease's expiry timer may
 // fire late, the reconciler then needs a moment to unbind the VIPs, and the

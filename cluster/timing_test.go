@@ -8,6 +8,7 @@ import (
 )
 
 func TestProfiles(t *testing.T) {
+	t.Parallel()
 	ms := time.Millisecond
 	tests := []struct {
 		name string
@@ -39,6 +40,7 @@ func TestProfiles(t *testing.T) {
 }
 
 func TestTimingValidate(t *testing.T) {
+	t.Parallel()
 	ms := time.Millisecond
 	tests := []struct {
 		name     string

@@ -8,11 +8,13 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/internal/pki/pkitest"
+	"github.com/raftvip/raftvip/internal/testutil"
 )
 
 // tlsRPCTimeout is the transports' I/O timeout in these tests: an RPC whose
@@ -35,12 +37,24 @@ func tlsTransport(t *testing.T, conf *tls.Config, timeout time.Duration) *raft.N
 	}
 	s.timeout = timeout
 	tr := raft.NewNetworkTransport(s, 2, tlsRPCTimeout, io.Discard)
-	t.Cleanup(func() { tr.Close() })
-	go func() {
-		for rpc := range tr.Consumer() {
-			rpc.Respond(&raft.RequestVoteResponse{Term: 1, Granted: true}, nil)
+	// raft never closes Consumer: the answering goroutine ends on stop.
+	stop := make(chan struct{})
+	var answering sync.WaitGroup
+	answering.Go(func() {
+		for {
+			select {
+			case rpc := <-tr.Consumer():
+				rpc.Respond(&raft.RequestVoteResponse{Term: 1, Granted: true}, nil)
+			case <-stop:
+				return
+			}
 		}
-	}()
+	})
+	t.Cleanup(func() {
+		tr.Close()
+		close(stop)
+		answering.Wait()
+	})
 	return tr
 }
 
@@ -67,6 +81,7 @@ func closedByPeer(t *testing.T, c net.Conn) error {
 }
 
 func TestTLSStream(t *testing.T) {
+	t.Parallel()
 	ca := pkitest.CA(t)
 	// n1's handshake deadline is well above the RPC timeout: if a silent
 	// client's handshake held n1's accept loop, n2's vote below would time
@@ -127,6 +142,7 @@ func TestTLSStream(t *testing.T) {
 }
 
 func TestCheckClusterID(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		stored   string // "" = none
@@ -173,6 +189,7 @@ func TestCheckClusterID(t *testing.T) {
 // TLS on a busy Raft port, fails to open and is not tied to the TLS cluster:
 // it still opens in plaintext afterwards.
 func TestFailedTLSStartKeepsDataDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	runDisk(t, dir, false)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -195,6 +212,7 @@ func TestFailedTLSStartKeepsDataDir(t *testing.T) {
 }
 
 func TestReopenWithAnotherClusterRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := diskConfig(t, dir)
 	cfg.ClusterID = "aaaa"
@@ -205,7 +223,7 @@ func TestReopenWithAnotherClusterRefused(t *testing.T) {
 	if err := n.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a leader", func() bool { return n.raft.State() == raft.Leader })
+	testutil.Eventually(t, testutil.WaitLimit, "a leader", func() bool { return n.raft.State() == raft.Leader })
 	if err := n.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,9 @@ const (
 	TypeSetMember    Type = 5
 	TypeRemoveMember Type = 6
 	TypeSetHealth    Type = 7
+	// TypeHandover is newer than the others: a release that predates it
+	// skips it as an unknown command (docs/operations.md, "Upgrading").
+	TypeHandover Type = 8
 )
 
 func (t Type) String() string {
@@ -40,6 +43,8 @@ func (t Type) String() string {
 		return "remove-member"
 	case TypeSetHealth:
 		return "set-health"
+	case TypeHandover:
+		return "handover"
 	}
 	return fmt.Sprintf("type(%d)", byte(t))
 }
@@ -51,7 +56,8 @@ type Command struct {
 	// Claim: the node claiming ownership and the term it claims in.
 	Node string `json:"node,omitempty"`
 	Term uint64 `json:"term,omitempty"`
-	// Claim, optional: the claimant's wall clock at the commit (Unix ms) and
+	// Claim, optional: the claimant's wall clock at the commit (Unix ms; for
+	// Handover the leader's wall clock when it submits it) and
 	// how long the cluster went without a holder before it, as the claimant
 	// measured it. Data for operators only: no decision reads them.
 	At       int64 `json:"at,omitempty"`
@@ -68,6 +74,13 @@ type Command struct {
 	Healthy  bool   `json:"healthy,omitempty"`
 	Fault    string `json:"fault,omitempty"`
 	Priority int    `json:"priority,omitempty"`
+	// SetHealth, optional: the member is a witness (witness.go). Absent in
+	// entries written before witnesses existed, which so apply as before.
+	Witness bool `json:"witness,omitempty"`
+	// Handover uses Node as the leader handing over, At, and these: the
+	// chosen successor ("" lets raft pick) and why.
+	To     string `json:"to,omitempty"`
+	Reason Reason `json:"reason,omitempty"`
 }
 
 // Claim returns the command by which a leader takes ownership in its term.
@@ -98,9 +111,20 @@ func SetHealth(id string, healthy bool, fault string, priority int) Command {
 // RemoveMember returns the command that forgets a member.
 func RemoveMember(id string) Command { return Command{Type: TypeRemoveMember, Node: id} }
 
-// Encode returns the log form: version byte, type byte, JSON payload.
+// Encode returns the log form: version byte, type byte, JSON payload. It
+// refuses a command this release would not submit (Validate): Encode is the
+// write path, so the rules apply where a command enters the log.
 func (c Command) Encode() ([]byte, error) {
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c.encode()
+}
+
+// encode writes c without the submission rules, only refusing what Decode
+// would not read back.
+func (c Command) encode() ([]byte, error) {
+	if err := c.wellFormed(); err != nil {
 		return nil, err
 	}
 	body, err := json.Marshal(c)
@@ -111,6 +135,10 @@ func (c Command) Encode() ([]byte, error) {
 }
 
 // Decode parses the log form written by Encode. It never panics on bad input.
+//
+// It checks only that the entry is well formed, not the rules of rules.go:
+// the entry may have been written by a release with other rules, and every
+// replica must apply it the same way whatever release it runs.
 func Decode(b []byte) (Command, error) {
 	if len(b) < 2 {
 		return Command{}, fmt.Errorf("%w: %d bytes, want at least 2", ErrMalformed, len(b))
@@ -123,32 +151,32 @@ func Decode(b []byte) (Command, error) {
 		return Command{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	c.Type = Type(b[1])
-	if err := c.validate(); err != nil {
+	if err := c.wellFormed(); err != nil {
 		return Command{}, err
 	}
 	return c, nil
 }
 
-// validate checks the payload needed by c.Type.
-func (c Command) validate() error {
+// wellFormed checks that c.Type is known and that the payload it needs is
+// there: what Next must be able to rely on, and nothing more.
+func (c Command) wellFormed() error {
 	switch c.Type {
 	case TypeClaim:
 		if c.Node == "" || c.Term == 0 {
 			return fmt.Errorf("%w: claim needs a node and a term > 0", ErrMalformed)
 		}
 	case TypeAddVIP:
-		if c.VIP == nil {
-			return fmt.Errorf("%w: add-vip without a VIP", ErrMalformed)
+		if c.VIP == nil || !c.VIP.Prefix.IsValid() {
+			return fmt.Errorf("%w: add-vip without a VIP prefix", ErrMalformed)
 		}
-		return ValidateVIP(*c.VIP)
 	case TypeRemoveVIP:
 		if !c.Addr.IsValid() {
 			return fmt.Errorf("%w: remove-vip without an address", ErrMalformed)
 		}
 	case TypeSeedVIPs:
-		for _, v := range c.VIPs {
-			if err := ValidateVIP(v); err != nil {
-				return err
+		for i, v := range c.VIPs {
+			if !v.Prefix.IsValid() {
+				return fmt.Errorf("%w: seed-vips: vips[%d] has no prefix", ErrMalformed, i)
 			}
 		}
 	case TypeSetMember:
@@ -163,8 +191,9 @@ func (c Command) validate() error {
 		if c.Node == "" {
 			return fmt.Errorf("%w: set-health needs an id", ErrMalformed)
 		}
-		if c.Priority < MinPriority || c.Priority > MaxPriority {
-			return fmt.Errorf("%w: priority %d is outside %d..%d", ErrMalformed, c.Priority, MinPriority, MaxPriority)
+	case TypeHandover:
+		if c.Node == "" {
+			return fmt.Errorf("%w: handover needs the leader's id", ErrMalformed)
 		}
 	default:
 		return fmt.Errorf("%w: %s", ErrUnknownCommand, c.Type)

@@ -81,6 +81,13 @@ func Next(s State, logTerm uint64, c Command) (State, error) {
 			prev = s.Owner.Previous // a re-claim in a later term is not a move
 		}
 		n.Owner = Owner{Node: c.Node, Term: c.Term, Previous: prev, Since: c.At, Takeover: c.Takeover}
+		if c.Term > s.Owner.Term {
+			recordClaim(&n, s, c)
+		}
+	case TypeHandover:
+		// Recorded whoever sends it: only a claim displacing that node, in
+		// the term the handover was written in, consumes it (recordClaim).
+		n.Handover = &Handover{From: c.Node, To: c.To, Reason: c.Reason, Term: logTerm, At: c.At}
 	case TypeAddVIP:
 		n.VIPs = upsert(n.VIPs, *c.VIP)
 	case TypeRemoveVIP:
@@ -110,7 +117,7 @@ func Next(s State, logTerm uint64, c Command) (State, error) {
 		}
 		m := n.Members[c.Node]
 		m.Health = Health{Reported: true, Healthy: c.Healthy, Fault: c.Fault, Priority: c.Priority}
-		n.Members[c.Node] = m
+		n.Members[c.Node] = withRole(m, c)
 	case TypeRemoveMember:
 		delete(n.Members, c.Node)
 	default:
@@ -159,7 +166,9 @@ func (f *FSM) Restore(r io.Reader) error {
 	return nil
 }
 
-// DecodeSnapshot parses and validates a snapshot written by Snapshot.
+// DecodeSnapshot parses a snapshot written by Snapshot. Like Decode it checks
+// only that the snapshot is well formed: the state in it was built from
+// entries that every replica applied, whatever rules their writers had.
 func DecodeSnapshot(r io.Reader) (State, error) {
 	var s snapshot
 	dec := json.NewDecoder(r)
@@ -173,11 +182,12 @@ func DecodeSnapshot(r io.Reader) (State, error) {
 	if s.Version != snapshotVersion {
 		return State{}, fmt.Errorf("decode snapshot: %w: %d (this build reads %d)", ErrUnsupportedVersion, s.Version, snapshotVersion)
 	}
-	for _, v := range s.State.VIPs {
-		if err := ValidateVIP(v); err != nil {
-			return State{}, fmt.Errorf("decode snapshot: %w", err)
+	for i, v := range s.State.VIPs {
+		if !v.Prefix.IsValid() {
+			return State{}, fmt.Errorf("decode snapshot: %w: vips[%d] has no prefix", ErrMalformed, i)
 		}
 	}
 	sortVIPsByAddr(s.State.VIPs)
+	s.State.History = trimHistory(s.State.History)
 	return s.State, nil
 }

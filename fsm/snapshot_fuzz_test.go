@@ -2,7 +2,6 @@ package fsm
 
 import (
 	"bytes"
-	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,11 +11,12 @@ import (
 // FuzzRestore feeds arbitrary bytes to Restore as a snapshot (the seed
 // corpus is in testdata/fuzz/FuzzRestore). It must never panic; a refused
 // snapshot must leave the state as it was; an accepted one must hold only
-// valid VIPs and survive a snapshot and restore unchanged, so what a node
+// well-formed VIPs (not necessarily ones this release would submit: another
+// release may have written them) and survive a snapshot and restore unchanged, so what a node
 // restored is what it hands on to the next.
 func FuzzRestore(f *testing.F) {
 	// An empty list or map and a missing one are the same state.
-	prefixes := cmp.Options{cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }), cmpopts.EquateEmpty()}
+	prefixes := cmp.Options{netipEq, cmpopts.EquateEmpty()}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g := goldenState(t)
 		before := g.State()
@@ -28,8 +28,8 @@ func FuzzRestore(f *testing.F) {
 		}
 		st := g.State()
 		for _, v := range st.VIPs {
-			if err := ValidateVIP(v); err != nil {
-				t.Fatalf("restored an invalid VIP from %q: %v", b, err)
+			if !v.Prefix.IsValid() {
+				t.Fatalf("restored a VIP without a prefix from %q", b)
 			}
 		}
 		again, err := g.Snapshot()

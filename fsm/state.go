@@ -8,7 +8,6 @@ package fsm
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
@@ -18,19 +17,22 @@ import (
 var (
 	ErrStaleClaim         = errors.New("stale claim")
 	ErrNoSuchVIP          = errors.New("no such VIP")
-	ErrInvalidVIP         = errors.New("invalid VIP")
 	ErrUnknownCommand     = errors.New("unknown command")
 	ErrUnsupportedVersion = errors.New("unsupported encoding version")
-	ErrMalformed          = errors.New("malformed command")
+	// ErrMalformed: the bytes do not hold a well-formed command or snapshot
+	// (undecodable, or a required field missing). Only these, never a rule of
+	// what a value may be, are refused when a log entry is applied.
+	ErrMalformed = errors.New("malformed command")
+	// ErrInvalidVIP, ErrInvalidHealth and ErrInvalidHandover: a well-formed value this release
+	// refuses to submit (rules.go).
+	ErrInvalidVIP      = errors.New("invalid VIP")
+	ErrInvalidHealth   = errors.New("invalid health report")
+	ErrInvalidHandover = errors.New("invalid handover")
 )
 
 // DefaultLabel is the IPv4 address label suffix used when a VIP names none, so the
 // address shows up as "<ifname>:vip" in `ip addr`.
 const DefaultLabel = "vip"
-
-// maxLabel is the kernel's IFNAMSIZ-1: an IPv4 label, interface name included,
-// longer than this is refused by the kernel.
-const maxLabel = 15
 
 // VIP is one virtual address the cluster keeps available.
 type VIP struct {
@@ -54,7 +56,9 @@ type Owner struct {
 	// Previous is the last other node that owned the VIPs, Since the owner's
 	// wall clock when its claim committed (Unix ms) and Takeover how long the
 	// cluster went without a holder before it (ms), as the claimant measured
-	// it. For operators; no decision reads them.
+	// it. For operators; the only decision that reads them is netops'
+	// whether to probe the LAN before a first bind (an empty Previous: no
+	// other node can have bound the VIPs).
 	Previous string `json:"previous,omitempty"`
 	Since    int64  `json:"since,omitempty"`
 	Takeover int64  `json:"takeover_ms,omitempty"`
@@ -65,6 +69,9 @@ type Member struct {
 	APIAddr string `json:"api_addr"`
 	// Health is what the node last reported of itself; zero until it has.
 	Health Health `json:"health,omitzero"`
+	// Witness is set for a member that votes but never holds the VIPs
+	// (witness.go); absent in snapshots written before witnesses existed.
+	Witness bool `json:"witness,omitempty"`
 }
 
 // Priority bounds, as keepalived's: a higher priority is preferred as leader.
@@ -91,6 +98,12 @@ type State struct {
 	// Seeded records that the bootstrap VIP set was applied once; later seeds are
 	// ignored so that a restarted bootstrap node cannot undo API changes.
 	Seeded bool `json:"seeded"`
+	// History is the last MaxHistory ownership changes, oldest first
+	// (history.go). Absent from snapshots written before it existed.
+	History []Change `json:"history,omitempty"`
+	// Handover is the last leader's recorded intent to hand over, until the
+	// next claim in a newer term consumes it.
+	Handover *Handover `json:"handover,omitempty"`
 }
 
 // Clone returns a deep copy, so readers never share slices with the FSM.
@@ -98,6 +111,11 @@ func (s State) Clone() State {
 	c := s
 	c.VIPs = slices.Clone(s.VIPs)
 	c.Members = maps.Clone(s.Members)
+	c.History = slices.Clone(s.History)
+	if s.Handover != nil {
+		h := *s.Handover
+		c.Handover = &h
+	}
 	return c
 }
 
@@ -109,63 +127,6 @@ func (s State) VIP(addr netip.Addr) (VIP, bool) {
 		}
 	}
 	return VIP{}, false
-}
-
-// ValidateVIP reports why v cannot be a VIP, or nil.
-func ValidateVIP(v VIP) error {
-	p := v.Prefix
-	if !p.IsValid() {
-		return fmt.Errorf("%w: %q is not a CIDR", ErrInvalidVIP, p.String())
-	}
-	a := p.Addr()
-	if a.Is4In6() {
-		return fmt.Errorf("%w: %s: use the plain IPv4 form", ErrInvalidVIP, p)
-	}
-	if a.Zone() != "" {
-		return fmt.Errorf("%w: %s: zones are not allowed", ErrInvalidVIP, p)
-	}
-	if a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() {
-		return fmt.Errorf("%w: %s is not a unicast host address", ErrInvalidVIP, p)
-	}
-	if a.Is4() && p.Bits() < 32 && a == lastAddr(p) {
-		return fmt.Errorf("%w: %s is the broadcast address of its subnet", ErrInvalidVIP, p)
-	}
-	if p.Bits() < p.Addr().BitLen() && a == p.Masked().Addr() {
-		return fmt.Errorf("%w: %s is the network address of its subnet", ErrInvalidVIP, p)
-	}
-	if len(v.Interface) > maxLabel {
-		return fmt.Errorf("%w: interface name %q is longer than %d characters", ErrInvalidVIP, v.Interface, maxLabel)
-	}
-	if v.Label != "" {
-		if a.Is6() {
-			return fmt.Errorf("%w: %s: labels exist for IPv4 addresses only", ErrInvalidVIP, p)
-		}
-		if len(v.Label) > maxLabel-2 {
-			return fmt.Errorf("%w: label %q is longer than %d characters", ErrInvalidVIP, v.Label, maxLabel-2)
-		}
-	}
-	return nil
-}
-
-// ParseVIP parses "CIDR" and validates it.
-func ParseVIP(s string) (VIP, error) {
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return VIP{}, fmt.Errorf("%w: %q is not a CIDR (want e.g. 192.0.2.100/24)", ErrInvalidVIP, s)
-	}
-	v := VIP{Prefix: p}
-	return v, ValidateVIP(v)
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().As4()
-	host := 32 - p.Bits()
-	for i := 3; i >= 0 && host > 0; i-- {
-		n := min(host, 8)
-		b[i] |= byte(1<<n - 1)
-		host -= n
-	}
-	return netip.AddrFrom4(b)
 }
 
 func sortVIPsByAddr(vs []VIP) {

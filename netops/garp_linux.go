@@ -180,6 +180,15 @@ func garpPackets(hw net.HardwareAddr, vip netip.Addr) ([]*arp.Packet, error) {
 // link, which the reconciler has just bound; it is checked here first because
 // arp.Dial (mdlayher/arp 6706a29) leaks its packet socket when the link has none.
 func dialARP(ifi *net.Interface) (arpConn, error) {
+	c, err := openARP(ifi)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// openARP is dialARP's *arp.Client, for readers too (the Prober).
+func openARP(ifi *net.Interface) (*arp.Client, error) {
 	addrs, err := ifi.Addrs()
 	if err != nil {
 		return nil, fmt.Errorf("addresses of %s: %w", ifi.Name, err)
@@ -187,11 +196,7 @@ func dialARP(ifi *net.Interface) (arpConn, error) {
 	if !hasIPv4(addrs) {
 		return nil, fmt.Errorf("%w: %s", ErrNoIPv4, ifi.Name)
 	}
-	c, err := arp.Dial(ifi)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return arp.Dial(ifi)
 }
 
 func hasIPv4(addrs []net.Addr) bool {

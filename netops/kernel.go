@@ -11,6 +11,7 @@ package netops
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -26,32 +27,37 @@ var (
 	ErrNoIPv4 = errors.New("no IPv4 address on link")
 	// ErrBadConfig reports an invalid Config passed to NewReconciler.
 	ErrBadConfig = errors.New("invalid reconciler config")
+	// ErrForeign reports an address that raftvip did not add (it lacks the
+	// mark, see Found.Ours): Bind does not take it over and Unbind does not
+	// delete it, whatever the caller asked.
+	ErrForeign = errors.New("not added by raftvip")
 )
 
 // maxLabel is IFNAMSIZ-1: the kernel refuses longer IPv4 address labels.
 const maxLabel = 15
 
 // Binder is the reconciler's only access to interface addresses.
+//
+// raftvip marks every address it binds (netlink: the IFA_PROTO attribute) and
+// deletes only marked ones, so that a VIP equal to an address of the node's own
+// (a mistake in the VIP set, or an address an operator added by hand) is never
+// taken over, announced or deleted.
 type Binder interface {
-	// List returns the addresses configured on link.
-	List(ctx context.Context, link string) ([]netip.Prefix, error)
-	// Bind adds a to link, or refreshes it, with a valid lifetime of validFor.
-	// It must be idempotent (AddrReplace, not AddrAdd).
+	// List returns the addresses configured on link, with their labels and
+	// whether raftvip added them.
+	List(ctx context.Context, link string) ([]Found, error)
+	// Bind adds a to link, marked as raftvip's, or refreshes it, with a valid
+	// lifetime of validFor. It must be idempotent (replace, not add). If link
+	// has a.Prefix's address without the mark, it changes nothing and returns
+	// an error wrapping ErrForeign.
 	Bind(ctx context.Context, link string, a Addr, validFor time.Duration) error
-	// Unbind removes p from link. An absent address is not an error.
+	// Unbind removes p from link if raftvip added it (Found.Ours or
+	// Found.Legacy); an address without the mark is left in place and the
+	// error wraps ErrForeign. An absent address is not an error.
 	Unbind(ctx context.Context, link string, p netip.Prefix) error
 	// LinkFor returns the link whose configured subnet contains ip, ignoring
 	// VIPs. It returns an error wrapping ErrNoLink if there is none.
 	LinkFor(ctx context.Context, ip netip.Addr) (string, error)
-}
-
-// LabelBinder is a Binder that also reports the labels of addresses, which
-// RemoveLeftovers needs to find VIPs by their label. Netlink and
-// netopstest.Fake implement it.
-type LabelBinder interface {
-	Binder
-	// Addrs returns the addresses configured on link, with their labels.
-	Addrs(ctx context.Context, link string) ([]Addr, error)
 }
 
 // Addr is an address as bound in the kernel.
@@ -60,6 +66,35 @@ type Addr struct {
 	// Label is the full kernel label for IPv4 ("eth0:vip"); empty for IPv6,
 	// which has no labels.
 	Label string
+}
+
+// Found is an address as List finds it on a link.
+type Found struct {
+	Addr
+	// Ours reports that raftvip added the address: it carries raftvip's mark.
+	Ours bool
+	// Legacy reports an address without the mark that looks as versions of
+	// raftvip from before the mark bound VIPs: a finite valid lifetime,
+	// deprecated (preferred_lft 0) and, for IPv6, NODAD. An operator's static
+	// address is valid forever, a DHCP client's IPv4 address is preferred as
+	// long as it is valid, and SLAAC never sets NODAD, so none of them is ever
+	// Legacy. Only RemoveLeftovers acts on it.
+	Legacy bool
+}
+
+// Prefixes returns the prefixes of fs, in order.
+func Prefixes(fs []Found) []netip.Prefix {
+	out := make([]netip.Prefix, len(fs))
+	for i, f := range fs {
+		out[i] = f.Prefix
+	}
+	return out
+}
+
+// foreignError is the error of Bind and Unbind for an address without the
+// mark; it reads "192.0.2.11/24 on eth0 was not added by raftvip: left in place".
+func foreignError(p netip.Prefix, link string) error {
+	return fmt.Errorf("%s on %s was %w: left in place", p, link, ErrForeign)
 }
 
 // Announcer tells the LAN that an address now answers at the MAC of a link:

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/mdlayher/ndp"
 	"github.com/mdlayher/packet"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops/nstest"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv6"
@@ -50,13 +50,14 @@ func kernelAddr(t *testing.T, ns *nstest.NS, link string, p netip.Prefix) netlin
 func TestKernelBindListUnbind(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
-	b := NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	vip := Addr{Prefix: netip.MustParsePrefix("192.0.2.100/24"), Label: nstest.Link + ":vip"}
 
 	if err := b.Bind(ctx, nstest.Link, vip, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := b.List(ctx, nstest.Link)
+	fs, err := b.List(ctx, nstest.Link)
+	ps := Prefixes(fs)
 	if err != nil || !slices.Contains(ps, vip.Prefix) || !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
 		t.Fatalf("List = %v, %v; want the VIP and the primary", ps, err)
 	}
@@ -74,13 +75,13 @@ func TestKernelBindListUnbind(t *testing.T) {
 	if err := b.Unbind(ctx, nstest.Link, vip.Prefix); err != nil {
 		t.Fatal(err)
 	}
-	if ps, _ := b.List(ctx, nstest.Link); slices.Contains(ps, vip.Prefix) {
+	if ps := listed(t, b, nstest.Link); slices.Contains(ps, vip.Prefix) {
 		t.Fatalf("List after Unbind = %v", ps)
 	}
 	if err := b.Unbind(ctx, nstest.Link, vip.Prefix); err != nil {
 		t.Fatalf("Unbind of an absent address = %v, want nil", err)
 	}
-	if ps, _ := b.List(ctx, nstest.Link); !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
+	if ps := listed(t, b, nstest.Link); !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
 		t.Fatalf("the primary address is gone: %v", ps)
 	}
 	for name, err := range map[string]error{
@@ -97,7 +98,7 @@ func TestKernelBindListUnbind(t *testing.T) {
 func TestKernelIPv6NoDAD(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
-	b := NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	vip := netip.MustParsePrefix("2001:db8::100/64")
 	if err := b.Bind(ctx, nstest.Link, Addr{Prefix: vip}, 5*time.Second); err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ func TestKernelIPv6NoDAD(t *testing.T) {
 func TestKernelLinkFor(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
-	b := NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	if link, err := b.LinkFor(ctx, netip.MustParseAddr("192.0.2.100")); link != nstest.Link || err != nil {
 		t.Fatalf("LinkFor(192.0.2.100) = %q, %v; want %s", link, err, nstest.Link)
 	}
@@ -138,7 +139,7 @@ func TestKernelLinkFor(t *testing.T) {
 func TestKernelRemoveLeftovers(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
-	b := NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	left := Addr{Prefix: netip.MustParsePrefix("192.0.2.150/24"), Label: nstest.Link + ":vip"}
 	if err := b.Bind(ctx, nstest.Link, left, 30*time.Second); err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestKernelRemoveLeftovers(t *testing.T) {
 	if err != nil || !slices.Equal(removed, []netip.Prefix{left.Prefix}) {
 		t.Fatalf("RemoveLeftovers = %v, %v; want [%s]", removed, err, left.Prefix)
 	}
-	if ps, _ := b.List(ctx, nstest.Link); slices.Contains(ps, left.Prefix) || !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
+	if ps := listed(t, b, nstest.Link); slices.Contains(ps, left.Prefix) || !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
 		t.Fatalf("left on %s: %v, want the primary and not %s", nstest.Link, ps, left.Prefix)
 	}
 }
@@ -174,7 +175,7 @@ func announceIn(t *testing.T, ns *nstest.NS, vip netip.Prefix) {
 	t.Helper()
 	a := NewAnnouncer(nil)
 	t.Cleanup(func() { _ = a.Close() })
-	b := NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	ctx := context.Background()
 	v := ResolvedVIP{VIP: fsm.VIP{Prefix: vip}, Link: nstest.Link}
 	if err := b.Bind(ctx, nstest.Link, v.Addr(), 10*time.Second); err != nil {
@@ -257,7 +258,7 @@ func TestKernelNAOnTheWire(t *testing.T) {
 func TestKernelReconciler(t *testing.T) {
 	ns := nstest.New(t)
 	vip := fsm.VIP{Prefix: netip.MustParsePrefix("192.0.2.100/24")}
-	b := NewNetlink(ns.Handle, nil)
+	b := openNetlink(t, ns)
 	a := NewAnnouncer(nil)
 	defer a.Close()
 	st := fsm.State{VIPs: []fsm.VIP{vip}, Owner: fsm.Owner{Node: "n1", Term: 2}}
@@ -271,7 +272,7 @@ func TestKernelReconciler(t *testing.T) {
 	// Run on a thread inside the namespace, where the announcer opens sockets.
 	go func() { done <- ns.Do(func() error { return r.Run(ctx) }) }()
 
-	if err := poll(func() bool { return slices.Equal(r.Held(), []netip.Prefix{vip.Prefix}) }); err != nil {
+	if err := testutil.Poll(captureFor, func() bool { return slices.Equal(r.Held(), []netip.Prefix{vip.Prefix}) }); err != nil {
 		cancel()
 		<-done
 		t.Fatalf("VIP not held: %v", err)
@@ -284,19 +285,28 @@ func TestKernelReconciler(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v", err)
 	}
-	if ps, _ := b.List(context.Background(), nstest.Link); slices.Contains(ps, vip.Prefix) {
+	if ps := listed(t, b, nstest.Link); slices.Contains(ps, vip.Prefix) {
 		t.Fatalf("VIP still bound after shutdown: %v", ps)
 	}
 }
 
-// poll waits until cond holds, checking every 10 ms for up to captureFor.
-func poll(cond func() bool) error {
-	deadline := time.Now().Add(captureFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not within %s", captureFor)
-		}
-		time.Sleep(10 * time.Millisecond)
+// listed returns the prefixes on link, failing t if List fails.
+func listed(t *testing.T, b Binder, link string) []netip.Prefix {
+	t.Helper()
+	fs, err := b.List(context.Background(), link)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	return Prefixes(fs)
+}
+
+// openNetlink is the Binder inside ns, closed when the test ends.
+func openNetlink(t *testing.T, ns *nstest.NS) *Netlink {
+	t.Helper()
+	b, err := OpenNetlink(ns.NS, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
 }

@@ -12,11 +12,11 @@ import (
 
 // RemoveLeftovers removes VIPs that an earlier run (crashed, killed, or an
 // older configuration) left in the kernel, before this node takes part in an
-// election (docs/design.md, "Leftovers at start"). On each of links, and on
-// each VIP's own interface, it removes every address of vips and every IPv4
-// address carrying a label this package sets ("<link>:vip" or a VIP's label).
-// Missing links are skipped. It returns what it removed and the errors joined.
-func RemoveLeftovers(ctx context.Context, b LabelBinder, links []string, vips []fsm.VIP, log *slog.Logger) ([]netip.Prefix, error) {
+// election (docs/design.md, "Leftovers at start"). On each of links, and on each VIP's own interface, it removes
+// the addresses that isLeftover picks; an address equal to a VIP that raftvip
+// did not add is left in place and logged. Missing links are skipped. It
+// returns what it removed and the errors joined.
+func RemoveLeftovers(ctx context.Context, b Binder, links []string, vips []fsm.VIP, log *slog.Logger) ([]netip.Prefix, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -30,7 +30,7 @@ func RemoveLeftovers(ctx context.Context, b LabelBinder, links []string, vips []
 	var removed []netip.Prefix
 	var errs []error
 	for _, link := range slices.Compact(all) {
-		addrs, err := b.Addrs(ctx, link)
+		found, err := b.List(ctx, link)
 		if errors.Is(err, ErrNoLink) {
 			continue
 		}
@@ -38,26 +38,55 @@ func RemoveLeftovers(ctx context.Context, b LabelBinder, links []string, vips []
 			errs = append(errs, err)
 			continue
 		}
-		for _, a := range addrs {
-			if !isLeftover(link, a, vips) {
+		for _, f := range found {
+			switch leftover(link, f, vips) {
+			case notVIP:
+				continue
+			case foreign:
+				log.Warn("address was not added by raftvip: left in place", "addr", f.Prefix, "link", link)
 				continue
 			}
-			if err := b.Unbind(ctx, link, a.Prefix); err != nil {
+			if err := b.Unbind(ctx, link, f.Prefix); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			log.Info("removed leftover VIP", "vip", a.Prefix, "link", link, "label", a.Label)
-			removed = append(removed, a.Prefix)
+			log.Info("removed leftover VIP", "vip", f.Prefix, "link", link, "label", f.Label, "legacy", f.Legacy)
+			removed = append(removed, f.Prefix)
 		}
 	}
 	return removed, errors.Join(errs...)
 }
 
-// isLeftover reports whether a, found on link, is a VIP this package may have
-// bound. Addresses match by address, whatever their prefix length.
-func isLeftover(link string, a Addr, vips []fsm.VIP) bool {
-	if slices.ContainsFunc(vips, func(v fsm.VIP) bool { return v.Prefix.Addr() == a.Prefix.Addr() }) {
-		return true
+// verdict is what RemoveLeftovers does with an address.
+type verdict int
+
+const (
+	notVIP  verdict = iota // nothing to do with raftvip: skipped silently
+	foreign                // equal to a VIP, but not raftvip's: kept and logged
+	remove                 // a leftover: removed
+)
+
+// leftover decides about f, found on link. A marked address is raftvip's: it
+// is removed if its address is one of vips, whatever its prefix length, or if
+// it carries a VIP label (IPv4), which finds VIPs that the current VIP set no
+// longer lists.
+//
+// Versions before the mark bound VIPs unmarked, so an upgraded node may find
+// one of theirs. Such an address is removed only if it is Legacy (bound as
+// every version bound VIPs: finite valid_lft, deprecated, NODAD for IPv6) and
+// equals a VIP exactly, prefix length included. An operator's static address
+// is valid forever, so it is never removed, even when a VIP equals it; nor is
+// one from DHCP or SLAAC (see Found.Legacy). Anything else that old versions
+// left expires within its lease.
+func leftover(link string, f Found, vips []fsm.VIP) verdict {
+	sameAddr := slices.ContainsFunc(vips, func(v fsm.VIP) bool { return v.Prefix.Addr() == f.Prefix.Addr() })
+	switch {
+	case f.Ours && (sameAddr || f.Prefix.Addr().Is4() && isVIPLabel(link, f.Label, vips)):
+		return remove
+	case f.Ours || !sameAddr:
+		return notVIP
+	case f.Legacy && slices.ContainsFunc(vips, func(v fsm.VIP) bool { return v.Prefix == f.Prefix }):
+		return remove
 	}
-	return a.Prefix.Addr().Is4() && isVIPLabel(link, a.Label, vips)
+	return foreign
 }

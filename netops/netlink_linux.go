@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,57 +25,73 @@ import (
 // moby/moby#48598, slackhq/nebula#1835); a retry normally succeeds at once.
 const dumpRetries = 5
 
-// Netlink is the LabelBinder on a netlink handle.
+// Netlink is the Binder on a netlink handle.
 //
 // Netlink requests cannot be cancelled and take microseconds, so the contexts
 // of its methods are not consulted.
 type Netlink struct {
 	h   *netlink.Handle
 	log *slog.Logger
+	// route is a NETLINK_ROUTE socket of our own in h's namespace, for the
+	// requests h cannot build: netlink.Handle keeps its sockets private and
+	// sends only requests it built itself, while Bind must set IFA_PROTO and
+	// List must read it (addrmsg_linux.go).
+	route map[int]*nl.SocketHandle
 }
 
-var _ LabelBinder = (*Netlink)(nil)
+var _ Binder = (*Netlink)(nil)
 
-// NewNetlink returns a Binder on h: netlink.NewHandle() in production,
-// netlink.NewHandleAt(ns) in tests. A nil h opens a socket per request in the
-// calling thread's namespace.
-func NewNetlink(h *netlink.Handle, log *slog.Logger) *Netlink {
-	if h == nil {
-		h = &netlink.Handle{}
-	}
+// OpenNetlink returns a Binder on the network namespace ns: netns.None() for
+// the daemon's own namespace, a test's namespace otherwise. Close releases its
+// sockets.
+func OpenNetlink(ns netns.NsHandle, log *slog.Logger) (*Netlink, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Netlink{h: h, log: log.With("component", "netlink")}
-}
-
-// List returns the addresses of link, IPv4 and IPv6.
-func (n *Netlink) List(ctx context.Context, link string) ([]netip.Prefix, error) {
-	as, err := n.Addrs(ctx, link)
+	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("netlink handle: %w", err)
 	}
-	ps := make([]netip.Prefix, len(as))
-	for i, a := range as {
-		ps[i] = a.Prefix
+	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("netlink route socket: %w", err)
 	}
-	return ps, nil
+	return &Netlink{h: h, log: log.With("component", "netlink"),
+		route: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}}, nil
 }
 
-// Addrs returns the addresses of link with their labels.
-func (n *Netlink) Addrs(_ context.Context, link string) ([]Addr, error) {
+// Close releases the sockets.
+func (n *Netlink) Close() {
+	n.h.Close()
+	for _, sh := range n.route {
+		sh.Close()
+	}
+}
+
+// List returns the addresses of link, IPv4 and IPv6, with their labels and
+// raftvip's mark.
+func (n *Netlink) List(_ context.Context, link string) ([]Found, error) {
 	l, err := n.link(link)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
-	nas, err := n.addrList(l, netlink.FAMILY_ALL)
+	fs, err := n.list(l)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses on %s: %w", link, err)
 	}
-	out := make([]Addr, 0, len(nas))
-	for _, na := range nas {
-		if p, ok := prefixOf(na.IPNet); ok {
-			out = append(out, Addr{Prefix: p, Label: na.Label})
+	return fs, nil
+}
+
+func (n *Netlink) list(l netlink.Link) ([]Found, error) {
+	kas, err := n.dump(l.Attrs().Index, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Found, 0, len(kas))
+	for _, ka := range kas {
+		if f, ok := ka.found(); ok {
+			out = append(out, f)
 		}
 	}
 	return out, nil
@@ -80,7 +99,10 @@ func (n *Netlink) Addrs(_ context.Context, link string) ([]Addr, error) {
 
 // Bind adds a to link, or replaces it, valid for validFor (whole seconds, the
 // kernel's granularity) and deprecated at once (preferred_lft 0), so that the
-// VIP is not picked as the source of the node's own connections.
+// VIP is not picked as the source of the node's own connections. The address
+// carries Mark. An address of the link with a's IP and without the mark is
+// not touched: replacing it would mark it as raftvip's and give it a lifetime,
+// and the kernel would delete it when that ran out.
 func (n *Netlink) Bind(_ context.Context, link string, a Addr, validFor time.Duration) error {
 	secs := int(validFor / time.Second)
 	if secs < 1 {
@@ -93,28 +115,46 @@ func (n *Netlink) Bind(_ context.Context, link string, a Addr, validFor time.Dur
 	if err != nil {
 		return fmt.Errorf("bind %s: %w", a.Prefix, err)
 	}
-	na := &netlink.Addr{IPNet: ipNet(a.Prefix), ValidLft: secs, PreferedLft: 0}
-	if a.Prefix.Addr().Is4() {
-		na.Label = a.Label
-	} else {
+	fs, err := n.list(l)
+	if err != nil {
+		return fmt.Errorf("bind %s on %s: %w", a.Prefix, link, err)
+	}
+	if i := slices.IndexFunc(fs, func(f Found) bool { return f.Prefix.Addr() == a.Prefix.Addr() && !f.Ours }); i >= 0 {
+		return fmt.Errorf("bind %s: %w", a.Prefix, foreignError(fs[i].Prefix, link))
+	}
+	var flags uint8
+	if !a.Prefix.Addr().Is4() {
+		a.Label = ""
 		// Without NODAD the address is tentative for 1-2 s (binding to it fails)
 		// and ends up dadfailed if the old owner still holds it (docs/design.md,
 		// "IPv6 neighbour advertisements").
-		na.Flags = unix.IFA_F_NODAD
+		flags = unix.IFA_F_NODAD
 	}
-	// AddrReplace, not AddrAdd: adding an existing address fails with EEXIST,
-	// and replacing is how the lifetime is renewed.
-	if err := n.h.AddrReplace(l, na); err != nil {
+	// Replace, not add: adding an existing address fails with EEXIST, and
+	// replacing is how the lifetime is renewed.
+	if err := n.replaceMarked(l.Attrs().Index, a, flags, secs); err != nil {
 		return fmt.Errorf("bind %s on %s: %w", a.Prefix, link, err)
 	}
 	return nil
 }
 
-// Unbind removes p from link. An address already gone is not an error.
+// Unbind removes p from link if it carries the mark or is Legacy. An address
+// already gone is not an error; one without the mark is left in place.
 func (n *Netlink) Unbind(_ context.Context, link string, p netip.Prefix) error {
 	l, err := n.link(link)
 	if err != nil {
 		return fmt.Errorf("unbind %s: %w", p, err)
+	}
+	fs, err := n.list(l)
+	if err != nil {
+		return fmt.Errorf("unbind %s on %s: %w", p, link, err)
+	}
+	i := slices.IndexFunc(fs, func(f Found) bool { return f.Prefix == p })
+	switch {
+	case i < 0:
+		return nil
+	case !fs[i].Ours && !fs[i].Legacy:
+		return fmt.Errorf("unbind %s: %w", p, foreignError(p, link))
 	}
 	err = n.h.AddrDel(l, &netlink.Addr{IPNet: ipNet(p)})
 	if err == nil || errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
@@ -131,9 +171,13 @@ func (n *Netlink) LinkFor(_ context.Context, ip netip.Addr) (string, error) {
 	if ip.Is4() {
 		family = netlink.FAMILY_V4
 	}
-	nas, err := n.addrList(nil, family)
+	kas, err := n.dump(0, family)
 	if err != nil {
 		return "", fmt.Errorf("find link for %s: %w", ip, err)
+	}
+	nas := make([]netlink.Addr, len(kas))
+	for i, ka := range kas {
+		nas[i] = ka.Addr
 	}
 	idx, ok := pickLink(nas, ip)
 	if !ok {
@@ -182,20 +226,6 @@ func (n *Netlink) link(name string) (netlink.Link, error) {
 		return nil, fmt.Errorf("look up link %s: %w", name, err)
 	}
 	return l, nil
-}
-
-// addrList is AddrList retried while the dump is interrupted: the data of an
-// interrupted dump may be inconsistent, so it is never used.
-func (n *Netlink) addrList(l netlink.Link, family int) ([]netlink.Addr, error) {
-	var nas []netlink.Addr
-	var err error
-	for range dumpRetries {
-		if nas, err = n.h.AddrList(l, family); !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return nas, err
-		}
-		n.log.Debug("address dump interrupted, retrying")
-	}
-	return nil, err
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {

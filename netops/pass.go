@@ -21,10 +21,12 @@ func (r *Reconciler) pass(ctx context.Context, v View, want []fsm.VIP) {
 	r.forgetVanished(observed)
 	plan := Diff(resolved(want, links, observed), observed, r.managed(v.State.VIPs)...)
 	r.logDrop(v, want, plan.Unbind)
+	r.noteConflicts(plan.Conflict, want)
+	r.noteForeign(plan.Foreign)
 	for _, b := range plan.Unbind {
 		r.unbind(ctx, b)
 	}
-	for _, d := range plan.Bind {
+	for _, d := range r.lan.screen(ctx, plan.Bind, v, want, now) {
 		r.bind(ctx, d, v.Term, now)
 	}
 	for _, d := range plan.Keep {
@@ -105,8 +107,8 @@ func (r *Reconciler) linksToList(links map[netip.Addr]string) []string {
 
 // observe lists the addresses of each link. A link that is gone has none; a
 // link that cannot be read is left out, so nothing is bound or unbound there.
-func (r *Reconciler) observe(ctx context.Context, links []string) map[string][]netip.Prefix {
-	obs := make(map[string][]netip.Prefix, len(links))
+func (r *Reconciler) observe(ctx context.Context, links []string) map[string][]Found {
+	obs := make(map[string][]Found, len(links))
 	for _, link := range links {
 		ps, err := r.binder.List(ctx, link)
 		key := "list " + link
@@ -125,13 +127,14 @@ func (r *Reconciler) observe(ctx context.Context, links []string) map[string][]n
 	return obs
 }
 
-// forgetVanished drops the holds that the kernel no longer has: the lifetime
-// ran out, an admin deleted the address, or the link went away. A VIP still
-// desired is then bound again, and announced, as a new hold.
-func (r *Reconciler) forgetVanished(obs map[string][]netip.Prefix) {
+// forgetVanished drops the holds that the kernel no longer has with raftvip's
+// mark: the lifetime ran out, an admin deleted or replaced the address, or the
+// link went away. A VIP still desired is then bound again, and announced, as a
+// new hold, unless an address in its way makes it a Conflict.
+func (r *Reconciler) forgetVanished(obs map[string][]Found) {
 	for a, h := range r.held {
-		ps, listed := obs[h.Link]
-		if listed && !slices.Contains(ps, h.Prefix) {
+		fs, listed := obs[h.Link]
+		if listed && !containsOurs(fs, h.Prefix) {
 			r.log.Warn("VIP vanished from the kernel", "vip", h.Prefix, "link", h.Link, "term", h.term)
 			delete(r.held, a)
 		}
@@ -140,7 +143,7 @@ func (r *Reconciler) forgetVanished(obs map[string][]netip.Prefix) {
 
 // resolved places the desired VIPs on their links, leaving out those without a
 // link or on a link that could not be read.
-func resolved(want []fsm.VIP, links map[netip.Addr]string, obs map[string][]netip.Prefix) []ResolvedVIP {
+func resolved(want []fsm.VIP, links map[netip.Addr]string, obs map[string][]Found) []ResolvedVIP {
 	var out []ResolvedVIP
 	for _, v := range want {
 		link, ok := links[v.Prefix.Addr()]
@@ -167,7 +170,15 @@ func (r *Reconciler) managed(state []fsm.VIP) []netip.Addr {
 func (r *Reconciler) unbind(ctx context.Context, b Binding) {
 	key := "unbind " + b.Prefix.Addr().String()
 	// A link that is gone took its addresses with it.
-	if err := r.binder.Unbind(ctx, b.Link, b.Prefix); err != nil && !errors.Is(err, ErrNoLink) {
+	err := r.binder.Unbind(ctx, b.Link, b.Prefix)
+	switch {
+	case errors.Is(err, ErrForeign):
+		// Replaced by an address without the mark since the pass listed the
+		// link: no longer this reconciler's to remove, nor to hold.
+		r.log.Warn("address was not added by raftvip: left in place", "addr", b.Prefix, "link", b.Link)
+		delete(r.held, b.Prefix.Addr())
+		return
+	case err != nil && !errors.Is(err, ErrNoLink):
 		r.errs.failed(key, "cannot unbind VIP", err, "vip", b.Prefix, "link", b.Link)
 		return
 	}
@@ -245,4 +256,38 @@ func (r *Reconciler) release(link string) {
 	if err := r.ann.Release(link); err != nil {
 		r.log.Warn("cannot release announcer", "link", link, "err", err)
 	}
+}
+
+// noteConflicts records the pass's conflicts for Conflicts and logs each once
+// per episode: when it starts or its address in the way changes, and when it
+// ends while the VIP is still desired (the address in the way was removed).
+func (r *Reconciler) noteConflicts(cs []Conflict, want []fsm.VIP) {
+	now := make(map[netip.Addr]Conflict, len(cs))
+	for _, c := range cs {
+		a := c.VIP.Prefix.Addr()
+		now[a] = c
+		if r.conflicts[a] != c {
+			r.log.Error("VIP conflicts with an address raftvip did not add: not bound, not announced",
+				"vip", c.VIP.Prefix, "link", c.At.Link, "addr", c.At.Prefix)
+		}
+	}
+	for a, c := range r.conflicts {
+		if _, still := now[a]; !still && slices.ContainsFunc(want, func(v fsm.VIP) bool { return v.Prefix.Addr() == a }) {
+			r.log.Info("VIP conflict resolved", "vip", c.VIP.Prefix, "link", c.At.Link)
+		}
+	}
+	r.conflicts = now
+}
+
+// noteForeign logs each managed address that raftvip did not add and leaves
+// in place, once while it stays: a VIP equal to the node's own address.
+func (r *Reconciler) noteForeign(bs []Binding) {
+	now := make(map[Binding]bool, len(bs))
+	for _, b := range bs {
+		now[b] = true
+		if !r.foreign[b] {
+			r.log.Warn("address was not added by raftvip: left in place", "addr", b.Prefix, "link", b.Link)
+		}
+	}
+	r.foreign = now
 }

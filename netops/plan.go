@@ -2,6 +2,7 @@ package netops
 
 import (
 	"cmp"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -29,51 +30,99 @@ type Binding struct {
 // an address moving to another link or prefix length is never configured twice,
 // then Bind what is missing, then consider Keep for a lifetime refresh.
 type Plan struct {
-	// Unbind holds managed addresses observed where they are not desired.
+	// Unbind holds managed addresses raftvip bound that are observed where
+	// they are not desired.
 	Unbind []Binding
 	// Bind holds desired VIPs not observed on their link with their prefix.
 	Bind []ResolvedVIP
 	// Keep holds desired VIPs already observed as wanted.
 	Keep []ResolvedVIP
+	// Conflict holds desired VIPs whose address the node already has without
+	// raftvip's mark: they are neither bound nor announced.
+	Conflict []Conflict
+	// Foreign holds managed addresses, not desired, that raftvip did not add:
+	// they are left in place.
+	Foreign []Binding
+}
+
+// Conflict is a desired VIP whose address a link of the node already has, not
+// added by raftvip: the node's own address, or one an operator added. Taking
+// it over would announce the node's address to the LAN as the VIP, and
+// removing it later would cut the node off. It is also a VIP whose address
+// another host on the LAN answers for (MAC set), see lanGuard.
+type Conflict struct {
+	VIP fsm.VIP
+	// At is the address in the way, which may differ from VIP in prefix
+	// length, and its link; with MAC, only the link.
+	At Binding
+	// MAC is set when the address is another host's on the LAN: it answered
+	// the probe before the first bind (the VIP is not bound), or, with Held,
+	// it announces the VIP this node holds (which is announced again).
+	MAC  string
+	Held bool
 }
 
 // Diff compares the desired VIPs with the addresses observed per link and
-// returns what to change. Only managed addresses (and desired ones) are ever
-// unbound, so the node's own addresses survive whatever is observed. Addresses
-// are matched by address, not prefix: a managed address observed with another
-// prefix length, or on another link, than desired is unbound and bound again.
-// A link missing from observed counts as having no addresses.
-func Diff(desired []ResolvedVIP, observed map[string][]netip.Prefix, managed ...netip.Addr) Plan {
+// returns what to change. Only managed addresses (and desired ones) that
+// raftvip added are ever unbound, so the node's own addresses survive whatever
+// is observed, even one equal to a VIP. Addresses are matched by address, not
+// prefix: a managed address observed with another prefix length, or on another
+// link, than desired is unbound and bound again; a desired VIP whose address is
+// observed without the mark on any link is a Conflict. A link missing from
+// observed counts as having no addresses.
+func Diff(desired []ResolvedVIP, observed map[string][]Found, managed ...netip.Addr) Plan {
+	var p Plan
+	foreign := map[netip.Addr]Binding{}
+	for _, link := range slices.Sorted(maps.Keys(observed)) {
+		for _, o := range observed[link] {
+			if _, seen := foreign[o.Prefix.Addr()]; !o.Ours && !seen {
+				foreign[o.Prefix.Addr()] = Binding{Link: link, Prefix: o.Prefix}
+			}
+		}
+	}
 	want := make(map[netip.Addr]ResolvedVIP, len(desired))
 	isManaged := make(map[netip.Addr]bool, len(managed)+len(desired))
 	for _, d := range desired {
-		want[d.VIP.Prefix.Addr()] = d
-		isManaged[d.VIP.Prefix.Addr()] = true
-	}
-	for _, a := range managed {
+		a := d.VIP.Prefix.Addr()
 		isManaged[a] = true
-	}
-	var p Plan
-	for link, ps := range observed {
-		for _, o := range ps {
-			if !isManaged[o.Addr()] {
-				continue
-			}
-			if d, ok := want[o.Addr()]; ok && d.Link == link && d.VIP.Prefix == o {
-				continue
-			}
-			p.Unbind = append(p.Unbind, Binding{Link: link, Prefix: o})
+		if at, ok := foreign[a]; ok {
+			p.Conflict = append(p.Conflict, Conflict{VIP: d.VIP, At: at})
+			continue
 		}
-	}
-	slices.SortFunc(p.Unbind, compareBindings)
-	for _, d := range desired {
-		if slices.Contains(observed[d.Link], d.VIP.Prefix) {
+		want[a] = d
+		if containsOurs(observed[d.Link], d.VIP.Prefix) {
 			p.Keep = append(p.Keep, d)
 		} else {
 			p.Bind = append(p.Bind, d)
 		}
 	}
+	for _, a := range managed {
+		isManaged[a] = true
+	}
+	for link, os := range observed {
+		for _, o := range os {
+			a := o.Prefix.Addr()
+			switch d, wanted := want[a]; {
+			case !isManaged[a]:
+			case !o.Ours:
+				// A desired VIP's address is already a Conflict.
+				if !slices.ContainsFunc(desired, func(d ResolvedVIP) bool { return d.VIP.Prefix.Addr() == a }) {
+					p.Foreign = append(p.Foreign, Binding{Link: link, Prefix: o.Prefix})
+				}
+			case wanted && d.Link == link && d.VIP.Prefix == o.Prefix:
+			default:
+				p.Unbind = append(p.Unbind, Binding{Link: link, Prefix: o.Prefix})
+			}
+		}
+	}
+	slices.SortFunc(p.Unbind, compareBindings)
+	slices.SortFunc(p.Foreign, compareBindings)
 	return p
+}
+
+// containsOurs reports whether fs has p with raftvip's mark.
+func containsOurs(fs []Found, p netip.Prefix) bool {
+	return slices.ContainsFunc(fs, func(f Found) bool { return f.Ours && f.Prefix == p })
 }
 
 func compareBindings(a, b Binding) int {

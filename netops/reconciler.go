@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -48,6 +49,11 @@ type Config struct {
 	// NotifyGrace is how long OnHeld waits before reporting a drop on a
 	// lapsed quorum lease; zero means Lease.
 	NotifyGrace time.Duration
+	// Prober, if set, asks the LAN before a VIP that no member can hold yet
+	// is bound, and Watcher, if set, listens for other hosts announcing the
+	// VIPs held (docs/design.md, "Other hosts on the LAN").
+	Prober  Prober
+	Watcher Watcher
 }
 
 func (c *Config) validate() error {
@@ -86,6 +92,7 @@ type Reconciler struct {
 	log    *slog.Logger
 	errs   errLog
 	poke   chan struct{}
+	lan    *lanGuard
 
 	// held is what this reconciler bound and believes is still bound, by
 	// address. Only Run's goroutine touches it.
@@ -95,10 +102,16 @@ type Reconciler struct {
 	notice   heldNotice
 	dropping string
 	stopping bool
+	// conflicts and foreign are the last pass's Plan.Conflict, by VIP
+	// address, and Plan.Foreign, kept to log each once. Only Run's
+	// goroutine touches them.
+	conflicts map[netip.Addr]Conflict
+	foreign   map[Binding]bool
 
-	mu        sync.Mutex
-	published []netip.Prefix // a copy of held's prefixes, for Held
-	lastPass  time.Time      // when publish last ran, for LastPass
+	mu         sync.Mutex
+	published  []netip.Prefix // a copy of held's prefixes, for Held
+	conflicted []Conflict     // a copy of conflicts, for Conflicts
+	lastPass   time.Time      // when publish last ran, for LastPass
 	// reload is a schedule set by SetSchedule, adopted by Run's next pass.
 	reload *Schedule
 
@@ -111,11 +124,15 @@ type Stats struct {
 	// IPv6 VIPs (unsolicited neighbour advertisements); Failed those that
 	// could not be sent.
 	ARP, NA, Failed uint64
+	// InUse counts episodes of another host on the LAN answering for a VIP
+	// before its bind, or announcing a held one.
+	InUse uint64
 }
 
 // Stats returns the running totals.
 func (r *Reconciler) Stats() Stats {
-	return Stats{ARP: r.stats.arp.Load(), NA: r.stats.na.Load(), Failed: r.stats.failed.Load()}
+	return Stats{ARP: r.stats.arp.Load(), NA: r.stats.na.Load(), Failed: r.stats.failed.Load(),
+		InUse: r.lan.episodes.Load()}
 }
 
 // NewReconciler validates cfg and returns a Reconciler. It starts nothing.
@@ -145,6 +162,7 @@ func NewReconciler(cfg Config) (*Reconciler, error) {
 		errs:   errLog{log: log, last: map[string]string{}},
 		poke:   make(chan struct{}, 1),
 		held:   map[netip.Addr]*hold{},
+		lan:    newLANGuard(cfg.Node, cfg.Prober, cfg.Watcher, log),
 	}, nil
 }
 
@@ -193,6 +211,17 @@ func (r *Reconciler) Held() []netip.Prefix {
 	return slices.Clone(r.published)
 }
 
+// Conflicts returns the desired VIPs that this node does not bind because a
+// link already has their address without raftvip's mark (the node's own
+// address, or one an operator added), as of the last pass, sorted by VIP. A
+// leader with a conflict serves none of those VIPs until the address in the
+// way is removed or the VIP is changed.
+func (r *Reconciler) Conflicts() []Conflict {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.conflicted)
+}
+
 // LastPass returns when the last pass finished (zero before the first). Run
 // finishes one at least every min(lease/4, 1s), so an older time means the
 // loop is stuck, e.g. in a kernel call that does not return; the agent's
@@ -221,6 +250,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		v := r.view()
 		r.pass(ctx, v, Desired(v, r.node))
 		r.announceDue(ctx, time.Now())
+		r.guardLAN(ctx, time.Now())
 		notifyAt := r.publish(v, false)
 		if next, ok := r.nextAnnounce(); ok || !notifyAt.IsZero() {
 			if !ok || (!notifyAt.IsZero() && notifyAt.Before(next)) {
@@ -232,8 +262,13 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			r.lan.stop()
 			r.shutdown(ctx)
 			return nil
+		case res := <-r.lan.results:
+			r.lan.probed(res, &r.errs, time.Now())
+		case s := <-r.lan.seen:
+			r.sighted(ctx, s)
 		case <-r.poke:
 		case <-tick.C:
 		case <-timer.C:
@@ -269,8 +304,11 @@ func (r *Reconciler) publish(v View, final bool) time.Time {
 		ps = append(ps, h.Prefix)
 	}
 	now := time.Now()
+	cs := slices.SortedFunc(slices.Values(slices.Concat(slices.Collect(maps.Values(r.conflicts)), r.lan.conflicts())),
+		func(a, b Conflict) int { return a.VIP.Prefix.Addr().Compare(b.VIP.Prefix.Addr()) })
 	r.mu.Lock()
 	r.published = ps
+	r.conflicted = cs
 	r.lastPass = now
 	r.mu.Unlock()
 	tell, due := r.notice.next(ps, v, now, r.grace, final)

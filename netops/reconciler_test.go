@@ -308,7 +308,7 @@ func TestCancelUnbindsEverything(t *testing.T) {
 		want(t, "bound", []netip.Prefix(nil), h.fake.Bound())
 		want(t, "held", []netip.Prefix{}, h.rec.Held())
 		own, err := h.fake.List(context.Background(), "eth0")
-		want(t, "own addresses", []netip.Prefix{netip.MustParsePrefix("192.0.2.11/24"), own6}, own)
+		want(t, "own addresses", []netip.Prefix{netip.MustParsePrefix("192.0.2.11/24"), own6}, netops.Prefixes(own))
 		want(t, "list error", nil, err)
 	})
 }
@@ -320,13 +320,69 @@ func TestOnlyManagedAddressesAreUnbound(t *testing.T) {
 		// A VIP of the state, a -vip flag and an address of the admin's are in
 		// the kernel of a follower, next to the node's own addresses.
 		h := newHarness(t, following(vip100), func(c *netops.Config) { c.Extra = []fsm.VIP{extra} })
-		h.fake.AddLink("eth0", netip.MustParsePrefix("192.0.2.100/32"), extra.Prefix, admin)
+		for _, p := range []netip.Prefix{netip.MustParsePrefix("192.0.2.100/32"), extra.Prefix} {
+			h.fake.Put("eth0", netops.Found{Addr: netops.Addr{Prefix: p}, Ours: true}, time.Hour)
+		}
+		h.fake.AddLink("eth0", admin)
 		h.start()
 		sleep(2 * time.Second)
 		h.stop()
 		want(t, "events", []string{"unbind 192.0.2.100/32 eth0", "unbind 192.0.2.200/32 eth0"}, h.fake.Events())
 		left, _ := h.fake.List(context.Background(), "eth0")
-		want(t, "left in the kernel", []netip.Prefix{own, own6, admin}, left)
+		want(t, "left in the kernel", []netip.Prefix{own, own6, admin}, netops.Prefixes(left))
+	})
+}
+
+// A VIP equal to the node's own address (a mistake in the VIP set) is neither
+// taken over and announced by the leader nor deleted by a follower. Pinned to
+// the interface: otherwise no subnet of the node's contains it and it has no
+// link at all here.
+func TestVIPEqualToOwnAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mistake := fsm.VIP{Prefix: own, Interface: "eth0"}
+		h := newHarness(t, held(3, mistake, vip100), nil).start()
+		sleep(3 * time.Second)
+		want(t, "bound", []netip.Prefix{vip100.Prefix}, h.fake.Bound())
+		for _, e := range h.fake.Events() {
+			if strings.Contains(e, "192.0.2.11") {
+				t.Errorf("the leader touched its own address: %q", e)
+			}
+		}
+		want(t, "conflicts", []netops.Conflict{{VIP: mistake, At: netops.Binding{Link: "eth0", Prefix: own}}}, h.rec.Conflicts())
+		want(t, "conflicts logged", 1, h.logs.Count("VIP conflicts with an address raftvip did not add: not bound, not announced"))
+
+		// Deposed: the VIP set still names the address, which stays.
+		h.set(following(mistake, vip100))
+		sleep(3 * time.Second)
+		h.stop()
+		left, _ := h.fake.List(context.Background(), "eth0")
+		want(t, "left in the kernel", []netip.Prefix{own, own6}, netops.Prefixes(left))
+		want(t, "conflicts after stepping down", []netops.Conflict(nil), h.rec.Conflicts())
+		want(t, "foreign address logged", 1, h.logs.Count("address was not added by raftvip: left in place"))
+		for _, e := range h.fake.Events() {
+			if strings.Contains(e, "192.0.2.11") {
+				t.Errorf("the follower touched its own address: %q", e)
+			}
+		}
+	})
+}
+
+// The conflict ends when the operator removes the address in the way: the VIP
+// is then bound and announced like any new hold.
+func TestConflictResolved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, held(3, vip100), nil)
+		h.fake.Put("eth0", netops.Found{Addr: netops.Addr{Prefix: vip100.Prefix}}, 0)
+		h.start()
+		sleep(2 * time.Second)
+		want(t, "bound during the conflict", []netip.Prefix(nil), h.fake.Bound())
+		want(t, "conflicts", 1, len(h.rec.Conflicts()))
+		h.fake.Delete("eth0", vip100.Prefix)
+		sleep(time.Second)
+		want(t, "bound after the conflict", []netip.Prefix{vip100.Prefix}, h.fake.Bound())
+		want(t, "conflicts after", 0, len(h.rec.Conflicts()))
+		want(t, "resolution logged", 1, h.logs.Count("VIP conflict resolved"))
+		h.stop()
 	})
 }
 

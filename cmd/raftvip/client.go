@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +19,7 @@ import (
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/agent"
 )
 
 // clientOpts are the flags every client subcommand shares.
@@ -25,7 +28,7 @@ type clientOpts struct {
 	tokenFile string
 	json      bool
 	timeout   time.Duration
-	tls       tlsFiles
+	tls       agent.TLSFiles
 	envErr    error // a bad RAFTVIP_INSECURE_PLAINTEXT
 }
 
@@ -38,14 +41,14 @@ func clientFlags(name string, o *clientOpts, getenv func(string) string, stderr 
 	}
 	fs.StringVar(&o.addr, "addr", addr, "HTTP address of any cluster node (env RAFTVIP_ADDR)")
 	fs.StringVar(&o.tokenFile, "token-file", getenv(envPrefix+"TOKEN_FILE"), "cluster token file, needed for changes (env RAFTVIP_TOKEN_FILE)")
-	o.tls = tlsFiles{cert: getenv(envPrefix + "TLS_CERT"), key: getenv(envPrefix + "TLS_KEY"), ca: getenv(envPrefix + "TLS_CA")}
+	o.tls = agent.TLSFiles{Cert: getenv(envPrefix + "TLS_CERT"), Key: getenv(envPrefix + "TLS_KEY"), CA: getenv(envPrefix + "TLS_CA")}
 	if v := getenv(envPrefix + "INSECURE_PLAINTEXT"); v != "" {
 		var err error
-		if o.tls.insecure, err = strconv.ParseBool(v); err != nil {
+		if o.tls.Insecure, err = strconv.ParseBool(v); err != nil {
 			o.envErr = fmt.Errorf("%sINSECURE_PLAINTEXT=%q: want true or false", envPrefix, v)
 		}
 	}
-	tlsFlagVars(fs, &o.tls.cert, &o.tls.key, &o.tls.ca, &o.tls.insecure)
+	tlsFlagVars(fs, &o.tls.Cert, &o.tls.Key, &o.tls.CA, &o.tls.Insecure)
 	fs.BoolVar(&o.json, "json", false, "print JSON for scripts")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "give up after this long")
 	return fs
@@ -83,16 +86,17 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		fs.StringVar(&join.RaftAddr, "raft-addr", "", "its Raft address (host:port)")
 		fs.StringVar(&join.APIAddr, "api-addr", "", "its HTTP address (host:port)")
 	}
-	var vip fsm.VIP
+	var vip vipAddOpts
 	if sub == "vip add" {
 		fs.StringVar(&vip.Interface, "interface", "", "pin the VIP to this interface name on every node")
 		fs.StringVar(&vip.Label, "label", "", "IPv4 label suffix (shown as <ifname>:<label>)")
+		fs.BoolVar(&vip.replace, "replace", false, "change the prefix length or interface of the VIP with this address")
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := errors.Join(o.envErr, o.tls.validate()); err != nil {
+	if err := errors.Join(o.envErr, o.tls.Validate()); err != nil {
 		return err
 	}
 	// Warnings (a key or token file others can read) go to stderr.
@@ -101,7 +105,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	ident, err := o.tls.load(log)
+	ident, err := o.tls.Load(log)
 	if err != nil {
 		return err
 	}
@@ -111,8 +115,22 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if ident != nil {
 		conf = ident.TLSConfig()
 	}
-	c := api.NewClient(o.addr, token, conf)
+	c := api.NewClient(apiAddr(o.addr), token, conf)
 	out := printer{w: stdout, json: o.json}
+	err = runSub(ctx, c, sub, pos, join, vip, token != "", out)
+	return explainTransport(err, o.addr)
+}
+
+// runSub runs one client subcommand against c. Writes need the token
+// (hasToken); the check comes after the arguments', so a bad argument is
+// reported first.
+func runSub(ctx context.Context, c *api.Client, sub string, pos []string, join api.JoinRequest, vip vipAddOpts, hasToken bool, out printer) error {
+	if sub != "status" && sub != "members" && sub != "vip ls" && !hasToken {
+		if err := checkWriteArgs(sub, pos); err != nil {
+			return err
+		}
+		return errNoToken
+	}
 
 	switch sub {
 	case "status":
@@ -148,10 +166,11 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if len(pos) == 1 {
 			id = pos[0]
 		}
-		if err := c.Transfer(ctx, id); err != nil {
+		a, err := c.Transfer(ctx, id)
+		if err != nil {
 			return err
 		}
-		return out.done("leadership transferred")
+		return out.done(cmp.Or(a.Message, "leadership transferred"))
 	case "vip add", "vip rm":
 		if len(pos) != 1 {
 			return fmt.Errorf("%w: %s needs exactly one address", errUsage, sub)
@@ -161,24 +180,35 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		}
 		return vipRemove(ctx, c, pos[0], out)
 	case "vip ls":
-		vs, err := c.VIPs(ctx)
+		l, err := c.VIPList(ctx)
 		if err != nil {
 			return err
 		}
-		return out.vips(vs)
+		return out.vips(l)
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, sub)
 }
 
+// vipAddOpts are the flags of `vip add`.
+type vipAddOpts struct {
+	fsm.VIP
+	replace bool
+}
+
 // vipAdd parses the CIDR (the client sends a typed prefix); the server checks
 // the whole VIP, interface and label included, so that is not done here too.
-func vipAdd(ctx context.Context, c *api.Client, arg string, v fsm.VIP, out printer) error {
+func vipAdd(ctx context.Context, c *api.Client, arg string, o vipAddOpts, out printer) error {
 	parsed, err := fsm.ParseVIP(arg)
 	if err != nil {
 		return err
 	}
+	v := o.VIP
 	v.Prefix = parsed.Prefix
-	if err := c.AddVIP(ctx, v); err != nil {
+	add := c.AddVIP
+	if o.replace {
+		add = c.ReplaceVIP
+	}
+	if err := add(ctx, v); err != nil {
 		return err
 	}
 	return out.done(fmt.Sprintf("added %s", v.Prefix))
@@ -195,26 +225,70 @@ func vipRemove(ctx context.Context, c *api.Client, arg string, out printer) erro
 	return out.done(fmt.Sprintf("removed %s", a))
 }
 
+// errNoToken: a write without -token-file.
+var errNoToken = fmt.Errorf("changes need the cluster token: pass -token-file <file> or set %sTOKEN_FILE", envPrefix)
+
+// checkWriteArgs refuses bad arguments of a write before anything else is
+// said about it, as runSub's cases would.
+func checkWriteArgs(sub string, pos []string) error {
+	switch sub {
+	case "vip add":
+		if len(pos) == 1 {
+			_, err := fsm.ParseVIP(pos[0])
+			return err
+		}
+	case "vip rm":
+		if len(pos) == 1 {
+			_, err := api.ParseVIPAddr(pos[0])
+			return err
+		}
+	}
+	return nil
+}
+
+// defaultAPIPort is the port of the agent's default -http-addr.
+const defaultAPIPort = "8080"
+
+// apiAddr adds the API's default port to an -addr given as a bare host
+// ("192.0.2.11", "2001:db8::11", "[2001:db8::11]"). URLs pass as they are.
+func apiAddr(addr string) string {
+	if strings.Contains(addr, "://") {
+		return addr
+	}
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	return net.JoinHostPort(strings.Trim(addr, "[]"), defaultAPIPort)
+}
+
+// explainTransport says what an answer that is not HTTP at all means: -addr
+// names a port that is not the API's, most likely the Raft port (raft's
+// transport hangs up on an HTTP request, with or without TLS).
+func explainTransport(err error, addr string) error {
+	if err == nil {
+		return nil
+	}
+	var apiErr *api.Error
+	if errors.As(err, &apiErr) {
+		return err
+	}
+	msg := err.Error()
+	for _, sign := range []string{"malformed HTTP", "EOF", "server gave HTTP response to HTTPS client",
+		"first record does not look like a TLS handshake", "connection reset by peer"} {
+		if strings.Contains(msg, sign) {
+			return fmt.Errorf("%s did not answer HTTP: is that the Raft port? -addr wants a node's API address "+
+				"(-http-addr, default port %s): %w", addr, defaultAPIPort, err)
+		}
+	}
+	return err
+}
+
 func clientToken(path string, log *slog.Logger) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	tok, err := readToken(path, log)
+	tok, err := agent.ReadToken(path, log)
 	return string(tok), err
-}
-
-// readToken reads and trims the cluster token; an empty file is an error since
-// it would make every write look authorised with "".
-func readToken(path string, log *slog.Logger) ([]byte, error) {
-	b, err := readSecret(path, "token file", log)
-	if err != nil {
-		return nil, err
-	}
-	tok := []byte(strings.TrimSpace(string(b)))
-	if len(tok) == 0 {
-		return nil, fmt.Errorf("token file %s is empty", path)
-	}
-	return tok, nil
 }
 
 // printer writes human tables by default and JSON with -json.
@@ -246,16 +320,28 @@ func (p printer) status(st cluster.Status) error {
 	if st.Holder {
 		holds = "holds the VIPs"
 	}
+	if st.Witness {
+		holds = "witness: never holds the VIPs"
+	}
 	fmt.Fprintf(tw, "node\t%s (%s, term %d), %s\n", st.ID, st.State, st.Term, holds)
 	leader := "NONE: no quorum or an election under way; no node holds the VIPs"
-	if st.LeaderID != "" {
+	if st.Removed {
+		leader = "NONE: this node was removed from the cluster (it is not in the Raft configuration); " +
+			"stop it, or join it again"
+	} else if st.LeaderID != "" {
 		leader = fmt.Sprintf("%s (api %s)", st.LeaderID, orDash(st.LeaderAPIAddr))
 	}
 	fmt.Fprintf(tw, "leader\t%s\n", leader)
 	fmt.Fprintf(tw, "owner\t%s\n", ownerLine(st.Owner, time.Now()))
 	fmt.Fprintf(tw, "vips\t%s\n", orDash(vipList(st.VIPs)))
+	if st.Removed {
+		fmt.Fprintf(tw, "REMOVED\tthis node is no longer a member of the cluster\n")
+	}
 	if st.Degraded != "" {
 		fmt.Fprintf(tw, "DEGRADED\t%s\n", st.Degraded)
+	}
+	for _, c := range st.Conflicts {
+		fmt.Fprintf(tw, "CONFLICT\t%s\n", c.Text)
 	}
 	fmt.Fprintf(tw, "index\tapplied %d, commit %d, last %d\n", st.AppliedIndex, st.CommitIndex, st.LastIndex)
 	if !st.LastContact.IsZero() {
@@ -273,22 +359,50 @@ func (p printer) members(ms []cluster.Member) error {
 		return p.encode(map[string]any{"members": ms})
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tLEADER\tPRIORITY\tHEALTH")
+	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tROLE\tLEADER\tPRIORITY\tREACHABLE\tHEALTH")
+	now := time.Now()
 	for _, m := range ms {
 		l := ""
 		if m.Leader {
 			l = "*"
 		}
-		prio, health := "-", "-"
-		if h := m.Health; h.Reported {
-			prio, health = strconv.Itoa(h.Priority), "healthy"
-			if !h.Healthy {
-				health = "FAILING: " + h.Fault
-			}
+		prio := "-"
+		if m.Health.Reported {
+			prio = strconv.Itoa(m.Health.Priority)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage, l, prio, health)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage,
+			orDash(m.Role), l, prio, reachCell(m, now), healthCell(m))
 	}
 	return tw.Flush()
+}
+
+// reachCell is the leader's view of whether its heartbeats reach m; other
+// nodes do not know.
+func reachCell(m cluster.Member, now time.Time) string {
+	switch {
+	case m.Reachable == nil:
+		return "unknown"
+	case *m.Reachable:
+		return "yes"
+	case m.LastContact.IsZero():
+		return "NO"
+	}
+	return fmt.Sprintf("NO (last contact %s ago)", now.Sub(m.LastContact).Round(time.Second))
+}
+
+// healthCell is m's last health report, unless the leader cannot reach m:
+// then the report is old and says nothing of m now.
+func healthCell(m cluster.Member) string {
+	h := m.Health
+	switch {
+	case m.Reachable != nil && !*m.Reachable:
+		return "unreachable"
+	case !h.Reported:
+		return "-"
+	case !h.Healthy:
+		return "FAILING: " + h.Fault
+	}
+	return "healthy"
 }
 
 // ownerLine says who holds the VIPs and, when the claim carried it, the last
@@ -311,13 +425,16 @@ func ownerLine(o fsm.Owner, now time.Time) string {
 	return s
 }
 
-func (p printer) vips(vs []fsm.VIP) error {
+func (p printer) vips(l api.VIPList) error {
 	if p.json {
-		return p.encode(map[string]any{"vips": vs})
+		if l.VIPs == nil {
+			l.VIPs = []fsm.VIP{}
+		}
+		return p.encode(l)
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VIP\tINTERFACE\tLABEL")
-	for _, v := range vs {
+	for _, v := range l.VIPs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Prefix, orDash(v.Interface), orDash(v.Label))
 	}
 	return tw.Flush()

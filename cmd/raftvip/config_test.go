@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/raftvip/raftvip/internal/agent"
 )
 
 var discard = slog.New(slog.DiscardHandler)
@@ -55,7 +57,7 @@ notify-master: /etc/raftvip/notify.sh master
 		{"config path from env", nil, map[string]string{"RAFTVIP_CONFIG": file}, func(c *Config) {}},
 		{"HA keys by flag and env", []string{"-config", file, "-priority", "90", "-preempt-delay", "30s"},
 			map[string]string{"RAFTVIP_PREEMPT": "false"},
-			func(c *Config) { c.Priority, c.Preempt, c.PreemptDelay = 90, false, duration(30*time.Second) }},
+			func(c *Config) { c.Priority, c.Preempt, c.PreemptDelay = 90, false, agent.Duration(30*time.Second) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +69,7 @@ notify-master: /etc/raftvip/notify.sh master
 			want.ID, want.RaftAddr, want.HTTPAddr, want.DataDir = "from-file", "192.0.2.11:7000", "192.0.2.11:8080", "/file/dir"
 			want.VIPs = listFlag{"192.0.2.100/24", "192.0.2.101/24"}
 			want.Join = listFlag{"192.0.2.12:8080", "192.0.2.13:8080"}
-			want.Heartbeat, want.Timing = duration(300*time.Millisecond), "wan"
+			want.Heartbeat, want.Timing = agent.Duration(300*time.Millisecond), "wan"
 			want.Priority, want.Preempt, want.NotifyMaster = 150, true, "/etc/raftvip/notify.sh master"
 			tt.want(&want)
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -96,7 +98,9 @@ func TestValidateNamesTheProblem(t *testing.T) {
 		{[]string{"-raft-addr", ":7000"}, "-raft-advertise"},
 		{[]string{"-raft-addr", "[::]:7000", "-raft-advertise", "192.0.2.11:7000", "-http-addr", ":8080"}, `-http-addr ":8080" is a wildcard`},
 		{[]string{"-token-file", ""}, "-token-file is required"},
-		{[]string{"-bootstrap", "-join", "192.0.2.12:8080"}, "exclude each other"},
+		{[]string{"-bootstrap", "-bootstrap-expect", "1"}, "exclude each other"},
+		{[]string{"-bootstrap-expect", "3", "-join", "192.0.2.12:8080"}, "-bootstrap-expect 3: want 1 to 2"},
+		{[]string{"-bootstrap-expect", "-1"}, "-bootstrap-expect -1"},
 		{[]string{"-join", "192.0.2.12"}, `-join "192.0.2.12"`},
 		{[]string{"-timing", "turbo"}, "turbo"},
 		{[]string{"-heartbeat", "100ms", "-leader-lease", "100ms"}, "100ms"},
@@ -165,13 +169,13 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestReadToken(t *testing.T) {
-	if tok, err := readToken(writeFile(t, "tok", "  s3cret\n"), discard); err != nil || string(tok) != "s3cret" {
+	if tok, err := agent.ReadToken(writeFile(t, "tok", "  s3cret\n"), discard); err != nil || string(tok) != "s3cret" {
 		t.Errorf("readToken = %q, %v", tok, err)
 	}
-	if _, err := readToken(writeFile(t, "empty", "\n"), discard); err == nil || !strings.Contains(err.Error(), "empty") {
+	if _, err := agent.ReadToken(writeFile(t, "empty", "\n"), discard); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("empty token file = %v, want an error", err)
 	}
-	if _, err := readToken("/nonexistent/token", discard); err == nil || !strings.Contains(err.Error(), "/nonexistent/token") {
+	if _, err := agent.ReadToken("/nonexistent/token", discard); err == nil || !strings.Contains(err.Error(), "/nonexistent/token") {
 		t.Errorf("missing token file = %v, want an error naming it", err)
 	}
 }
@@ -210,22 +214,6 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
-func TestLocalize(t *testing.T) {
-	seeds, err := Config{VIPs: listFlag{"192.0.2.100/24"}}.SeedVIPs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	seeds = append(seeds, seeds[0])
-	seeds[1].Interface = "eth1"
-	got := localize(seeds, "eth0")
-	if got[0].Interface != "eth0" || got[1].Interface != "eth1" {
-		t.Fatalf("localize = %+v: want the node's interface only where the VIP names none", got)
-	}
-	if seeds[0].Interface != "" {
-		t.Fatal("localize modified its input")
-	}
-}
-
 func TestTLSFlags(t *testing.T) {
 	base := []string{"-id", "n1", "-raft-addr", "192.0.2.11:7000", "-token-file", "/etc/token"}
 	tests := []struct {
@@ -243,6 +231,12 @@ func TestTLSFlags(t *testing.T) {
 		{[]string{"-insecure-plaintext", "-monitor-addr", "192.0.2.11"}, nil, `-monitor-addr "192.0.2.11"`},
 		{[]string{"-insecure-plaintext", "-monitor-addr", "192.0.2.11:8080"}, nil, "a port of its own"},
 		{[]string{"-insecure-plaintext", "-monitor-addr", "192.0.2.11:9090"}, nil, ""},
+		{[]string{"-insecure-plaintext", "-ui-addr", "192.0.2.11:8090"}, nil, ""},
+		{nil, map[string]string{"RAFTVIP_INSECURE_PLAINTEXT": "true", "RAFTVIP_UI_ADDR": "127.0.0.1:8090"}, ""},
+		{[]string{"-insecure-plaintext", "-ui-addr", "192.0.2.11"}, nil, `-ui-addr "192.0.2.11"`},
+		{[]string{"-insecure-plaintext", "-ui-addr", "192.0.2.11:8080"}, nil, "a port of its own"},
+		{[]string{"-insecure-plaintext", "-ui-addr", "192.0.2.11:9090", "-monitor-addr", "192.0.2.11:9090"}, nil, "a port of its own"},
+		{[]string{"-insecure-plaintext", "-ui-token-file", "/etc/ui-token"}, nil, "-ui-token-file needs -ui-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " ")+fmt.Sprint(tt.env), func(t *testing.T) {
@@ -257,13 +251,13 @@ func TestTLSFlags(t *testing.T) {
 	}
 	// The YAML keys are the flag names.
 	file := writeFile(t, "raftvip.yaml", "tls-cert: /etc/raftvip/n1.pem\ntls-key: /etc/raftvip/n1-key.pem\n"+
-		"tls-ca: /etc/raftvip/ca.pem\nmonitor-addr: 192.0.2.11:9090\n")
+		"tls-ca: /etc/raftvip/ca.pem\nmonitor-addr: 192.0.2.11:9090\nui-addr: 127.0.0.1:8090\nui-token-file: /etc/raftvip/ui-token\n")
 	cfg, err := parseAgentConfig(append(base, "-config", file), env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.tlsFiles(); got != (tlsFiles{cert: "/etc/raftvip/n1.pem", key: "/etc/raftvip/n1-key.pem", ca: "/etc/raftvip/ca.pem"}) ||
-		cfg.MonitorAddr != "192.0.2.11:9090" {
+	if got := cfg.TLSFiles(); got != (agent.TLSFiles{Cert: "/etc/raftvip/n1.pem", Key: "/etc/raftvip/n1-key.pem", CA: "/etc/raftvip/ca.pem"}) ||
+		cfg.MonitorAddr != "192.0.2.11:9090" || cfg.UIAddr != "127.0.0.1:8090" || cfg.UITokenFile != "/etc/raftvip/ui-token" {
 		t.Fatalf("from the file: %+v, monitor %q", got, cfg.MonitorAddr)
 	}
 }
@@ -285,44 +279,44 @@ func TestTLSFilesLoad(t *testing.T) {
 	}
 	p := func(d, name string) string { return filepath.Join(d, name) }
 	junk := writeFile(t, "junk.pem", "not PEM\n")
-	good := tlsFiles{cert: p(dir, "n1.pem"), key: p(dir, "n1-key.pem"), ca: p(dir, "ca.pem")}
+	good := agent.TLSFiles{Cert: p(dir, "n1.pem"), Key: p(dir, "n1-key.pem"), CA: p(dir, "ca.pem")}
 	tests := []struct {
 		name string
-		mod  func(*tlsFiles)
+		mod  func(*agent.TLSFiles)
 		want string
 	}{
-		{"missing file", func(f *tlsFiles) { f.cert = p(dir, "n9.pem") }, "-tls-cert: open " + p(dir, "n9.pem")},
-		{"missing key", func(f *tlsFiles) { f.key = p(dir, "n9-key.pem") }, "-tls-key: open"},
-		{"bad PEM", func(f *tlsFiles) { f.cert = junk }, "no PEM CERTIFICATE block"},
-		{"bad CA PEM", func(f *tlsFiles) { f.ca = junk }, "CA certificate: no PEM"},
-		{"key of another cert", func(f *tlsFiles) { f.key = p(dir, "n2-key.pem") }, "does not match"},
-		{"cert of another CA", func(f *tlsFiles) { f.cert, f.key = p(other, "n1.pem"), p(other, "n1-key.pem") }, "signed by unknown authority"},
+		{"missing file", func(f *agent.TLSFiles) { f.Cert = p(dir, "n9.pem") }, "-tls-cert: open " + p(dir, "n9.pem")},
+		{"missing key", func(f *agent.TLSFiles) { f.Key = p(dir, "n9-key.pem") }, "-tls-key: open"},
+		{"bad PEM", func(f *agent.TLSFiles) { f.Cert = junk }, "no PEM CERTIFICATE block"},
+		{"bad CA PEM", func(f *agent.TLSFiles) { f.CA = junk }, "CA certificate: no PEM"},
+		{"key of another cert", func(f *agent.TLSFiles) { f.Key = p(dir, "n2-key.pem") }, "does not match"},
+		{"cert of another CA", func(f *agent.TLSFiles) { f.Cert, f.Key = p(other, "n1.pem"), p(other, "n1-key.pem") }, "signed by unknown authority"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := good
 			tt.mod(&f)
-			if _, err := f.load(discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if _, err := f.Load(discard); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("load = %v, want an error containing %q", err, tt.want)
 			}
 		})
 	}
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	id, err := good.load(log)
+	id, err := good.Load(log)
 	if err != nil || id.ID != "n1" {
 		t.Fatalf("load = %v, %v", id, err)
 	}
 	if logs.Len() != 0 {
 		t.Errorf("a 0600 key gave warnings: %s", logs.String())
 	}
-	if err := os.Chmod(good.key, 0o640); err != nil {
+	if err := os.Chmod(good.Key, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := good.load(log); err != nil {
+	if _, err := good.Load(log); err != nil {
 		t.Fatal(err)
 	}
-	key, _ := os.ReadFile(good.key)
+	key, _ := os.ReadFile(good.Key)
 	if !strings.Contains(logs.String(), "readable by group or others") || !strings.Contains(logs.String(), "0640") {
 		t.Errorf("no warning for a 0640 key: %q", logs.String())
 	}
@@ -341,6 +335,6 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.TLSCA == "" || cfg.InsecurePlaintext {
-		t.Errorf("the example runs without TLS: %+v", cfg.tlsFiles())
+		t.Errorf("the example runs without TLS: %+v", cfg.TLSFiles())
 	}
 }

@@ -17,7 +17,14 @@ const unitFile = "../../deploy/raftvip.service"
 // unitValues returns the values of key in the unit's [Service] section.
 func unitValues(t *testing.T, key string) []string {
 	t.Helper()
-	f, err := os.Open(unitFile)
+	return unitValuesOf(t, unitFile, key)
+}
+
+// unitValuesOf returns the values of key in the [Service] section of the
+// unit at path.
+func unitValuesOf(t *testing.T, path, key string) []string {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,10 +56,15 @@ func unitValue(t *testing.T, key string) string {
 // ExecStart binaries to exist, so a copy points at this test binary, which
 // is executable; and it reports unknown keys and bad values only as warnings,
 // so any output fails the test.
-func TestUnitVerifies(t *testing.T) {
+func TestUnitVerifies(t *testing.T) { verifyUnit(t, unitFile) }
+
+// verifyUnit runs systemd-analyze verify on the unit at path, as
+// TestUnitVerifies describes.
+func verifyUnit(t *testing.T, path string) {
+	t.Helper()
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		msg := "systemd-analyze is not installed (package systemd; scripts/lab-deps.sh installs it): cannot verify deploy/raftvip.service"
+		msg := "systemd-analyze is not installed (package systemd; scripts/lab-deps.sh installs it): cannot verify " + path
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
@@ -62,17 +74,17 @@ func TestUnitVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unit, err := os.ReadFile(unitFile)
+	unit, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	copyPath := filepath.Join(t.TempDir(), "raftvip.service")
+	copyPath := filepath.Join(t.TempDir(), filepath.Base(path))
 	if err := os.WriteFile(copyPath, bytes.ReplaceAll(unit, []byte("/usr/local/bin/raftvip"), []byte(self)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(analyze, "verify", "--man=no", copyPath).CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Fatalf("systemd-analyze verify %s: %v\n%s", unitFile, err, out)
+		t.Fatalf("systemd-analyze verify %s: %v\n%s", path, err, out)
 	}
 }
 
@@ -123,9 +135,12 @@ func TestThreeNodeExamples(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		if c.ID != n || c.Bootstrap != (n == "n1") || (n != "n1") != (len(c.Join) > 0) {
-			t.Errorf("%s: id %q, bootstrap %v, join %v: want id %s, n1 bootstrapping and the others joining",
-				path, c.ID, c.Bootstrap, c.Join, n)
+		// The same join list and expectation everywhere: no node bootstraps
+		// alone, and a node with an empty data dir joins the others.
+		if c.ID != n || c.Bootstrap || c.BootstrapExpect != 3 || len(c.Join) != 3 || len(c.VIPs) != 1 {
+			t.Errorf("%s: id %q, bootstrap %v, bootstrap-expect %d, join %v, vip %v: want id %s, "+
+				"bootstrap-expect 3 with all three members listed, and the seed VIP", path, c.ID, c.Bootstrap,
+				c.BootstrapExpect, c.Join, c.VIPs, n)
 		}
 	}
 }

@@ -5,6 +5,7 @@
 //	raftvip status|members ...   ask a node about the cluster
 //	raftvip join|leave|transfer  change membership or leadership
 //	raftvip vip add|rm|ls        change or list the VIP set
+//	raftvip recover -members ... rewrite a stopped node's Raft members after losing quorum
 //	raftvip tls init|cert        create the cluster CA and certificates
 package main
 
@@ -32,6 +33,7 @@ commands:
   vip ls                list the VIPs
   import-keepalived <f> print a raftvip config translated from keepalived.conf (exit 1: not all of it)
   release               remove this host's cluster VIPs after the agent stopped (ExecStopPost)
+  recover -members ...  after a quorum lost for good: rewrite the stopped node's Raft members, keeping its data
   tls init              create the CA of a new cluster (ca.pem, ca-key.pem)
   tls cert -id <id>     create a node's (or operator's) certificate, signed by the CA
   version               print the version
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runAgent(ctx, rest, stderr, getenv)
 	case "release":
 		err = runRelease(ctx, rest, stdout, stderr, getenv)
+	case "recover":
+		err = runRecover(rest, stdout, stderr, getenv)
 	case "tls":
 		err = runTLS(rest, stdout, stderr)
 	case "status", "members", "join", "leave", "transfer", "vip":
@@ -89,14 +93,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 // errHelp is returned when -h was asked for: the usage was printed, exit 0.
 var errHelp = errors.New("help shown")
-
-func parseLevel(s string) (slog.Level, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", s)
-	}
-	return l, nil
-}
 
 // newLogger returns a logger at level, and the variable that holds its level
 // so that SIGHUP can change it.

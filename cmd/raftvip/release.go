@@ -7,18 +7,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
-
-	"github.com/vishvananda/netlink"
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/agent"
 	"github.com/raftvip/raftvip/netops"
+	"github.com/vishvananda/netns"
 )
 
 // runRelease is `raftvip release`: it removes from this host's interfaces
 // every VIP that the data dir says belongs to the cluster, as the agent does
-// at start. It is meant for ExecStopPost=, after the agent stopped or crashed:
+// at start. Only addresses raftvip bound are removed (netops.Found.Ours, or a
+// leftover of a version before the mark): a VIP equal to an address of the
+// host's own is left in place, with a warning. It is meant for ExecStopPost=, after the agent stopped or crashed:
 // a crashed agent's VIPs would otherwise stay bound until their kernel
 // lifetime ran out. It never writes to the data dir.
 func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -34,13 +35,13 @@ func runRelease(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		fmt.Fprintf(stdout, "nothing to release: no VIP is known to %s or set by the config's vip key\n", cfg.DataDir)
 		return nil
 	}
-	nl, err := netlink.NewHandle()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	nl, err := netops.OpenNetlink(netns.None(), log)
 	if err != nil {
-		return fmt.Errorf("netlink: %w", err)
+		return err
 	}
 	defer nl.Close()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return release(ctx, netops.NewNetlink(nl, log), linkNames, vips, cfg.Interface, stdout, log)
+	return release(ctx, nl, agent.LinkNames, vips, cfg.Interface, stdout, log)
 }
 
 // parseReleaseConfig accepts -config, -data-dir and -interface, merged with
@@ -79,11 +80,12 @@ func releaseTargets(cfg Config) ([]fsm.VIP, error) {
 	return append(known, seeds...), nil
 }
 
-// release removes the leftovers of vips (removeLeftovers) and says what it
+// release removes the leftovers of vips (agent.RemoveLeftovers, as the
+// agent does at start) and says what it
 // removed.
-func release(ctx context.Context, b netops.LabelBinder, links func() ([]string, error), vips []fsm.VIP, iface string,
+func release(ctx context.Context, b netops.Binder, links func() ([]string, error), vips []fsm.VIP, iface string,
 	stdout io.Writer, log *slog.Logger) error {
-	removed, err := removeLeftovers(ctx, b, links, vips, iface, log)
+	removed, err := agent.RemoveLeftovers(ctx, b, links, vips, iface, log)
 	for _, p := range removed {
 		fmt.Fprintf(stdout, "released %s\n", p)
 	}
@@ -96,17 +98,11 @@ func release(ctx context.Context, b netops.LabelBinder, links func() ([]string, 
 	return nil
 }
 
-// removeLeftovers removes from this host what an agent that crashed or was
-// killed may have left bound: the addresses of vips (what the data dir knows
-// of and the configured seeds), pinned to iface when they name no interface
-// of their own, and any address carrying a VIP label. The agent calls it at
-// start, before it takes part in any election; release after the agent
-// stopped. links lists the interfaces to look on: linkNames, or a test's.
-func removeLeftovers(ctx context.Context, b netops.LabelBinder, links func() ([]string, error), vips []fsm.VIP, iface string,
-	log *slog.Logger) ([]netip.Prefix, error) {
-	names, err := links()
-	if err != nil {
-		return nil, err
+// strs is the String of each of xs.
+func strs[T fmt.Stringer](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = x.String()
 	}
-	return netops.RemoveLeftovers(ctx, b, names, localize(vips, iface), log)
+	return out
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops"
 	"github.com/raftvip/raftvip/netops/netopstest"
 )
@@ -50,13 +53,8 @@ func writeDataDir(t *testing.T, seeds ...fsm.VIP) string {
 	if err := n.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(n.KnownVIPs()) < len(seeds) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the seeds %v were not applied", seeds)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, testutil.WaitLimit, fmt.Sprintf("the seeds %v to be applied", seeds),
+		func() bool { return len(n.KnownVIPs()) >= len(seeds) })
 	cancel()
 	if err := n.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -143,7 +141,8 @@ func TestReleaseRemovesKnownVIPsOnly(t *testing.T) {
 	if err := release(ctx, f, links("eth0"), []fsm.VIP{vip}, "", &out, nil); err != nil {
 		t.Fatal(err)
 	}
-	left, _ := f.List(ctx, "eth0")
+	found, _ := f.List(ctx, "eth0")
+	left := netops.Prefixes(found)
 	if slices.Contains(left, vip.Prefix) || !slices.Contains(left, admin.Prefix) {
 		t.Fatalf("left on eth0: %v; want %s gone and %s kept", left, vip.Prefix, admin.Prefix)
 	}
@@ -159,27 +158,31 @@ func TestReleaseRemovesKnownVIPsOnly(t *testing.T) {
 	}
 }
 
+// A VIP equal to the host's own address (a mistake in the VIP set) must not
+// make release delete that address: it was not added by raftvip.
+func TestReleaseLeavesTheHostsOwnAddress(t *testing.T) {
+	ctx := context.Background()
+	f := netopstest.NewFake()
+	primary := netip.MustParsePrefix("192.0.2.11/24")
+	f.AddLink("eth0", primary)
+	var out, logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if err := release(ctx, f, links("eth0"), []fsm.VIP{{Prefix: primary}}, "", &out, log); err != nil {
+		t.Fatal(err)
+	}
+	found, _ := f.List(ctx, "eth0")
+	if !slices.Contains(netops.Prefixes(found), primary) {
+		t.Fatalf("release deleted the host's own address %s", primary)
+	}
+	if strings.Contains(out.String(), "released") || !strings.Contains(out.String(), "nothing to release") {
+		t.Errorf("release said %q, want nothing released", out.String())
+	}
+	if !strings.Contains(logs.String(), "not added by raftvip") || !strings.Contains(logs.String(), primary.String()) {
+		t.Errorf("release logged %q, want a warning naming %s", logs.String(), primary)
+	}
+}
+
 // links is a test's link lister for release and removeLeftovers.
 func links(names ...string) func() ([]string, error) {
 	return func() ([]string, error) { return names, nil }
-}
-
-// A VIP without an interface of its own is looked for on -interface too,
-// although the link lister does not name it: the agent binds it there.
-func TestRemoveLeftoversPinsToInterface(t *testing.T) {
-	ctx := context.Background()
-	f := netopstest.NewFake()
-	f.AddLink("eth0", netip.MustParsePrefix("192.0.2.11/24"))
-	f.AddLink("eth9", netip.MustParsePrefix("192.0.2.12/24"))
-	vip := mustVIP(t, "192.0.2.100/24")
-	if err := f.Bind(ctx, "eth9", netops.Addr{Prefix: vip.Prefix}, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	removed, err := removeLeftovers(ctx, f, links("eth0"), []fsm.VIP{vip}, "eth9", nil)
-	if err != nil || !slices.Equal(removed, []netip.Prefix{vip.Prefix}) {
-		t.Fatalf("removeLeftovers = %v, %v; want %s removed from eth9", removed, err, vip.Prefix)
-	}
-	if _, err := removeLeftovers(ctx, f, func() ([]string, error) { return nil, errors.New("no netlink") }, []fsm.VIP{vip}, "eth9", nil); err == nil {
-		t.Error("a failing link lister was ignored: the start would go on as if no VIP were left")
-	}
 }

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/raftvip/raftvip/api"
+	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/pki"
 )
 
@@ -49,7 +48,7 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 	if sub == "init" {
 		return tlsInit(*dir, clusterID, stdout)
 	}
-	if err := api.ValidateID("-id", id); err != nil {
+	if err := fsm.ValidateNodeID("-id", id); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	return tlsCert(*dir, id, hosts, stdout)
@@ -152,71 +151,4 @@ func writeExclusive(f newFile) error {
 		return fmt.Errorf("write %s: %w", f.path, err)
 	}
 	return nil
-}
-
-// tlsFiles are the -tls-* and -insecure-plaintext settings, shared by the
-// agent and the client commands.
-type tlsFiles struct {
-	cert, key, ca string
-	insecure      bool
-}
-
-// validate wants all three files or -insecure-plaintext, and not both.
-func (t tlsFiles) validate() error {
-	var missing []string
-	for _, f := range []struct{ name, v string }{{"-tls-cert", t.cert}, {"-tls-key", t.key}, {"-tls-ca", t.ca}} {
-		if f.v == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	switch {
-	case len(missing) == 3 && !t.insecure:
-		return errors.New("no TLS: give -tls-cert, -tls-key and -tls-ca (made with raftvip tls init and tls cert), " +
-			"or -insecure-plaintext to run unauthenticated")
-	case len(missing) == 3:
-		return nil
-	case t.insecure:
-		return errors.New("-insecure-plaintext and -tls-cert/-tls-key/-tls-ca exclude each other")
-	case len(missing) > 0:
-		return fmt.Errorf("-tls-cert, -tls-key and -tls-ca go together: %s missing", strings.Join(missing, " and "))
-	}
-	return nil
-}
-
-// load reads and checks the three files; nil in plaintext mode.
-func (t tlsFiles) load(log *slog.Logger) (*pki.Identity, error) {
-	if t.insecure {
-		return nil, nil
-	}
-	cert, err := os.ReadFile(t.cert)
-	if err != nil {
-		return nil, fmt.Errorf("-tls-cert: %w", err)
-	}
-	key, err := readSecret(t.key, "-tls-key", log)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := os.ReadFile(t.ca)
-	if err != nil {
-		return nil, fmt.Errorf("-tls-ca: %w", err)
-	}
-	id, err := pki.Load(cert, key, ca, time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("-tls-cert %s, -tls-key %s, -tls-ca %s: %w", t.cert, t.key, t.ca, err)
-	}
-	return id, nil
-}
-
-// readSecret reads a key or token file, warning when group or others may
-// read it. Its content is never logged.
-func readSecret(path, what string, log *slog.Logger) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
-	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		log.Warn("secret file is readable by group or others: chmod 600 it", "file", path, "flag", what,
-			"mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
-	}
-	return b, nil
 }

@@ -62,7 +62,9 @@ func (t *translator) instanceOther(n *Node) {
 		t.advert(n)
 	case "unicast_peer":
 		t.unicastPeers(n)
-	case "unicast_src_ip", "mcast_src_ip", "version", "native_ipv6", "strict_mode", "vrrp_strict",
+	case "unicast_src_ip":
+		t.unicastSrc(n)
+	case "mcast_src_ip", "version", "native_ipv6", "strict_mode", "vrrp_strict",
 		"skip_check_adv_addr", "accept", "no_accept", "debug", "dont_track_primary", "lower_prio_no_advert",
 		"higher_prio_send_advert", "garp_lower_prio_delay", "garp_lower_prio_repeat", "check_unicast_src":
 		t.note(n, "a VRRP protocol setting; raftvip speaks Raft between its nodes (harmless)")
@@ -132,6 +134,7 @@ func (t *translator) unicastPeers(n *Node) {
 		peers = append(peers, c.Keyword+":8080")
 	}
 	t.note(n, fmt.Sprintf("raftvip nodes find each other by join: on all but the first node set join: [%s] (their http-addr)", strings.Join(peers, ", ")))
+	t.pairPeers(n)
 }
 
 // global translates one statement of global_defs.

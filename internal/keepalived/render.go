@@ -41,6 +41,7 @@ func Render(r Result, source string) []byte {
 			writeCheck(&b, c)
 		}
 	}
+	writeWitness(&b, r.Pair)
 	return b.Bytes()
 }
 

@@ -55,6 +55,9 @@ type Result struct {
 	Settings []Setting // in output order
 	Checks   []health.Check
 	Findings []Finding
+	// Pair is set when the keepalived config is one of a MASTER/BACKUP
+	// pair: raftvip needs a third voter, a witness (witness.go).
+	Pair *Pair
 }
 
 // Complete reports whether everything keepalived did carries over.

@@ -6,6 +6,7 @@ package metrics
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,9 @@ type Sources struct {
 	Reconciler func() netops.Stats
 	// Held are the VIPs this node has bound.
 	Held func() []netip.Prefix
+	// Conflicts are the VIPs this node does not serve, or serves contested
+	// (netops.Reconciler.Conflicts).
+	Conflicts func() []netops.Conflict
 	// Checks are this node's health checks, and Healthy its overall health.
 	Checks  func() []Check
 	Healthy func() bool
@@ -69,8 +73,15 @@ var (
 	descCommitIdx    = desc("raft_commit_index", "Last log index known committed.")
 	descHealthy      = desc("healthy", "1 if every health check of this node passes.")
 	descCheck        = desc("health_check_healthy", "1 if the health check passes (after rise/fall).", "check")
-	descDegraded     = desc("degraded", "1 if this leader keeps the VIPs although unhealthy, for want of a healthy voter.")
+	descDegraded     = desc("degraded", "1 if this leader keeps the VIPs although unhealthy, for want of a healthy voter, or is a witness that finds no VIP-capable voter to hand leadership to.")
 	descPriority     = desc("priority", "This node's configured priority.")
+	descWitnessLead  = desc("witness_leading", "1 if this node is a witness and leads: it holds nothing, and no node holds the VIPs until it hands leadership to a VIP-capable voter.")
+	descInUse        = desc("vip_address_in_use", "1 for each VIP another host on the LAN answers for (not bound) or announces while this node holds it.", "vip")
+	descInUseTotal   = desc("vip_address_in_use_total", "Episodes of another host on the LAN answering for a VIP before its first bind, or announcing a held one.")
+	descPeerReach    = desc("peer_reachable", "1 if the leader's heartbeats reach the member (leader only).", "peer")
+	descPeerContact  = desc("peer_last_contact_seconds", "Seconds since the leader last heard from an unreachable member (leader only).", "peer")
+	descRemoved      = desc("removed", "1 if this node runs but is no longer in the cluster's Raft configuration.")
+	descConflicts    = desc("vip_conflicts", "VIPs this node does not bind or serves contested: an address raftvip did not add is in the way, or another host on the LAN answers for or announces it.")
 )
 
 type collector struct{ src Sources }
@@ -78,7 +89,8 @@ type collector struct{ src Sources }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLeader, descHolder, descTerm, descMembers, descVIPs, descBound,
 		descLeaderChg, descMoves, descTakeover, descGARP, descNA, descAnnounceFail, descCommit, descLastContact,
-		descApplied, descCommitIdx, descHealthy, descCheck, descDegraded, descPriority} {
+		descApplied, descCommitIdx, descHealthy, descCheck, descDegraded, descPriority, descWitnessLead, descInUse,
+		descInUseTotal, descPeerReach, descPeerContact, descRemoved, descConflicts} {
 		ch <- d
 	}
 }
@@ -92,7 +104,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Status != nil {
 		st := c.src.Status()
-		gauge(descLeader, bit(st.State == "Leader"))
+		gauge(descLeader, bit(st.State == cluster.RoleLeader))
 		gauge(descHolder, bit(st.Holder))
 		gauge(descTerm, float64(st.Term))
 		bySuffrage := map[string]int{"voter": 0, "nonvoter": 0, "staging": 0}
@@ -113,6 +125,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descCommitIdx, float64(st.CommitIndex))
 		gauge(descDegraded, bit(st.Degraded != ""))
 		gauge(descPriority, float64(st.Priority))
+		gauge(descWitnessLead, bit(st.Witness && st.State == cluster.RoleLeader))
+		gauge(descRemoved, bit(st.Removed))
+		peers(st, gauge)
+	}
+	if c.src.Conflicts != nil {
+		gauge(descConflicts, float64(len(c.src.Conflicts())))
 	}
 	if c.src.Cluster != nil {
 		s := c.src.Cluster()
@@ -125,6 +143,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descGARP, s.ARP)
 		counter(descNA, s.NA)
 		counter(descAnnounceFail, s.Failed)
+		counter(descInUseTotal, s.InUse)
+	}
+	if c.src.Conflicts != nil {
+		for _, vip := range inUse(c.src.Conflicts()) {
+			gauge(descInUse, 1, vip)
+		}
 	}
 	if c.src.Held != nil {
 		gauge(descBound, float64(len(c.src.Held())))
@@ -141,9 +165,35 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// peers reports the leader's view of each other member's reachability;
+// nodes that do not lead have none.
+func peers(st cluster.Status, gauge func(*prometheus.Desc, float64, ...string)) {
+	for _, m := range st.Members {
+		if m.ID == st.ID || m.Reachable == nil {
+			continue
+		}
+		gauge(descPeerReach, bit(*m.Reachable), m.ID)
+		if !*m.Reachable && !m.LastContact.IsZero() {
+			gauge(descPeerContact, time.Since(m.LastContact).Seconds(), m.ID)
+		}
+	}
+}
+
 func bit(b bool) float64 {
 	if b {
 		return 1
 	}
 	return 0
+}
+
+// inUse returns the VIPs, once each, that another host on the LAN answers for
+// or announces.
+func inUse(cs []netops.Conflict) []string {
+	var out []string
+	for _, c := range cs {
+		if v := c.VIP.Prefix.String(); c.MAC != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

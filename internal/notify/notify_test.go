@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops/netopstest"
 )
 
@@ -28,17 +29,6 @@ func startRun(t *testing.T, r *Runner, ctx context.Context) func() error {
 }
 
 // waitFor polls until cond holds or fails the test after a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func readLines(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -71,7 +61,7 @@ func TestHooksEnvAndOrder(t *testing.T) {
 	vips[0] = "mutated by the caller"
 	r.Fire(EventFault, Info{Node: "n1", Term: 3, Reason: "web, db failing"})
 	r.Fire(EventBackup, Info{Node: "n1", Term: 4})
-	waitFor(t, "three hooks", func() bool { return len(readLines(t, out)) == 3 })
+	testutil.Eventually(t, testutil.WaitLimit, "three hooks", func() bool { return len(readLines(t, out)) == 3 })
 	r.Fire(EventStop, Info{Node: "n1", Term: 4, Reason: "shutdown"})
 	stop(t, r)
 	if err := wait(); err != nil {
@@ -115,7 +105,7 @@ func TestHookTimeout(t *testing.T) {
 	startRun(t, r, t.Context())
 	r.Fire(EventMaster, Info{})
 	r.Fire(EventBackup, Info{})
-	waitFor(t, "the backup hook", func() bool { return len(readLines(t, out)) == 1 })
+	testutil.Eventually(t, testutil.WaitLimit, "the backup hook", func() bool { return len(readLines(t, out)) == 1 })
 	stop(t, r)
 	if l := logs.String(); !strings.Contains(l, `level=WARN msg="notify hook killed after timeout" event=master command="sleep 30"`) ||
 		!strings.Contains(l, "timeout=200ms") {
@@ -140,7 +130,7 @@ func TestFireNeverBlocks(t *testing.T) {
 	r, logs := newTestRunner(Hooks{Master: "touch " + started + "; sleep 30", Backup: "true", Fault: "true", Timeout: time.Minute})
 	wait := startRun(t, r, t.Context())
 	r.Fire(EventMaster, Info{})
-	waitFor(t, "the hung hook", func() bool { _, err := os.Stat(started); return err == nil })
+	testutil.Eventually(t, testutil.WaitLimit, "the hung hook", func() bool { _, err := os.Stat(started); return err == nil })
 	for range queueSize {
 		r.Fire(EventBackup, Info{})
 	}
@@ -222,7 +212,7 @@ func TestStopBudgetKillsHook(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- r.Stop(ctx) }()
-	waitFor(t, "the stop hook", func() bool { _, err := os.Stat(started); return err == nil })
+	testutil.Eventually(t, testutil.WaitLimit, "the stop hook", func() bool { _, err := os.Stat(started); return err == nil })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Stop = %v, want context.Canceled", err)
@@ -236,7 +226,7 @@ func TestRunTwice(t *testing.T) {
 	r, _ := newTestRunner(Hooks{})
 	ctx, cancel := context.WithCancel(t.Context())
 	wait := startRun(t, r, ctx)
-	waitFor(t, "Run to start", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.running != nil })
+	testutil.Eventually(t, testutil.WaitLimit, "Run to start", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.running != nil })
 	if err := r.Run(t.Context()); !errors.Is(err, ErrRunning) {
 		t.Errorf("second Run = %v, want ErrRunning", err)
 	}

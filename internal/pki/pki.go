@@ -97,7 +97,7 @@ func NewCA(now time.Time, id string) (*CA, error) {
 // Issue creates a key and a certificate for node id, usable as server and as
 // client. hosts (IP addresses or DNS names) become SANs for clients that check
 // host names (curl, browsers); raftvip itself does not. The caller validates
-// id (api.ValidateID in the CLI).
+// id (fsm.ValidateNodeID in the CLI).
 func (ca *CA) Issue(id string, hosts []string, now time.Time) (certPEM, keyPEM []byte, err error) {
 	if id == "" {
 		return nil, nil, errors.New("node ID is empty")

@@ -39,12 +39,14 @@ type Event struct {
 type entry struct {
 	netops.Addr
 	expires time.Time // zero: forever, like the node's own addresses
-	bound   bool      // added through Bind
+	bound   bool      // raftvip's: added through Bind, or Put with Ours
+	legacy  bool      // Put with Legacy
 }
 
-// Fake is an in-memory kernel: a LabelBinder and Announcer that records
-// every call as an Event. Addresses added by Bind expire after their lifetime,
-// as in the kernel. It is safe for concurrent use.
+// Fake is an in-memory kernel: a Binder and Announcer that records every
+// call as an Event. Addresses added by Bind carry raftvip's mark and expire
+// after their lifetime, as in the kernel; Bind and Unbind refuse addresses
+// without the mark as Netlink does. It is safe for concurrent use.
 type Fake struct {
 	node string
 	lan  *LAN
@@ -56,8 +58,8 @@ type Fake struct {
 }
 
 var (
-	_ netops.LabelBinder = (*Fake)(nil)
-	_ netops.Announcer   = (*Fake)(nil)
+	_ netops.Binder    = (*Fake)(nil)
+	_ netops.Announcer = (*Fake)(nil)
 )
 
 // NewFake returns a fake kernel with no links and no LAN.
@@ -77,6 +79,25 @@ func (f *Fake) AddLink(name string, own ...netip.Prefix) {
 	}
 	if _, ok := f.links[name]; !ok {
 		f.links[name] = nil
+	}
+}
+
+// Put places f on link as another program, or an earlier run, would, without
+// recording it: f.Ours places a leftover of raftvip's, f.Legacy one of a
+// version from before the mark, neither an operator's address such as the
+// node's own. A validFor of 0 is forever. It replaces an address with
+// f.Prefix and creates the link if needed.
+func (f *Fake) Put(link string, a netops.Found, validFor time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e := entry{Addr: a.Addr, bound: a.Ours, legacy: a.Legacy}
+	if validFor > 0 {
+		e.expires = time.Now().Add(validFor)
+	}
+	if i := f.index(link, a.Prefix); i >= 0 {
+		f.links[link][i] = e
+	} else {
+		f.links[link] = append(f.links[link], e)
 	}
 }
 
@@ -138,20 +159,7 @@ func (f *Fake) Reset() {
 }
 
 // List implements netops.Binder.
-func (f *Fake) List(ctx context.Context, link string) ([]netip.Prefix, error) {
-	as, err := f.Addrs(ctx, link)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]netip.Prefix, len(as))
-	for i, a := range as {
-		out[i] = a.Prefix
-	}
-	return out, nil
-}
-
-// Addrs implements netops.LabelBinder.
-func (f *Fake) Addrs(_ context.Context, link string) ([]netops.Addr, error) {
+func (f *Fake) List(_ context.Context, link string) ([]netops.Found, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.expire()
@@ -162,9 +170,9 @@ func (f *Fake) Addrs(_ context.Context, link string) ([]netops.Addr, error) {
 	if !ok {
 		return nil, fmt.Errorf("list %s: %w: %s", link, netops.ErrNoLink, link)
 	}
-	out := make([]netops.Addr, len(es))
+	out := make([]netops.Found, len(es))
 	for i, e := range es {
-		out[i] = e.Addr
+		out[i] = netops.Found{Addr: e.Addr, Ours: e.bound, Legacy: e.legacy}
 	}
 	return out, nil
 }
@@ -181,6 +189,10 @@ func (f *Fake) Bind(_ context.Context, link string, a netops.Addr, validFor time
 	text += fmt.Sprintf(" lft=%s", validFor)
 	if err := f.failed(Bind, text, link); err != nil {
 		return err
+	}
+	if i := slices.IndexFunc(f.links[link], func(e entry) bool { return !e.bound && e.Prefix.Addr() == a.Prefix.Addr() }); i >= 0 {
+		f.record(text + " refused")
+		return fmt.Errorf("bind %s: %s on %s was %w: left in place", a.Prefix, f.links[link][i].Prefix, link, netops.ErrForeign)
 	}
 	f.record(text)
 	now := time.Now()
@@ -204,6 +216,10 @@ func (f *Fake) Unbind(_ context.Context, link string, p netip.Prefix) error {
 	text := fmt.Sprintf("unbind %s %s", p, link)
 	if err := f.failed(Unbind, text, link); err != nil {
 		return err
+	}
+	if i := f.index(link, p); i >= 0 && !f.links[link][i].bound && !f.links[link][i].legacy {
+		f.record(text + " refused")
+		return fmt.Errorf("unbind %s: %s on %s was %w: left in place", p, p, link, netops.ErrForeign)
 	}
 	f.record(text)
 	f.remove(link, p)
@@ -287,7 +303,7 @@ func (f *Fake) remove(link string, p netip.Prefix) bool {
 
 func (f *Fake) has(a netip.Addr) bool {
 	for _, es := range f.links {
-		if slices.ContainsFunc(es, func(e entry) bool { return e.Prefix.Addr() == a }) {
+		if slices.ContainsFunc(es, func(e entry) bool { return e.bound && e.Prefix.Addr() == a }) {
 			return true
 		}
 	}

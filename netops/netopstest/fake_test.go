@@ -148,3 +148,28 @@ func TestHandoverHasOneHolder(t *testing.T) {
 		}
 	})
 }
+
+// The fake refuses, as Netlink does, to take over or delete an address that
+// raftvip did not add, and reports the mark in List.
+func TestFakeRefusesForeignAddresses(t *testing.T) {
+	ctx := context.Background()
+	f := netopstest.NewFake()
+	f.AddLink("eth0", own)
+	legacy := netip.MustParsePrefix("192.0.2.70/24")
+	f.Put("eth0", netops.Found{Addr: netops.Addr{Prefix: legacy}, Legacy: true}, time.Hour)
+	if err := f.Bind(ctx, "eth0", netops.Addr{Prefix: netip.PrefixFrom(own.Addr(), 32)}, time.Second); !errors.Is(err, netops.ErrForeign) {
+		t.Errorf("Bind over the node's own address = %v, want ErrForeign", err)
+	}
+	if err := f.Unbind(ctx, "eth0", own); !errors.Is(err, netops.ErrForeign) {
+		t.Errorf("Unbind of the node's own address = %v, want ErrForeign", err)
+	}
+	bind(t, f, time.Hour)
+	if err := f.Unbind(ctx, "eth0", legacy); err != nil {
+		t.Errorf("Unbind of a legacy leftover = %v, want nil", err)
+	}
+	found, err := f.List(ctx, "eth0")
+	want := []netops.Found{{Addr: netops.Addr{Prefix: own}}, {Addr: netops.Addr{Prefix: vip, Label: "eth0:vip"}, Ours: true}}
+	if err != nil || !slices.Equal(found, want) {
+		t.Fatalf("List = %+v, %v; want %+v", found, err, want)
+	}
+}

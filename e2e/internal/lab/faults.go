@@ -18,6 +18,9 @@ const nftTable = "lab"
 func (l *Lab) HostDown(ctx context.Context, i int) error {
 	l.node(i) // range check
 	l.logf("fault: host n%d down", i)
+	if i == l.routed {
+		return ipBatch(ctx, l.routerNS(), "link set "+routerWitnessLink+" down")
+	}
 	return ipBatch(ctx, l.lanNS(), fmt.Sprintf("link set %s down", port(i)))
 }
 
@@ -25,6 +28,9 @@ func (l *Lab) HostDown(ctx context.Context, i int) error {
 func (l *Lab) HostUp(ctx context.Context, i int) error {
 	l.node(i)
 	l.logf("fault: host n%d up", i)
+	if i == l.routed {
+		return ipBatch(ctx, l.routerNS(), "link set "+routerWitnessLink+" up")
+	}
 	return ipBatch(ctx, l.lanNS(), fmt.Sprintf("link set %s up", port(i)))
 }
 
@@ -35,6 +41,9 @@ func (l *Lab) HostUp(ctx context.Context, i int) error {
 // all partitions.
 func (l *Lab) Partition(ctx context.Context, i int) error {
 	l.node(i)
+	if i == l.routed {
+		return fmt.Errorf("partition n%d: the routed witness is cut off with HostDown, or its peers with PartitionAll", i)
+	}
 	l.mu.Lock()
 	l.isolated[i] = true
 	l.mu.Unlock()
@@ -46,6 +55,7 @@ func (l *Lab) Partition(ctx context.Context, i int) error {
 func (l *Lab) Heal(ctx context.Context) error {
 	l.mu.Lock()
 	clear(l.isolated)
+	clear(l.cutRouter)
 	l.mu.Unlock()
 	l.logf("fault: partitions healed")
 	return l.applyPartition(ctx)
@@ -55,17 +65,21 @@ func (l *Lab) Heal(ctx context.Context) error {
 // rules for the current set of isolated nodes, in one nft transaction.
 func (l *Lab) applyPartition(ctx context.Context) error {
 	l.mu.Lock()
-	var isolated []int
+	var isolated, cut []int
 	for i := range l.isolated {
 		isolated = append(isolated, i)
 	}
+	for i := range l.cutRouter {
+		cut = append(cut, i)
+	}
+	slices.Sort(cut)
 	nodes := len(l.nodes)
 	l.mu.Unlock()
 	slices.Sort(isolated)
 	if len(isolated) == 0 && !l.hasTable(ctx) {
 		return nil // never partitioned: no need for nft at all
 	}
-	script := partitionRules(isolated, nodes)
+	script := partitionRules(isolated, nodes) + routerCutRules(cut)
 	cmd := l.Cmd(l.lanNS(), "nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -57,6 +57,11 @@ type Options struct {
 	// hostile tests attack the cluster from it, while the client judges what
 	// users notice.
 	Intruder bool
+	// RoutedWitness puts the last node on another subnet, 198.51.100.0/24,
+	// behind a router namespace (192.0.2.1 on the LAN, 198.51.100.1 on the
+	// witness's link), routed rather than bridged: the place of a witness
+	// that reaches the VIP hosts over TCP only (routed.go).
+	RoutedWitness bool
 	// Logf receives progress lines (default: discarded).
 	Logf func(format string, args ...any)
 }
@@ -70,14 +75,18 @@ type Lab struct {
 	spawner *spawner
 	nl      *handles
 
-	mu         sync.Mutex // guards everything below, and Close
-	closed     bool
-	nodes      []node // index 0 is node 1
-	client     node
-	intruder   node // zero unless Options.Intruder
-	procs      []*Proc
-	isolated   map[int]bool // nodes cut off from their peers by Partition
-	responder  string       // built responder binary, "" until StartResponders
+	mu       sync.Mutex // guards everything below, and Close
+	closed   bool
+	nodes    []node // index 0 is node 1
+	client   node
+	intruder node // zero unless Options.Intruder
+	procs    []*Proc
+	isolated map[int]bool // nodes cut off from their peers by Partition
+	// routed is the index of the node behind the router (RoutedWitness), 0
+	// for none; cutRouter are nodes PartitionAll also cut off from it.
+	routed     int
+	cutRouter  map[int]bool
+	responder  string // built responder binary, "" until StartResponders
 	responding bool
 }
 
@@ -96,9 +105,16 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, fmt.Errorf("lab nodes %d: want 1..%d", opts.Nodes, maxNodes)
 	}
 	l := &Lab{
-		logf:     opts.Logf,
-		dir:      opts.Dir,
-		isolated: map[int]bool{},
+		logf:      opts.Logf,
+		dir:       opts.Dir,
+		isolated:  map[int]bool{},
+		cutRouter: map[int]bool{},
+	}
+	if opts.RoutedWitness {
+		if opts.Nodes < 2 {
+			return nil, fmt.Errorf("lab nodes %d: a routed witness needs at least one other node", opts.Nodes)
+		}
+		l.routed = opts.Nodes
 	}
 	if l.logf == nil {
 		l.logf = func(string, ...any) {}
@@ -135,11 +151,19 @@ func (l *Lab) build(ctx context.Context, nodes int, intruder bool) error {
 	if err := l.buildLAN(ctx); err != nil {
 		return err
 	}
+	if l.routed != 0 {
+		if err := l.buildRouter(ctx); err != nil {
+			return fmt.Errorf("router: %w", err)
+		}
+	}
 	c, err := l.addHost(ctx, l.prefix+"c", "pc", clientHost, 0xfe)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
 	l.client = c
+	if err := l.routeToWitness(ctx, c.ns); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
 	if intruder {
 		in, err := l.addHost(ctx, l.prefix+"i", "pi", intruderHost, 0xfd)
 		if err != nil {
@@ -227,7 +251,12 @@ func (l *Lab) NodeNS(i int) string { return l.node(i).ns }
 func (l *Lab) NodeMAC(i int) net.HardwareAddr { return l.node(i).mac }
 
 // NodeIP is node i's IPv4 address, 192.0.2.(10+i).
-func (l *Lab) NodeIP(i int) netip.Addr { return hostIP(10 + i) }
+func (l *Lab) NodeIP(i int) netip.Addr {
+	if i == l.routed {
+		return witnessIP
+	}
+	return hostIP(10 + i)
+}
 
 // NodeIP6 is node i's IPv6 address, 2001:db8::(10+i) written in decimal digits
 // (2001:db8::11 for node 1), mirroring the IPv4 address.

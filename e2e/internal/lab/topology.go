@@ -42,7 +42,13 @@ func (l *Lab) AddNode(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("add node %d: at most %d", i, maxNodes)
 	}
 
-	n, err := l.addHost(ctx, fmt.Sprintf("%sn%d", l.prefix, i), port(i), 10+i, byte(i))
+	var n node
+	var err error
+	if i == l.routed {
+		n, err = l.addRoutedHost(ctx, fmt.Sprintf("%sn%d", l.prefix, i), byte(i))
+	} else if n, err = l.addHost(ctx, fmt.Sprintf("%sn%d", l.prefix, i), port(i), 10+i, byte(i)); err == nil {
+		err = l.routeToWitness(ctx, n.ns)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("node %d: %w", i, err)
 	}

@@ -77,10 +77,13 @@ type Cluster struct {
 	// Common.
 	PerNode func(i int) []string
 	// Env, if set, gives node i's agent extra environment ("K=V").
-	Env   func(i int) []string
-	procs map[int]*lab.Proc
-	extra map[int][]string // the flags each node was last started with
-	http  *http.Client
+	Env func(i int) []string
+	// Witnesses are the nodes that run with -witness: no -interface, and
+	// never a -vip (Bootstrap gives those to node 1 only).
+	Witnesses map[int]bool
+	procs     map[int]*lab.Proc
+	extra     map[int][]string // the flags each node was last started with
+	http      *http.Client
 }
 
 // Admin is the ID of the operator's certificate the rig and CLI calls use.
@@ -231,9 +234,13 @@ func (c *Cluster) Args(i int, extra ...string) []string {
 		"-raft-addr", netip.AddrPortFrom(ip, RaftPort).String(),
 		"-http-addr", c.APIAddr(i),
 		"-data-dir", c.DataDir(i),
-		"-interface", lab.Link,
 		"-token-file", c.TokenFile,
 		"-join-timeout", "30s",
+	}
+	if c.Witnesses[i] {
+		args = append(args, "-witness")
+	} else {
+		args = append(args, "-interface", lab.Link)
 	}
 	args = append(args, c.TLSArgs(lab.NodeName(i))...)
 	args = append(args, c.Common...)
@@ -351,6 +358,7 @@ type Member struct {
 	RaftAddr string `json:"raft_addr"`
 	APIAddr  string `json:"api_addr"`
 	Suffrage string `json:"suffrage"`
+	Role     string `json:"role"`
 	Leader   bool   `json:"leader"`
 	Health   struct {
 		Reported bool   `json:"reported"`
@@ -378,6 +386,7 @@ type Status struct {
 		Takeover int64  `json:"takeover_ms"`
 	} `json:"owner"`
 	Degraded string `json:"degraded"`
+	Witness  bool   `json:"witness"`
 }
 
 // Member returns the member id, and false if there is none.

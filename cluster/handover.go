@@ -1,0 +1,212 @@
+package cluster
+
+// The handover loop: while this node leads, it decides from health and
+// priority (succession) whether to hand leadership to another voter, and
+// does so (handOver).
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/raftvip/raftvip/fsm"
+)
+
+// refusedFor is how long a voter that did not take a handover is passed over,
+// so that a leader does not drop its VIPs again and again for a node that
+// cannot take them.
+const refusedFor = 10 * time.Second
+
+// pokeHandover makes the leader's handover loop look again now (on a health
+// or FSM change) rather than at its next tick; a poke already pending will do.
+func (n *Node) pokeHandover() {
+	select {
+	case n.handoverPoke <- struct{}{}:
+	default:
+	}
+}
+
+// handoverState is a leadership term's memory of the handover decisions.
+type handoverState struct {
+	refused map[string]time.Time // voter -> passed over until
+	// preempt is the voter a preemption waits for, since preemptSince.
+	preempt      string
+	preemptSince time.Time
+}
+
+// handover watches, for as long as this node leads in term, whether it should
+// hand leadership over (succession), and does so. It returns when ctx ends
+// or after a handover succeeded.
+func (n *Node) handover(ctx context.Context, term uint64) {
+	tick := time.NewTicker(max(n.cfg.Timing.Heartbeat, 10*time.Millisecond))
+	defer tick.Stop()
+	defer n.setDegraded("")
+	g := handoverState{refused: map[string]time.Time{}}
+	for {
+		if n.handoverPass(ctx, term, &g, time.Now()) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.handoverPoke:
+		case <-tick.C:
+		}
+	}
+}
+
+// handoverPass is one evaluation; it reports whether leadership was handed over.
+func (n *Node) handoverPass(ctx context.Context, term uint64, g *handoverState, now time.Time) bool {
+	n.handoverPasses.Add(1)
+	d := succession(n.successionInput(ctx, g, now))
+	if d.Degraded {
+		n.setDegraded(d.Reason)
+	} else {
+		n.setDegraded("")
+	}
+	switch {
+	case d.Target == "":
+		g.preempt = ""
+		return false
+	case d.Preempt && !n.preemptDue(g, d.Target, now):
+		return false
+	}
+	err := n.handOverTo(ctx, term, d, true)
+	if err != nil && ctx.Err() == nil {
+		g.refused[d.Target] = time.Now().Add(refusedFor)
+	}
+	return err == nil
+}
+
+// handOverTo carries out decision d: leadership to d.Target (handOver, with
+// its grace period when VIPs may be bound). A failure is logged; the caller
+// keeps leading.
+func (n *Node) handOverTo(ctx context.Context, term uint64, d decision, grace bool) error {
+	s, ok := n.server(d.Target)
+	if !ok {
+		return fmt.Errorf("hand over to %s: %w", d.Target, ErrUnknownMember)
+	}
+	n.log.Warn("handing leadership over", "to", d.Target, "term", term, "reason", d.Reason, "claimed", grace)
+	err := n.handOver(ctx, d.Target, s.Address, grace, handoverReason(d))
+	if err != nil && ctx.Err() == nil {
+		n.log.Warn("handover refused; keeping leadership", "to", d.Target, "err", err)
+	}
+	return err
+}
+
+// preemptDue reports whether target has been the preemption candidate for
+// the configured delay.
+func (n *Node) preemptDue(g *handoverState, target string, now time.Time) bool {
+	if g.preempt != target {
+		g.preempt, g.preemptSince = target, now
+		if n.cfg.PreemptDelay > 0 {
+			n.log.Info("a node of higher priority is ready; preempting after the delay",
+				"node", target, "delay", n.cfg.PreemptDelay)
+		}
+	}
+	return now.Sub(g.preemptSince) >= n.cfg.PreemptDelay
+}
+
+func (n *Node) successionInput(ctx context.Context, g *handoverState, now time.Time) successionInput {
+	in := successionInput{
+		self:     n.cfg.ID,
+		health:   n.localHealth(),
+		priority: n.cfg.Priority,
+		preempt:  n.cfg.Preempt,
+		witness:  n.cfg.Witness,
+		members:  n.fsm.Members(),
+		excluded: map[string]bool{},
+	}
+	n.health.mu.Lock()
+	maps.Copy(in.excluded, n.health.unreachable)
+	n.health.mu.Unlock()
+	for id, until := range g.refused {
+		if now.Before(until) {
+			in.excluded[id] = true
+		}
+	}
+	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
+		for _, s := range cf.Configuration().Servers {
+			if s.Suffrage == raft.Voter {
+				in.voters = append(in.voters, string(s.ID))
+			}
+		}
+	}
+	n.excludeUnreachable(ctx, &in)
+	return in
+}
+
+// handOverUnclaimed hands leadership on before claiming when this node won an
+// election while unhealthy and a healthy voter can lead: it never binds the
+// VIPs, so clients are not pulled to it and away again. It reports whether
+// the handover succeeded; if not, the node claims and the handover loop retries.
+func (n *Node) handOverUnclaimed(ctx context.Context, term uint64) bool {
+	d := succession(n.successionInput(ctx, &handoverState{}, time.Now()))
+	if d.Target == "" || d.Preempt {
+		return false
+	}
+	// Nothing is bound yet: no grace period for the reconciler to drop it.
+	return n.handOverTo(ctx, term, d, false) == nil
+}
+
+// handOver transfers leadership to id ("" lets raft pick the most up-to-date
+// follower). From the moment it starts, View reports this node as not leader,
+// so the reconciler drops the VIPs before another node can claim them
+// (docs/design.md, "Drop, then transfer"). With grace it also waits the timing
+// margin for that drop, because the caller has not dropped them itself.
+// Reason goes into the failover history (recordHandover).
+func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress, grace bool, reason fsm.Reason) error {
+	n.handOverMu.Lock()
+	defer n.handOverMu.Unlock()
+	term := n.raft.CurrentTerm()
+	n.lease.resign(term)
+	n.changed()
+	n.recordHandover(ctx, id, reason)
+	if grace {
+		t := time.NewTimer(n.cfg.Timing.margin())
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	err := n.await(ctx, func() raft.Future {
+		if id == "" {
+			return n.raft.LeadershipTransfer()
+		}
+		return n.raft.LeadershipTransferToServer(raft.ServerID(id), addr)
+	})
+	if err != nil {
+		// Still leader in this term: take the VIPs back.
+		n.lease.unresign(term)
+		n.changed()
+		return wrapRaft("leadership transfer", err)
+	}
+	n.log.Info("leadership handed over", "term", term, "to", cmp.Or(id, "(most up-to-date follower)"))
+	return nil
+}
+
+// recordHandover commits why this leader is about to hand leadership to id
+// ("" lets raft pick), so that the claim that follows in the new leader's term
+// names the reason in the failover history (fsm/history.go): the new leader
+// cannot know it. It must commit before the transfer starts, since raft takes
+// no new entries during one. Bounded by a heartbeat timeout; a failure is only
+// logged: the history then says "election", the handover itself goes on.
+func (n *Node) recordHandover(ctx context.Context, id string, reason fsm.Reason) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timing.Heartbeat)
+	defer cancel()
+	if err := n.Apply(ctx, fsm.HandoverOf(n.cfg.ID, id, reason, time.Now().UnixMilli())); err != nil {
+		n.log.Warn("cannot record the reason of the handover in the failover history", "reason", reason, "err", err)
+	}
+}
+
+// handoverReason is the history's reason for a handover decided by succession.
+func handoverReason(d decision) fsm.Reason {
+	if d.Preempt {
+		return fsm.ReasonPreempt
+	}
+	return fsm.ReasonHealth
+}

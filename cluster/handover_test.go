@@ -1,0 +1,57 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/internal/testutil"
+)
+
+// reasons returns the reasons of n's failover history, oldest first.
+func reasons(n *testNode) []fsm.Reason {
+	var out []fsm.Reason
+	for _, c := range n.Status().History {
+		out = append(out, c.Reason)
+	}
+	return out
+}
+
+// TestHistoryNamesWhyTheVIPsMoved: the failover history that every node shows
+// says why each move happened, although only the old leader knew: bootstrap,
+// an operator's transfer, a graceful stop, the loss of the leader.
+func TestHistoryNamesWhyTheVIPsMoved(t *testing.T) {
+	t.Parallel()
+	// Five, so that a majority is left after one stop and one loss.
+	c := newCluster(t, 5)
+	old := c.holder()
+	if _, err := old.Transfer(context.Background(), ""); err != nil {
+		t.Fatalf("transfer: %v", err)
+	}
+	next := c.holder()
+	next.stop() // a graceful stop hands over first
+	third := c.holder()
+	c.isolate(third) // lost: the last one elects
+	var last *testNode
+	testutil.Eventually(t, testutil.WaitLimit, "a holder other than the isolated one", func() bool {
+		for _, n := range c.nodes {
+			if n != third && n != next && n.Status().Holder {
+				last = n
+				return true
+			}
+		}
+		return false
+	})
+	want := []fsm.Reason{fsm.ReasonBootstrap, fsm.ReasonTransfer, fsm.ReasonShutdown, fsm.ReasonElection}
+	testutil.Eventually(t, testutil.WaitLimit, "the history on the holder", func() bool { return slices.Equal(reasons(last), want) })
+	h := last.Status().History
+	for i, ch := range h[1:] {
+		if ch.From != h[i].To || ch.Term <= h[i].Term || ch.At == 0 {
+			t.Errorf("entry %d = %+v does not follow %+v", i+1, ch, h[i])
+		}
+	}
+	if h[1].From != old.id || h[2].From != next.id || h[3].From != third.id || h[3].To != last.id {
+		t.Errorf("history = %+v, want moves %s → %s → %s → %s", h, old.id, next.id, third.id, last.id)
+	}
+}
