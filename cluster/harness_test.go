@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/testutil"
+	"github.com/raftvip/raftvip/netops/netopstest"
 )
 
 // testTiming is fast enough for tests and still passes Validate:
@@ -81,6 +82,10 @@ type testCluster struct {
 	nodes []*testNode
 	// unreachable are Raft addresses the fake dialer refuses.
 	unreachable map[string]bool
+	// lan, if set, is the ledger of the nodes' fake kernels, by node ID in
+	// fakes (newLedgerCluster).
+	lan   *netopstest.LAN
+	fakes map[string]*netopstest.Fake
 }
 
 // dial is Config.DialRaft on the in-memory transport: an address the test
@@ -122,11 +127,18 @@ func (c *testCluster) start(id string, mod func(*Config)) *testNode {
 	if mod != nil {
 		mod(&cfg)
 	}
+	var startRec func(*Node)
+	if c.lan != nil {
+		startRec = c.withReconciler(id, &cfg)
+	}
 	n, err := Open(cfg)
 	if err != nil {
 		c.t.Fatalf("open %s: %v", id, err)
 	}
 	tn := &testNode{Node: n, id: id, addr: addr, trans: trans, stop: c.run(id, n)}
+	if startRec != nil {
+		startRec(n)
+	}
 	for _, o := range c.nodes {
 		o.trans.Connect(addr, trans)
 		trans.Connect(o.addr, o.trans)
@@ -169,6 +181,15 @@ func newCluster(t *testing.T, size int) *testCluster {
 func newClusterWith(t *testing.T, size int, mod func(*Config)) *testCluster {
 	t.Helper()
 	c := newTestCluster(t)
+	c.form(size, mod)
+	return c
+}
+
+// form bootstraps n1 and joins the others through it, with mod applied to
+// each node's config.
+func (c *testCluster) form(size int, mod func(*Config)) {
+	t := c.t
+	t.Helper()
 	first := c.start("n1", mod)
 	if err := first.Bootstrap(); err != nil {
 		t.Fatalf("bootstrap: %v", err)
@@ -191,7 +212,6 @@ func newClusterWith(t *testing.T, size int, mod func(*Config)) *testCluster {
 		}
 		return true
 	})
-	return c
 }
 
 // onLeader runs op on the node that leads now, again on the next leader for
@@ -269,7 +289,11 @@ func (c *testCluster) heal(n *testNode) {
 }
 
 // recorder samples every node's View about every millisecond, recording who
-// holds the VIPs in each pass, until stopped.
+// holds the VIPs in each pass, until stopped. Sampling can miss an overlap
+// shorter than a pass: tests whose claim is "never two holders" use the LAN
+// ledger instead (newLedgerCluster here, and internal/agent's TestSafety*
+// on whole agents). The witness test keeps it as a second look beside its
+// exact check, the ownership watch.
 type recorder struct {
 	stop chan struct{}
 	done chan struct{}

@@ -136,6 +136,22 @@ func newTestCluster(t *testing.T) *testCluster {
 	// Registered first, so it runs last: after every agent has stopped, no
 	// goroutine of theirs may remain.
 	t.Cleanup(func() { goleak.VerifyNone(t, goleak.IgnoreCurrent()) })
+	return newClusterOnly(t)
+}
+
+// newParallelCluster is newTestCluster for a test that runs in parallel
+// with others. goleak sees every goroutine of the process, so another
+// parallel test's agents would count as leaks: such a test goes without that
+// check, which the sequential tests keep (they all finish before the first
+// parallel test resumes).
+func newParallelCluster(t *testing.T) *testCluster {
+	t.Helper()
+	t.Parallel()
+	return newClusterOnly(t)
+}
+
+func newClusterOnly(t *testing.T) *testCluster {
+	t.Helper()
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -257,16 +273,18 @@ func holders(lan *netopstest.LAN) string {
 	return strings.Join(lan.Holders(testVIP.Addr()), ",")
 }
 
-// TestGracefulStopDropsThenHandsOver starts three agents in one process: the
-// first bootstraps, the others join through the real join loop and the API
-// over loopback. Exactly one holds the VIP. Then the leader is stopped as
-// SIGTERM would stop it: it drops the VIP before leadership moves, and a
-// follower takes the VIP over, with never two holders.
-func TestGracefulStopDropsThenHandsOver(t *testing.T) {
-	c := newTestCluster(t)
-	n1 := c.node(1, func(cfg *Config) { cfg.Bootstrap = true })
-	join := func(cfg *Config) { cfg.Join = List{n1.cfg.HTTPAddr} }
-	n2, n3 := c.node(2, join), c.node(3, join)
+// three starts three agents: the first bootstraps, the others join through
+// the real join loop and the API over loopback. It returns once all three
+// are voters and exactly the first holds the VIP. edit, if not nil, changes
+// each one's config.
+func (c *testCluster) three(t *testing.T, edit func(*Config)) (n1, n2, n3 *node) {
+	t.Helper()
+	if edit == nil {
+		edit = func(*Config) {}
+	}
+	n1 = c.node(1, func(cfg *Config) { cfg.Bootstrap = true; edit(cfg) })
+	join := func(cfg *Config) { cfg.Join = List{n1.cfg.HTTPAddr}; edit(cfg) }
+	n2, n3 = c.node(2, join), c.node(3, join)
 	connect(n1, n2, n3)
 	for _, n := range []*node{n1, n2, n3} {
 		n.start(t)
@@ -276,6 +294,31 @@ func TestGracefulStopDropsThenHandsOver(t *testing.T) {
 	}
 	testutil.Eventually(t, testutil.WaitLimit, "3 voters", func() bool { return voters(n1) == 3 })
 	testutil.Eventually(t, testutil.WaitLimit, "n1 alone to hold the VIP", func() bool { return holders(c.lan) == "n1" })
+	return n1, n2, n3
+}
+
+// inOrder fails t unless each of want is in the journal from index from on,
+// the first occurrence of each after the first occurrence of the one before.
+func (j *journal) inOrder(t *testing.T, from int, want ...string) {
+	t.Helper()
+	lines, at := j.since(from), -1
+	for _, w := range want {
+		i := slices.Index(lines, w)
+		if i <= at {
+			t.Fatalf("want %q in this order; journal:\n%s", want, strings.Join(lines, "\n"))
+		}
+		at = i
+	}
+}
+
+// TestGracefulStopDropsThenHandsOver starts three agents in one process: the
+// first bootstraps, the others join through the real join loop and the API
+// over loopback. Exactly one holds the VIP. Then the leader is stopped as
+// SIGTERM would stop it: it drops the VIP before leadership moves, and a
+// follower takes the VIP over, with never two holders.
+func TestGracefulStopDropsThenHandsOver(t *testing.T) {
+	c := newTestCluster(t)
+	n1, _, _ := c.three(t, nil)
 
 	// A drop that takes longer than an election: an agent that handed
 	// leadership over before the drop completed would have a follower bind
@@ -293,14 +336,7 @@ func TestGracefulStopDropsThenHandsOver(t *testing.T) {
 		next = holders(c.lan)
 		return next == "n2" || next == "n3"
 	})
-	lines := c.j.since(mark)
-	unbind := slices.Index(lines, "n1 unbind "+testVIP.String())
-	led := slices.Index(lines, next+" leader")
-	bound := slices.Index(lines, next+" bind "+testVIP.String())
-	if unbind < 0 || led < 0 || bound < 0 || !(unbind < led && led < bound) {
-		t.Fatalf("after the stop, want n1's unbind, then %s leader, then %s's bind; journal:\n%s",
-			next, next, strings.Join(lines, "\n"))
-	}
+	c.j.inOrder(t, mark, "n1 unbind "+testVIP.String(), next+" leader", next+" bind "+testVIP.String())
 	if v := c.lan.Violations(); len(v) > 0 {
 		t.Fatalf("two holders: %v", v)
 	}

@@ -86,7 +86,8 @@ type Lab struct {
 	// for none; cutRouter are nodes PartitionAll also cut off from it.
 	routed     int
 	cutRouter  map[int]bool
-	responder  string // built responder binary, "" until StartResponders
+	rules      map[string][]netRule // Block, Split and Loss faults by key
+	responder  string               // built responder binary, "" until StartResponders
 	responding bool
 }
 
@@ -109,6 +110,7 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 		dir:       opts.Dir,
 		isolated:  map[int]bool{},
 		cutRouter: map[int]bool{},
+		rules:     map[string][]netRule{},
 	}
 	if opts.RoutedWitness {
 		if opts.Nodes < 2 {

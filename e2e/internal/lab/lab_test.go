@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -109,6 +110,38 @@ func TestLab(t *testing.T) {
 		reaches(t, l, l.NodeNS(2), 1)
 	})
 
+	t.Run("one-way block, loss, and lifting one fault of several", func(t *testing.T) {
+		if err := l.Block(ctx, "oneway", []int{1}, []int{2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Loss(ctx, "loss", []int{3}, 100); err != nil {
+			t.Fatal(err)
+		}
+		cutOff(t, l, l.NodeNS(1), 2) // TCP needs both directions
+		cutOff(t, l, client, 3)
+		reaches(t, l, client, 1)
+		reaches(t, l, l.NodeNS(2), 2)
+		if err := l.Unblock(ctx, "loss"); err != nil {
+			t.Fatal(err)
+		}
+		reaches(t, l, client, 3)
+		cutOff(t, l, l.NodeNS(1), 2) // the other fault stays
+		if err := l.Split(ctx, "split", []int{3}, []int{1, 2}); err != nil {
+			t.Fatal(err)
+		}
+		cutOff(t, l, l.NodeNS(3), 1)
+		reaches(t, l, client, 3)
+		if err := l.Heal(ctx); err != nil {
+			t.Fatal(err)
+		}
+		reaches(t, l, l.NodeNS(1), 2)
+		reaches(t, l, l.NodeNS(3), 1)
+		addrs, err := l.Addrs(1)
+		if err != nil || !slices.Contains(addrs, l.NodeIP(1)) || !slices.Contains(addrs, l.NodeIP6(1)) {
+			t.Errorf("Addrs(1) = %v, %v; want n1's own addresses among them", addrs, err)
+		}
+	})
+
 	t.Run("add node", func(t *testing.T) {
 		i, err := l.AddNode(ctx)
 		if err != nil || i != 4 {
@@ -166,6 +199,26 @@ func TestLab(t *testing.T) {
 			t.Errorf("second Close: %v", err)
 		}
 	})
+}
+
+// TestFiveNodes: a lab of five nodes gives each its own address and MAC, and
+// the client reaches every one.
+func TestFiveNodes(t *testing.T) {
+	l := lab.ForTest(t, lab.Options{Nodes: 5})
+	if err := l.StartResponders(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	macs := map[string]bool{}
+	for i := 1; i <= 5; i++ {
+		if want := netip.MustParseAddr(fmt.Sprintf("192.0.2.1%d", i)); l.NodeIP(i) != want {
+			t.Errorf("NodeIP(%d) = %s, want %s", i, l.NodeIP(i), want)
+		}
+		macs[l.NodeMAC(i).String()] = true
+		reaches(t, l, l.ClientNS(), i)
+	}
+	if len(macs) != 5 {
+		t.Errorf("five nodes have %d distinct MACs: %v", len(macs), macs)
+	}
 }
 
 // TestIntruder: a lab built with an intruder has one more host on the LAN,

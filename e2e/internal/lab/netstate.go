@@ -116,6 +116,26 @@ func (l *Lab) HoldersOf(vip netip.Addr) ([]int, error) {
 	return out, nil
 }
 
+// Addrs returns the addresses configured on every interface of node i, both
+// families, in the kernel's order: a soak samples every VIP of a node with
+// one netlink dump.
+func (l *Lab) Addrs(i int) ([]netip.Addr, error) {
+	var out []netip.Addr
+	err := l.nl.do(l.NodeNS(i), func(nh *netlink.Handle) error {
+		addrs, err := retryDump(func() ([]netlink.Addr, error) { return nh.AddrList(nil, netlink.FAMILY_ALL) })
+		if err != nil {
+			return fmt.Errorf("n%d: list addresses: %w", i, err)
+		}
+		for _, a := range addrs {
+			if ip, ok := netip.AddrFromSlice(a.IP); ok {
+				out = append(out, ip.Unmap())
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 func (l *Lab) hasAddr(ns string, ip netip.Addr) (bool, error) {
 	var has bool
 	err := l.nl.do(ns, func(nh *netlink.Handle) error {

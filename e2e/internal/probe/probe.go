@@ -30,6 +30,12 @@ type Options struct {
 	DialTimeout time.Duration
 	// Port is the responder's port (default lab.ResponderPort).
 	Port uint16
+	// OnDial, if set, receives every dial as it completes, from the dialer's
+	// goroutine (so it must not block), for a caller that streams them.
+	OnDial func(Dial)
+	// NoStates turns off the sampling of holders and neighbour entry, for a
+	// caller that samples the nodes itself.
+	NoStates bool
 }
 
 func (o *Options) defaults() {
@@ -84,7 +90,9 @@ func Start(ctx context.Context, l *lab.Lab, vip netip.Addr, opts Options) *Probe
 		})
 	}
 	p.wg.Go(func() { p.tickLoop(ctx, jobs) })
-	p.wg.Go(func() { p.stateLoop(ctx) })
+	if !opts.NoStates {
+		p.wg.Go(func() { p.stateLoop(ctx) })
+	}
 	return p
 }
 
@@ -132,6 +140,9 @@ func (p *Probe) dialLoop(ctx context.Context, jobs <-chan struct{}) {
 }
 
 func (p *Probe) record(d Dial) {
+	if p.opts.OnDial != nil {
+		p.opts.OnDial(d)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dials = append(p.dials, d)
@@ -164,6 +175,9 @@ func (p *Probe) stateLoop(ctx context.Context) {
 		}
 	}
 }
+
+// Started is when the probe started: Dial.At and State.At count from it.
+func (p *Probe) Started() time.Time { return p.start }
 
 // LastAnswer is the node that answered the most recent successful dial, ""
 // before the first answer.

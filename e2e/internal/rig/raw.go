@@ -1,11 +1,16 @@
 package rig
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 )
 
 // Raw access to the API, for tests that send what the raftvip client never
@@ -69,4 +74,54 @@ func (c *Cluster) DialAPI(ctx context.Context, ns string, i int) (net.Conn, erro
 		return nil, fmt.Errorf("TLS to n%d's API: %w", i, err)
 	}
 	return tc, nil
+}
+
+// Call sends method path with body (nil: none) to node i's API with the
+// cluster token, as the raftvip client does for a write, and returns the
+// status code and the body of the answer, whatever the code.
+func (c *Cluster) Call(ctx context.Context, i int, method, path string, body []byte) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL(i)+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+// Metric reads the value of the unlabelled metric name from node i's
+// /metrics (Prometheus text format).
+func (c *Cluster) Metric(ctx context.Context, i int, name string) (float64, error) {
+	code, body, err := c.Call(ctx, i, http.MethodGet, "/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	if code != http.StatusOK {
+		return 0, fmt.Errorf("GET /metrics on n%d: HTTP %d", i, code)
+	}
+	return MetricValue(body, name)
+}
+
+// MetricValue finds the sample "name value" in a Prometheus text page.
+func MetricValue(page []byte, name string) (float64, error) {
+	sc := bufio.NewScanner(bytes.NewReader(page))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 2 && f[0] == name {
+			return strconv.ParseFloat(f[1], 64)
+		}
+	}
+	return 0, fmt.Errorf("metric %s not found", name)
 }

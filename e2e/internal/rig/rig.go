@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/raftvip/raftvip/e2e/internal/lab"
@@ -81,6 +82,7 @@ type Cluster struct {
 	// Witnesses are the nodes that run with -witness: no -interface, and
 	// never a -vip (Bootstrap gives those to node 1 only).
 	Witnesses map[int]bool
+	mu        sync.Mutex // guards procs and extra: a soak restarts nodes at once
 	procs     map[int]*lab.Proc
 	extra     map[int][]string // the flags each node was last started with
 	http      *http.Client
@@ -260,14 +262,19 @@ func (c *Cluster) Start(ctx context.Context, i int, extra ...string) (*lab.Proc,
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
 	c.procs[i], c.extra[i] = p, extra
+	c.mu.Unlock()
 	return p, nil
 }
 
 // Restart starts node i's agent again with the flags it was last started
 // with, as a service manager would.
 func (c *Cluster) Restart(ctx context.Context, i int) (*lab.Proc, error) {
-	return c.Start(ctx, i, c.extra[i]...)
+	c.mu.Lock()
+	extra := c.extra[i]
+	c.mu.Unlock()
+	return c.Start(ctx, i, extra...)
 }
 
 // startWait bounds each wait of Bootstrap; apiWait bounds one API call in it,
@@ -329,7 +336,11 @@ func (c *Cluster) Bootstrap(ctx context.Context, vips ...netip.Prefix) (int, err
 }
 
 // Proc is node i's running agent, or nil.
-func (c *Cluster) Proc(i int) *lab.Proc { return c.procs[i] }
+func (c *Cluster) Proc(i int) *lab.Proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.procs[i]
+}
 
 // JoinAddrs is the -join value naming every node but i.
 func (c *Cluster) JoinAddrs(except int) string {

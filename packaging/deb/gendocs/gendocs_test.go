@@ -153,17 +153,17 @@ func TestCompletion(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 	for line, want := range map[string]string{
-		"raftvip v":                            "vip version",
-		"raftvip vip ":                         "add rm ls",
-		"raftvip vip add -la":                  "-label",
-		"raftvip -x vip -addr 10.0.0.1:8080 r": "rm",
-		"raftvip tls cert -":                   "-dir -host -id",
-		"raftvip agent -tls-c":                 "-tls-ca -tls-cert",
-		"raftvip agent -config x.yaml -boot":   "-bootstrap",
-		"raftvip agent -log-level ":            "debug info warn error",
-		"raftvip agent -timing w":              "wan",
-		"raftvip agent -id ":                   "",
-		"raftvip status -js":                   "-json",
+		"raftvip v":                              "vip version",
+		"raftvip vip ":                           "add rm ls",
+		"raftvip vip add -la":                    "-label",
+		"raftvip -x vip -addr 192.0.2.11:8080 r": "rm",
+		"raftvip tls cert -":                     "-dir -host -id",
+		"raftvip agent -tls-c":                   "-tls-ca -tls-cert",
+		"raftvip agent -config x.yaml -boot":     "-bootstrap -bootstrap-expect",
+		"raftvip agent -log-level ":              "debug info warn error",
+		"raftvip agent -timing w":                "wan",
+		"raftvip agent -id ":                     "",
+		"raftvip status -js":                     "-json",
 	} {
 		if got := complete(line); got != want {
 			t.Errorf("%q completes to %q, want %q", line, got, want)
