@@ -2,13 +2,19 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
-// quorumLease is the VIP-side twin of raft's leader lease: the time at which a
-// quorum last confirmed this node's leadership in a term. View reports the node
-// as leader only while that confirmation is younger than the leader lease.
+// quorumLease is the gate between Raft leadership and holding the VIPs: the
+// time at which a quorum last proved this node's leadership in a term. View
+// reports the node as leader only while that proof is younger than the leader
+// lease (Timing.LeaderLease), which stays below the heartbeat timeout by the
+// margin, so that the VIPs are gone before any new leader can exist
+// (docs/design.md, "The leader lease below the election timeout").
 //
 // Why raft's own state is not enough: a leader frozen by SIGSTOP (or a swap
 // storm) wakes up with raft.State() still Leader, and whichever goroutine runs
@@ -16,21 +22,21 @@ import (
 // and announced the VIP again a few milliseconds before raft's lease check
 // stepped down, and pulled the client back to a host that no longer served it
 // (1.1-8 s outage). A time-based gate is immune to that ordering: after a freeze
-// the confirmation is old, whatever raft has not noticed yet.
+// the proof is old, whatever raft has not noticed yet.
 //
-// It is also where a handover gives leadership up: resign makes valid false in
-// that term at once, whatever keepLease confirms afterwards, so that the VIPs
-// drop before the transfer starts. One gate, so View asks one question.
+// It is also where a handover gives leadership up: resign makes the gate
+// closed in that term at once, whatever keepLease proves afterwards, so that
+// the VIPs drop before the transfer starts. One gate, so View asks one question.
 type quorumLease struct {
 	mu        sync.Mutex
 	term      uint64
-	confirmed time.Time // when the last successful confirmation started
+	confirmed time.Time // when the last successful proof started
 	resigned  bool      // a handover gave up leadership in term
 }
 
 // use moves the lease to term if it is newer: nothing confirmed, not resigned.
 // It reports whether the lease is now in term; an older term changes nothing,
-// so a verify that finishes after a newer term began cannot take it back.
+// so a proof that finishes after a newer term began cannot take it back.
 func (q *quorumLease) use(term uint64) bool {
 	if term > q.term {
 		q.term, q.confirmed, q.resigned = term, time.Time{}, false
@@ -47,6 +53,23 @@ func (q *quorumLease) confirm(term uint64, started time.Time) {
 	if q.use(term) && started.After(q.confirmed) {
 		q.confirmed = started
 	}
+}
+
+// confirmedAt returns the start of the last proof in term (zero if none).
+func (q *quorumLease) confirmedAt(term uint64) time.Time {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if term != q.term {
+		return time.Time{}
+	}
+	return q.confirmed
+}
+
+// handingOver reports whether a handover gave up leadership in term.
+func (q *quorumLease) handingOver(term uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return term == q.term && q.resigned
 }
 
 // resign makes the lease invalid in term until unresign or a newer term.
@@ -70,27 +93,116 @@ func (q *quorumLease) unresign(term uint64) {
 // valid reports whether leadership in term was confirmed within window of now
 // and not resigned.
 func (q *quorumLease) valid(term uint64, now time.Time, window time.Duration) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return term == q.term && !q.resigned && !q.confirmed.IsZero() && now.Sub(q.confirmed) < window
+	return q.standing(term, now, window) == standing{}
 }
 
-// keepLease confirms leadership in term with raft's VerifyLeader every quarter
-// of the leader lease, until ctx ends. Verification runs in the background so
-// that a verify stuck behind a partition never delays noticing that the
-// confirmation expired: every tick re-checks the gate and pokes on a change.
+// standing is why the gate is closed; the zero value means open.
+type standing struct {
+	// why is a sentence for the log; empty when the gate is open.
+	why string
+	// lapsed: proved in this term before, but not within the lease. Raft may
+	// still lead; a proof can open the gate again in the same term.
+	lapsed bool
+}
+
+// standing says whether the gate is open in term at now, and if not, why.
+func (q *quorumLease) standing(term uint64, now time.Time, window time.Duration) standing {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case term != q.term || q.confirmed.IsZero():
+		return standing{why: "leadership not proved yet in this term"}
+	case q.resigned:
+		return standing{why: "handing leadership over"}
+	}
+	if age := now.Sub(q.confirmed); age >= window {
+		return standing{why: fmt.Sprintf("quorum lease lapsed: no quorum proof for %s (leader lease %s)",
+			age.Round(time.Millisecond), window), lapsed: true}
+	}
+	return standing{}
+}
+
+// proof is how keepLease asks a quorum.
+type proof int
+
+const (
+	// verify is raft's VerifyLeader: one heartbeat round, no disk write.
+	verify proof = iota
+	// barrier commits a log entry (raft's Barrier): a write and an fsync on a
+	// quorum, but immune to heartbeat responses that waited out a stall.
+	barrier
+)
+
+func (p proof) String() string {
+	if p == barrier {
+		return "barrier"
+	}
+	return "verify"
+}
+
+// proofFor picks the proof for a lease whose last proof is age old, proved
+// every interval. VerifyLeader counts any heartbeat response raft reads after
+// it began, including the response to a heartbeat sent before it: when the
+// process stalled between that heartbeat and the verify, the follower may
+// have heard from this node long before the verify's start, and a new leader
+// may already exist. An overdue proof means something stalled (the keeper or
+// the whole process), so it is made with a log entry instead, which only a
+// quorum that received it after it was appended can commit.
+func proofFor(age, interval time.Duration, proved bool) proof {
+	if proved && age >= 2*interval {
+		return barrier
+	}
+	return verify
+}
+
+// nextProof returns when keepLease proves again: one interval after the last
+// proof began, but no sooner than half an interval after the last attempt,
+// so that a failing proof is retried without spinning.
+func nextProof(confirmed, attempted time.Time, interval time.Duration) time.Time {
+	next := confirmed.Add(interval)
+	if retry := attempted.Add(interval / 2); retry.After(next) {
+		next = retry
+	}
+	return next
+}
+
+// keepLease proves leadership in term every Timing.proofEvery, until ctx
+// ends, and pokes whenever the gate opens or closes. A proof runs in the
+// background, so that one stuck behind a partition never delays noticing
+// that the lease ran out: a timer wakes the keeper at the lease's expiry.
+// After a stall the timer fires late and the proof is made at once, so a
+// leader that stalled for less than the lease keeps the VIPs, and one that
+// stalled longer takes them back in the same term only once a quorum has
+// committed its barrier (docs/design.md, "The quorum lease").
 func (n *Node) keepLease(ctx context.Context, term uint64) {
-	window := n.cfg.Timing.LeaderLease
-	tick := time.NewTicker(max(window/4, time.Millisecond))
-	defer tick.Stop()
-	var pending <-chan error // the verify in flight, if any
+	window, every := n.cfg.Timing.LeaderLease, n.cfg.Timing.proofEvery()
+	// The proof in flight, if any: n.futures owns the goroutine that waits
+	// for raft's answer, and Shutdown lets it settle, so the keeper need not
+	// wait for it when it returns.
+	var pending <-chan error
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	var started time.Time
-	due, fresh := true, false
+	var kind proof
+	open := false
+	var lapsed time.Time // when the gate last lapsed, until it opens again
 	for {
-		if due && pending == nil {
-			started, due = time.Now(), false
-			pending = n.futures.start(n.raft.VerifyLeader)
+		now := time.Now()
+		confirmed := n.lease.confirmedAt(term)
+		// No proof during a handover: the gate is closed anyway, and raft
+		// may shut down next.
+		idle := pending == nil && !n.lease.handingOver(term)
+		if idle && !now.Before(nextProof(confirmed, started, every)) {
+			kind = proofFor(now.Sub(confirmed), every, !confirmed.IsZero())
+			started = now
+			pending = n.futures.start(func() raft.Future { return n.prove(kind, window) })
 		}
+		if s := n.lease.standing(term, now, window); (s == standing{}) != open {
+			open = !open
+			lapsed = n.logLease(term, now, lapsed, s, kind)
+			n.changed()
+		}
+		timer.Reset(n.leaseWake(term, now, idle && pending == nil, started, every, window))
 		select {
 		case <-ctx.Done():
 			return
@@ -98,13 +210,53 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 			pending = nil
 			if err == nil {
 				n.lease.confirm(term, started)
+			} else {
+				n.log.Debug("quorum proof failed", "term", term, "proof", kind, "err", err)
 			}
-		case <-tick.C:
-			due = true
-		}
-		if now := n.lease.valid(term, time.Now(), window); now != fresh {
-			fresh = now
-			n.changed()
+		case <-timer.C:
 		}
 	}
+}
+
+// prove starts a proof of the given kind.
+func (n *Node) prove(kind proof, timeout time.Duration) raft.Future {
+	if kind == barrier {
+		return n.raft.Barrier(timeout)
+	}
+	return n.raft.VerifyLeader()
+}
+
+// leaseWake returns how long keepLease may sleep: until the next proof is due
+// (if it may start one: none in flight, no handover) or the lease expires,
+// whichever is first, and at most one interval.
+func (n *Node) leaseWake(term uint64, now time.Time, mayProve bool, started time.Time, every, window time.Duration) time.Duration {
+	confirmed := n.lease.confirmedAt(term)
+	wake := now.Add(every)
+	if !confirmed.IsZero() {
+		if exp := confirmed.Add(window); exp.After(now) && exp.Before(wake) {
+			wake = exp
+		}
+	}
+	if mayProve {
+		if next := nextProof(confirmed, started, every); next.Before(wake) {
+			wake = next
+		}
+	}
+	return max(wake.Sub(now), 0)
+}
+
+// logLease says when the gate lapses and when it opens again after a lapse,
+// and returns when the current lapse began (zero when open). The reconciler
+// logs the drop itself, with the reason, if VIPs were held.
+func (n *Node) logLease(term uint64, now, lapsed time.Time, s standing, kind proof) time.Time {
+	switch {
+	case (s == standing{}) && !lapsed.IsZero():
+		n.log.Info("quorum lease held again", "term", term, "proof", kind,
+			"lapsed_for", now.Sub(lapsed).Round(time.Millisecond))
+		return time.Time{}
+	case s.lapsed:
+		n.log.Info("quorum lease lapsed; proving leadership again", "term", term, "why", s.why)
+		return now
+	}
+	return time.Time{}
 }

@@ -187,7 +187,9 @@ func Open(cfg Config) (*Node, error) {
 	rc.LocalID = raft.ServerID(cfg.ID)
 	rc.HeartbeatTimeout = cfg.Timing.Heartbeat
 	rc.ElectionTimeout = cfg.Timing.Election
-	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLease
+	// Raft's step-down only ends leadership; the quorum lease drops the VIPs
+	// (Timing.RaftLease).
+	rc.LeaderLeaseTimeout = cfg.Timing.RaftLease()
 	rc.Logger = hlog
 	rep := &replica{f: n.fsm, log: log, changed: n.changed, moves: &n.counters.vipMoves}
 	if n.raft, err = raft.NewRaft(rc, rep, st.logs, st.stable, st.snaps, n.trans); err != nil {
@@ -298,17 +300,41 @@ func (n *Node) Joined() bool { return n.hasState || n.raft.LastIndex() > 0 }
 // leader state is read before the term, so a sample can only err towards not
 // holding. A leader handing over reports false from the moment it decides to.
 func (n *Node) View() (st fsm.State, leader bool, term uint64) {
-	_, st, leader, term = n.view()
-	return st, leader, term
+	_, st, g := n.view()
+	return st, g.Leader, g.Term
 }
 
-// view is View plus the raft state it was derived from, read once, so that
+// Gate is View's answer with the reason behind a "not leader".
+type Gate struct {
+	// Leader: Raft leader with a quorum proof younger than the leader lease.
+	Leader bool
+	Term   uint64
+	// Why says why Leader is false, for the log; empty when it is true.
+	Why string
+	// Lapsed: Raft still leads in Term but has not proved it within the
+	// leader lease (a stall, or a partition raft has not noticed yet). A proof
+	// in this term can make Leader true again.
+	Lapsed bool
+}
+
+// Gate returns View's state and gate, with the reason when it is closed.
+func (n *Node) Gate() (fsm.State, Gate) {
+	_, st, g := n.view()
+	return st, g
+}
+
+// view is Gate plus the raft state it was derived from, read once, so that
 // Status never shows a holder that is not Leader.
-func (n *Node) view() (state raft.RaftState, st fsm.State, leader bool, term uint64) {
+func (n *Node) view() (state raft.RaftState, st fsm.State, g Gate) {
 	state = n.raft.State()
-	term = n.raft.CurrentTerm()
-	leader = state == raft.Leader && n.lease.valid(term, time.Now(), n.cfg.Timing.LeaderLease)
-	return state, n.fsm.State(), leader, term
+	g.Term = n.raft.CurrentTerm()
+	if state != raft.Leader {
+		g.Why = "not the Raft leader (" + state.String() + ")"
+	} else {
+		s := n.lease.standing(g.Term, time.Now(), n.cfg.Timing.LeaderLease)
+		g.Leader, g.Why, g.Lapsed = s == standing{}, s.why, s.lapsed
+	}
+	return state, n.fsm.State(), g
 }
 
 // Shutdown hands leadership over if this node leads (bounded by ctx; a failed
@@ -412,7 +438,8 @@ func (n *Node) changed() {
 
 // Status returns a point-in-time view of this node for the API and the CLI.
 func (n *Node) Status() Status {
-	state, st, leader, term := n.view()
+	state, st, g := n.view()
+	leader, term := g.Leader, g.Term
 	leaderAddr, leaderID := n.raft.LeaderWithID()
 	s := Status{
 		ID:             n.cfg.ID,

@@ -14,10 +14,10 @@ func TestProfiles(t *testing.T) {
 		name string
 		want Timing
 	}{
-		{"lan", Timing{200 * ms, 200 * ms, 100 * ms}},
-		{"fast", Timing{100 * ms, 100 * ms, 50 * ms}},
-		{"wan", Timing{1000 * ms, 1000 * ms, 500 * ms}},
-		{DefaultProfile, Timing{200 * ms, 200 * ms, 100 * ms}},
+		{"lan", Timing{200 * ms, 200 * ms, 150 * ms}},
+		{"fast", Timing{100 * ms, 100 * ms, 75 * ms}},
+		{"wan", Timing{1000 * ms, 1000 * ms, 750 * ms}},
+		{DefaultProfile, Timing{200 * ms, 200 * ms, 150 * ms}},
 	}
 	for _, tt := range tests {
 		got, err := Profile(tt.name)
@@ -26,6 +26,11 @@ func TestProfiles(t *testing.T) {
 		}
 		if err := got.Validate(); err != nil {
 			t.Errorf("profile %q does not validate: %v", tt.name, err)
+		}
+		// Raft must not step down before the VIPs are dropped, nor later than
+		// raft allows (LeaderLeaseTimeout <= HeartbeatTimeout).
+		if rl := got.RaftLease(); rl < got.LeaderLease || rl > got.Heartbeat {
+			t.Errorf("profile %q: raft lease %s outside [leader lease %s, heartbeat %s]", tt.name, rl, got.LeaderLease, got.Heartbeat)
 		}
 	}
 	_, err := Profile("lightspeed")

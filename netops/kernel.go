@@ -110,6 +110,13 @@ type View struct {
 	State  fsm.State
 	Leader bool
 	Term   uint64
+	// Why says why Leader is false, for the log line of a drop ("" if the
+	// cluster does not say).
+	Why string
+	// Lapsed: Leader is false only because the cluster's quorum lease ran out
+	// while Raft still leads in Term, so it may become true again in Term; the
+	// notify hooks wait Config.NotifyGrace before reporting such a drop.
+	Lapsed bool
 }
 
 // ResolvedVIP is a VIP together with the link it is bound on, on this node.

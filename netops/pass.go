@@ -20,6 +20,7 @@ func (r *Reconciler) pass(ctx context.Context, v View, want []fsm.VIP) {
 	observed := r.observe(ctx, r.linksToList(links))
 	r.forgetVanished(observed)
 	plan := Diff(resolved(want, links, observed), observed, r.managed(v.State.VIPs)...)
+	r.logDrop(v, want, plan.Unbind)
 	r.noteConflicts(plan.Conflict, want)
 	r.noteForeign(plan.Foreign)
 	for _, b := range plan.Unbind {
@@ -32,6 +33,31 @@ func (r *Reconciler) pass(ctx context.Context, v View, want []fsm.VIP) {
 		r.keep(ctx, d, v.Term, now)
 	}
 	r.releaseIdle(before)
+}
+
+// logDrop says once, at WARN, why held VIPs are about to be unbound: a client
+// loses them now, and the log must say why (docs/design.md, "The quorum
+// lease"). A VIP moving to another link or prefix is not a drop.
+func (r *Reconciler) logDrop(v View, want []fsm.VIP, unbind []Binding) {
+	var gone []netip.Prefix
+	for _, b := range unbind {
+		a := b.Prefix.Addr()
+		if r.held[a] != nil && !slices.ContainsFunc(want, func(w fsm.VIP) bool { return w.Prefix.Addr() == a }) {
+			gone = append(gone, b.Prefix)
+		}
+	}
+	if len(want) > 0 && len(gone) == 0 {
+		r.dropping = ""
+	}
+	if len(gone) == 0 {
+		return
+	}
+	why := dropReason(v, r.node, r.stopping)
+	if why == r.dropping {
+		return
+	}
+	r.dropping = why
+	r.log.Warn("dropping VIPs", "vips", gone, "reason", why, "term", v.Term)
 }
 
 // resolve returns the link of every managed VIP it can place. A VIP that

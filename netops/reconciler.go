@@ -1,6 +1,7 @@
 package netops
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -41,8 +42,13 @@ type Config struct {
 	Extra []fsm.VIP
 	// OnHeld is called on the reconciler's goroutine after a pass that
 	// changed the set of bound VIPs, with the new set and the view's term
-	// (for notify hooks). It must not block.
+	// (for notify hooks). It must not block. A drop while the view says
+	// Lapsed is reported only after NotifyGrace, and not at all if the VIPs
+	// are bound again before (heldNotice).
 	OnHeld func(held []netip.Prefix, term uint64)
+	// NotifyGrace is how long OnHeld waits before reporting a drop on a
+	// lapsed quorum lease; zero means Lease.
+	NotifyGrace time.Duration
 	// Prober, if set, asks the LAN before a VIP that no member can hold yet
 	// is bound, and Watcher, if set, listens for other hosts announcing the
 	// VIPs held (docs/design.md, "Other hosts on the LAN").
@@ -58,6 +64,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Binder, Announcer and View are required", ErrBadConfig)
 	case c.Lease < time.Second || c.Lease%time.Second != 0:
 		return fmt.Errorf("%w: lease %s, want whole seconds and at least 1s", ErrBadConfig, c.Lease)
+	case c.NotifyGrace < 0:
+		return fmt.Errorf("%w: negative notify grace %s", ErrBadConfig, c.NotifyGrace)
 	}
 	for _, v := range c.Extra {
 		if err := fsm.ValidateVIP(v); err != nil {
@@ -80,6 +88,7 @@ type Reconciler struct {
 	sched  Schedule
 	extra  []fsm.VIP
 	onHeld func([]netip.Prefix, uint64)
+	grace  time.Duration
 	log    *slog.Logger
 	errs   errLog
 	poke   chan struct{}
@@ -88,6 +97,11 @@ type Reconciler struct {
 	// held is what this reconciler bound and believes is still bound, by
 	// address. Only Run's goroutine touches it.
 	held map[netip.Addr]*hold
+	// notice decides when OnHeld hears of a change; dropping is the reason
+	// last logged for a drop ("" while holding). Run's goroutine only.
+	notice   heldNotice
+	dropping string
+	stopping bool
 	// conflicts and foreign are the last pass's Plan.Conflict, by VIP
 	// address, and Plan.Foreign, kept to log each once. Only Run's
 	// goroutine touches them.
@@ -143,6 +157,7 @@ func NewReconciler(cfg Config) (*Reconciler, error) {
 		sched:  cfg.Schedule,
 		extra:  slices.Clone(cfg.Extra),
 		onHeld: cfg.OnHeld,
+		grace:  cmp.Or(cfg.NotifyGrace, cfg.Lease),
 		log:    log,
 		errs:   errLog{log: log, last: map[string]string{}},
 		poke:   make(chan struct{}, 1),
@@ -236,8 +251,11 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		r.pass(ctx, v, Desired(v, r.node))
 		r.announceDue(ctx, time.Now())
 		r.guardLAN(ctx, time.Now())
-		r.publish(v.Term)
-		if next, ok := r.nextAnnounce(); ok {
+		notifyAt := r.publish(v, false)
+		if next, ok := r.nextAnnounce(); ok || !notifyAt.IsZero() {
+			if !ok || (!notifyAt.IsZero() && notifyAt.Before(next)) {
+				next = notifyAt
+			}
 			timer.Reset(time.Until(next))
 		} else {
 			timer.Stop()
@@ -264,6 +282,7 @@ func (r *Reconciler) shutdown(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	v := r.view()
+	r.stopping = true
 	r.pass(ctx, v, nil)
 	// What a failed List hid from the pass is still ours to remove.
 	links := r.heldLinks()
@@ -273,26 +292,30 @@ func (r *Reconciler) shutdown(ctx context.Context) {
 	for _, link := range links {
 		r.release(link)
 	}
-	r.publish(v.Term)
+	r.publish(v, true)
 }
 
-// publish makes the held set visible to Held and reports a change to OnHeld.
-func (r *Reconciler) publish(term uint64) {
+// publish makes the held set visible to Held and reports a change to OnHeld
+// as heldNotice decides; final (shutdown) reports at once. It returns when to
+// look again for a deferred report (zero if none).
+func (r *Reconciler) publish(v View, final bool) time.Time {
 	ps := make([]netip.Prefix, 0, len(r.held))
 	for _, h := range r.sortedHolds() {
 		ps = append(ps, h.Prefix)
 	}
+	now := time.Now()
 	cs := slices.SortedFunc(slices.Values(slices.Concat(slices.Collect(maps.Values(r.conflicts)), r.lan.conflicts())),
 		func(a, b Conflict) int { return a.VIP.Prefix.Addr().Compare(b.VIP.Prefix.Addr()) })
 	r.mu.Lock()
-	changed := !slices.Equal(r.published, ps)
 	r.published = ps
 	r.conflicted = cs
-	r.lastPass = time.Now()
+	r.lastPass = now
 	r.mu.Unlock()
-	if changed && r.onHeld != nil {
-		r.onHeld(slices.Clone(ps), term)
+	tell, due := r.notice.next(ps, v, now, r.grace, final)
+	if tell && r.onHeld != nil {
+		r.onHeld(slices.Clone(ps), v.Term)
 	}
+	return due
 }
 
 // errLog logs each failure once: again only when its message changes, and once

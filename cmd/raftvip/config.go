@@ -53,7 +53,7 @@ func agentFlags(c *Config) *flag.FlagSet {
 	fs.StringVar(&c.Timing, "timing", c.Timing, "Raft timing profile: fast, lan or wan")
 	fs.Var(&c.Heartbeat, "heartbeat", "Raft heartbeat timeout (overrides the profile)")
 	fs.Var(&c.Election, "election", "Raft election timeout (overrides the profile)")
-	fs.Var(&c.LeaderLease, "leader-lease", "Raft leader lease timeout (overrides the profile)")
+	fs.Var(&c.LeaderLease, "leader-lease", "how long the leader holds the VIPs after its last quorum proof; at most the heartbeat timeout minus max(heartbeat/4, 10ms) (overrides the profile)")
 	fs.Var(&c.VIPLease, "vip-lease", "kernel lifetime (valid_lft) of a bound VIP, renewed while leader; whole seconds")
 	fs.IntVar(&c.GARPCount, "garp-count", c.GARPCount, "announcements (gratuitous ARP / unsolicited NA) per burst")
 	fs.Var(&c.GARPInterval, "garp-interval", "gap between announcements in a burst")

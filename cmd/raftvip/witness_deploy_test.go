@@ -52,11 +52,13 @@ func TestWitnessUnit(t *testing.T) {
 		t.Errorf("RestrictAddressFamilies=%s: a witness opens no packet socket", fam)
 	}
 	// Every hardening setting of the VIP hosts' unit, but for what concerns
-	// holding VIPs (capabilities, packet sockets) and /proc for checks.
+	// holding VIPs (capabilities, packet sockets) and /proc for checks, and
+	// its CPU priority.
 	for _, k := range []string{"ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices", "ProtectKernelTunables",
 		"ProtectKernelModules", "ProtectKernelLogs", "ProtectControlGroups", "ProtectClock", "ProtectHostname",
 		"RestrictNamespaces", "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality", "MemoryDenyWriteExecute",
-		"RemoveIPC", "SystemCallArchitectures", "SystemCallFilter", "SystemCallErrorNumber", "UMask", "WatchdogSec"} {
+		"RemoveIPC", "SystemCallArchitectures", "SystemCallFilter", "SystemCallErrorNumber", "UMask", "WatchdogSec",
+		"Nice", "CPUWeight"} {
 		if got, base := witnessUnitValue(t, k), unitValue(t, k); got != base {
 			t.Errorf("%s=%s, but deploy/raftvip.service has %s", k, got, base)
 		}

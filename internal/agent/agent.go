@@ -209,13 +209,13 @@ func (a *Agent) loadTLS() (string, error) {
 
 // view is the reconciler's window on the node, with -interface applied.
 func (a *Agent) view() netops.View {
-	st, leader, term := a.node.View()
+	st, g := a.node.Gate()
 	if a.cfg.Witness {
-		return witnessView(st, term)
+		return witnessView(st, g.Term)
 	}
-	a.noteRole(st, leader, term)
+	a.noteRole(st, g.Leader, g.Term)
 	st.VIPs = localize(st.VIPs, a.cfg.Interface)
-	return netops.View{State: st, Leader: leader, Term: term}
+	return netops.View{State: st, Leader: g.Leader, Term: g.Term, Why: g.Why, Lapsed: g.Lapsed}
 }
 
 // Ready is closed once the node is a member (bootstrapped, joined or resumed

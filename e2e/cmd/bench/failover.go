@@ -74,7 +74,11 @@ func (b *benchRun) measure(ctx context.Context, l *lab.Lab, s spec, sc scenario,
 	if err := sc.fault(ctx, env{lab: l, sys: sys}, victim); err != nil {
 		return nil, fmt.Errorf("fault: %w", err)
 	}
-	settled(ctx, p, victim, fault.Add(s.maxWait))
+	if sc.steady {
+		time.Sleep(observe)
+	} else {
+		settled(ctx, p, victim, fault.Add(s.maxWait))
+	}
 	var recovered time.Time
 	if sc.recover != nil {
 		recovered = time.Now()
@@ -89,6 +93,8 @@ func (b *benchRun) measure(ctx context.Context, l *lab.Lab, s spec, sc scenario,
 	}
 	faultAt := fault.Sub(rep.Start)
 	fill(r, rep, faultAt)
+	b.say("  %s run %d: outage windows after the fault (offset:length): %s", sc.name, r.Index,
+		formatWindows(windows(rep, faultAt)))
 	if n := lab.NodeIndex(r.Taker); n > 0 {
 		r.Daemon = sys.takeover(n, fault)
 	}

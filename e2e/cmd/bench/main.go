@@ -45,7 +45,8 @@ func parse(args []string) (config, error) {
 	var c config
 	var scen, timing, transport, topology string
 	fs.IntVar(&c.runs, "runs", 10, "runs per scenario and system")
-	fs.StringVar(&scen, "scenarios", strings.Join(scenarioNames(), ","), "comma list of scenarios")
+	fs.StringVar(&scen, "scenarios", strings.Join(failoverNames(), ","),
+		"comma list of scenarios (also: restart-follower, freeze-follower, freeze-leader-short)")
 	fs.StringVar(&timing, "timing", "lan,fast", "comma list of raftvip timing profiles")
 	fs.BoolVar(&c.keepalived, "keepalived", true, "run the keepalived baseline (default and tuned) too")
 	fs.StringVar(&transport, "transport", "tls", "comma list: tls (mutual TLS, as deployed) and/or plaintext (-insecure-plaintext), to measure what TLS costs")

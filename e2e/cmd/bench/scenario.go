@@ -18,6 +18,9 @@ type scenario struct {
 	recover func(ctx context.Context, e env, victim int) error
 	// recovery labels the recovery in the timeline.
 	recovery string
+	// steady: nobody should take over (steady.go); the run watches the
+	// client for a fixed time after the fault.
+	steady bool
 }
 
 // env is what a fault acts on.
@@ -71,14 +74,28 @@ func moveScenario(n int) scenario {
 
 func scenarioNames() []string {
 	var out []string
+	for _, s := range allScenarios() {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+// failoverNames are the scenarios run by default.
+func failoverNames() []string {
+	var out []string
 	for _, s := range scenarios {
 		out = append(out, s.name)
 	}
 	return out
 }
 
+// allScenarios is the failovers, then the faults nobody should notice.
+func allScenarios() []scenario {
+	return append(append([]scenario(nil), scenarios...), steadyScenarios...)
+}
+
 func scenarioByName(name string) (scenario, bool) {
-	for _, s := range scenarios {
+	for _, s := range allScenarios() {
 		if s.name == name {
 			return s, true
 		}

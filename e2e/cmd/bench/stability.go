@@ -63,7 +63,7 @@ func (b *benchRun) watchStable(ctx context.Context, s spec, st *bench.Stability)
 		}
 	}()
 	for k := range st.Hogs {
-		h, err := l.Start(ctx, k%l.Nodes()+1, hogArgv, nil)
+		h, err := l.StartNice(ctx, k%l.Nodes()+1, 0, hogArgv, nil) // a neighbour, not the agent
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -32,7 +33,26 @@ type Proc struct {
 //
 // It runs as `ip netns exec <ns> argv...`, which execs argv in place (no fork,
 // outside batch mode), so PID and signals are the program's own.
+//
+// It runs at niceness AgentNice, as deploy/raftvip.service runs the agent, so
+// that the lab's timings are those of a deployed node on a busy host.
 func (l *Lab) Start(ctx context.Context, i int, argv []string, env []string) (*Proc, error) {
+	return l.StartNice(ctx, i, AgentNice, argv, env)
+}
+
+// AgentNice is the niceness of what Start runs: deploy/raftvip.service's
+// Nice=.
+const AgentNice = -10
+
+// StartNice is Start at niceness nice (-20 to 19), for programs that must not
+// run with the agent's priority, such as a CPU hog that plays a busy
+// neighbour. nice(1) sets it before it execs argv, so every thread of the
+// program has it, and the PID is still the program's.
+func (l *Lab) StartNice(ctx context.Context, i, nice int, argv []string, env []string) (*Proc, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("start: empty argv")
+	}
+	argv = append([]string{"nice", "-n", strconv.Itoa(nice)}, argv...)
 	return l.startIn(ctx, l.NodeNS(i), NodeName(i), l.LogPath(i), argv, env)
 }
 
