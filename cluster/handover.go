@@ -166,12 +166,7 @@ func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress,
 	n.changed()
 	n.recordHandover(ctx, id, reason)
 	if grace {
-		t := time.NewTimer(n.cfg.Timing.margin())
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+		n.awaitReleased(ctx)
 	}
 	err := n.await(ctx, func() raft.Future {
 		if id == "" {
@@ -188,6 +183,33 @@ func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress,
 	n.log.Info("leadership handed over", "term", term, "to", cmp.Or(id, "(most up-to-date follower)"))
 	return nil
 }
+
+// awaitReleased waits, before a transfer the caller has not dropped the VIPs
+// for, until this node's reconciler has dropped them (Config.Released), and at
+// least the timing margin. A kernel slow to delete them (a busy host) must not
+// let the successor bind while they are still here. It gives up after
+// releaseWait: past that the kernel lifetime (-vip-lease) bounds what is left.
+func (n *Node) awaitReleased(ctx context.Context) {
+	t := time.NewTimer(n.cfg.Timing.margin())
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	if n.cfg.Released == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, releaseWait)
+	defer cancel()
+	if err := n.cfg.Released(ctx); err != nil {
+		n.log.Warn("handing leadership over before the VIPs are dropped here; their kernel lifetime bounds the overlap",
+			"waited", releaseWait, "err", err)
+	}
+}
+
+// releaseWait bounds awaitReleased's wait for the reconciler.
+const releaseWait = time.Second
 
 // recordHandover commits why this leader is about to hand leadership to id
 // ("" lets raft pick), so that the claim that follows in the new leader's term

@@ -50,6 +50,10 @@ type Config struct {
 	// OnChange is called on every Raft state or leader change and after every
 	// FSM apply or restore. It must not block: it is meant as a poke.
 	OnChange func()
+	// Released waits until this node holds no VIP (its reconciler has
+	// dropped them), or ctx ends; a leader handing over calls it before the
+	// transfer. Nil: only the timing margin is waited.
+	Released func(ctx context.Context) error
 	// Transport replaces the TCP transport (tests use raft.NewInmemTransport).
 	// If it has a Close method (raft.WithClose), Shutdown calls it.
 	Transport raft.Transport

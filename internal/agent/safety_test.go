@@ -174,6 +174,8 @@ func TestSafetyLeaderLosesOneFollower(t *testing.T) {
 func TestSafetyTransfer(t *testing.T) {
 	c := newParallelCluster(t)
 	n1, _, n3 := c.three(t, nil)
+	// A kernel slow to delete the VIP: the transfer must wait for the drop.
+	n1.slow.Store(int64(300 * time.Millisecond))
 	mark := c.j.len()
 
 	cli := api.NewClient(n3.cfg.HTTPAddr, "s3cret", nil)
