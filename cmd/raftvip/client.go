@@ -291,7 +291,7 @@ func notHTTP(err error) bool {
 	case errors.As(err, &apiErr), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return false
 	case errors.As(err, &tlsErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNRESET):
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return true
 	}
 	msg := err.Error()

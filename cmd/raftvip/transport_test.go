@@ -116,6 +116,8 @@ func TestNotHTTPForms(t *testing.T) {
 		get(io.EOF),
 		get(fmt.Errorf("net/http: HTTP/1.x transport connection broken: %w", io.ErrUnexpectedEOF)),
 		get(reset),
+		// The peer closed while the request was being written.
+		get(&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.EPIPE)}),
 		get(errors.New(`net/http: HTTP/1.x transport connection broken: malformed HTTP response "\x00\x01raft"`)),
 		get(errors.New("http: server gave HTTP response to HTTPS client")),
 		get(errors.New("http2: client conn could not be established")),
