@@ -71,14 +71,18 @@ func (n *Node) excludeUnreachable(ctx context.Context, in *successionInput) {
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	type answer struct {
 		id string
 		ok bool
 	}
 	answers := make(chan answer)
 	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel: the dials still running end at once
+	// Cancel first: the dials still running then end at once, and a dial
+	// that finishes after the wait below is over gives up its answer.
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	asked := map[string]bool{}
 	for _, id := range in.voters {
 		m := in.members[id]

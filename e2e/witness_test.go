@@ -33,7 +33,7 @@ func witnessCluster(t *testing.T) (e *env, holder int, p *probe.Probe) {
 	if holder == witness {
 		t.Fatalf("the witness holds the VIP")
 	}
-	e.await("every member lists n3 as the witness", settle, func() error { return e.roles() })
+	e.await("every member lists n3 as the witness and every member's health", settle, func() error { return e.roles() })
 	return e, holder, e.probe(vip, holder)
 }
 
@@ -58,6 +58,11 @@ func (e *env) roles() error {
 			}
 			if m.Role != want || m.Suffrage != "voter" {
 				return fmt.Errorf("n%d lists %s as %s/%s, want voter/%s", i, m.ID, m.Suffrage, m.Role, want)
+			}
+			// A leader hands over only to a VIP host whose health it knows:
+			// the faults start from the steady state, where each has reported.
+			if !m.Health.Reported {
+				return fmt.Errorf("n%d has no health report of %s yet", i, m.ID)
 			}
 		}
 	}
