@@ -89,6 +89,16 @@ func (n *Node) handOverTo(ctx context.Context, term uint64, d decision, grace bo
 	if !ok {
 		return fmt.Errorf("hand over to %s: %w", d.Target, ErrUnknownMember)
 	}
+	// A newly elected leader has no heartbeat failures to go by yet, and raft
+	// keeps a transfer to a host that does not answer going for its whole
+	// connection timeout (10 s), refusing every other transfer meanwhile: a
+	// leader elected after the holder's host was lost would try that host
+	// first. One connection attempt now costs a millisecond on a LAN.
+	if err := n.dialRaft(ctx, string(s.Address), n.cfg.Timing.Election); err != nil {
+		err = fmt.Errorf("hand over to %s: its Raft address %s does not answer: %w", d.Target, s.Address, err)
+		n.log.Warn("handover target unreachable; keeping leadership", "to", d.Target, "err", err)
+		return err
+	}
 	n.log.Warn("handing leadership over", "to", d.Target, "term", term, "reason", d.Reason, "claimed", grace)
 	err := n.handOver(ctx, d.Target, s.Address, grace, handoverReason(d))
 	if err != nil && ctx.Err() == nil {
