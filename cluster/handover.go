@@ -153,14 +153,31 @@ func (n *Node) successionInput(ctx context.Context, g *handoverState, now time.T
 // election while unhealthy and a healthy voter can lead: it never binds the
 // VIPs, so clients are not pulled to it and away again. It reports whether
 // the handover succeeded; if not, the node claims and the handover loop retries.
+// A target that does not take it (its host lost with the old leader) is
+// passed over for the next, so that an unhealthy winner does not claim only
+// because the first choice was gone.
 func (n *Node) handOverUnclaimed(ctx context.Context, term uint64) bool {
-	d := succession(n.successionInput(ctx, &handoverState{}, time.Now()))
-	if d.Target == "" || d.Preempt {
-		return false
+	g := &handoverState{refused: map[string]time.Time{}}
+	for range maxUnclaimedTries {
+		d := succession(n.successionInput(ctx, g, time.Now()))
+		if d.Target == "" || d.Preempt {
+			return false
+		}
+		// Nothing is bound yet: no grace period for the reconciler to drop it.
+		if n.handOverTo(ctx, term, d, false) == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		g.refused[d.Target] = time.Now().Add(refusedFor)
 	}
-	// Nothing is bound yet: no grace period for the reconciler to drop it.
-	return n.handOverTo(ctx, term, d, false) == nil
+	return false
 }
+
+// maxUnclaimedTries bounds how many targets handOverUnclaimed tries before
+// the node claims and leaves the rest to the handover loop.
+const maxUnclaimedTries = 3
 
 // handOver transfers leadership to id ("" lets raft pick the most up-to-date
 // follower). From the moment it starts, View reports this node as not leader,
