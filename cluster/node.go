@@ -105,13 +105,16 @@ type Config struct {
 
 // Node is one raftvip cluster member.
 type Node struct {
-	cfg      Config
-	log      *slog.Logger
-	fsm      *fsm.FSM
-	raft     *raft.Raft
-	stores   stores
-	trans    raft.Transport
-	hasState bool
+	// raftStuck: raft did not stop within Shutdown's bound (stopRaft); its
+	// stores are left open. Set and read by the one shutdown only.
+	raftStuck bool
+	cfg       Config
+	log       *slog.Logger
+	fsm       *fsm.FSM
+	raft      *raft.Raft
+	stores    stores
+	trans     raft.Transport
+	hasState  bool
 	// openIndex is the last log index on disk at Open: the seed warning waits
 	// until the local log has been applied up to it.
 	openIndex uint64
@@ -376,7 +379,9 @@ func (n *Node) shutdown(ctx context.Context) error {
 	if left := n.futures.settle(limit); left > 0 {
 		n.log.Warn("raft dropped operations at shutdown; their waiters are abandoned", "pending", left)
 	}
-	errs = append(errs, n.closeStores())
+	if !n.raftStuck {
+		errs = append(errs, n.closeStores())
+	}
 	if !transportClosed {
 		errs = append(errs, n.closeTransport())
 	}
@@ -404,7 +409,17 @@ func (n *Node) stopRaft(ctx context.Context) (transportClosed bool, err error) {
 	}
 	n.log.Warn("raft has not stopped: closing its connections so that calls to unresponsive peers end")
 	cerr := n.closeTransport()
-	return true, errors.Join(<-done, cerr)
+	t.Reset(raftStopWait)
+	select {
+	case err := <-done:
+		return true, errors.Join(err, cerr)
+	case <-t.C:
+	}
+	// Still not stopped: stop waiting, as systemd's SIGKILL would, rather
+	// than hold the process. The VIPs are already dropped and the log is on
+	// disk (fsync); the stores stay open, since raft may still use them.
+	n.raftStuck = true
+	return true, errors.Join(errors.New("raft did not stop: giving up on it"), cerr)
 }
 
 func (n *Node) closeTransport() error {
