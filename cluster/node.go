@@ -105,16 +105,13 @@ type Config struct {
 
 // Node is one raftvip cluster member.
 type Node struct {
-	// raftStuck: raft did not stop within Shutdown's bound (stopRaft); its
-	// stores are left open. Set and read by the one shutdown only.
-	raftStuck bool
-	cfg       Config
-	log       *slog.Logger
-	fsm       *fsm.FSM
-	raft      *raft.Raft
-	stores    stores
-	trans     raft.Transport
-	hasState  bool
+	cfg      Config
+	log      *slog.Logger
+	fsm      *fsm.FSM
+	raft     *raft.Raft
+	stores   stores
+	trans    raft.Transport
+	hasState bool
 	// openIndex is the last log index on disk at Open: the seed warning waits
 	// until the local log has been applied up to it.
 	openIndex uint64
@@ -372,17 +369,17 @@ func (n *Node) shutdown(ctx context.Context) error {
 		n.log.Warn("raft operations still pending at shutdown; stopping raft anyway", "pending", left, "waited", limit)
 	}
 	var errs []error
-	transportClosed, err := n.stopRaft(ctx)
+	stop, err := n.stopRaft(ctx)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 	}
 	if left := n.futures.settle(limit); left > 0 {
 		n.log.Warn("raft dropped operations at shutdown; their waiters are abandoned", "pending", left)
 	}
-	if !n.raftStuck {
+	if stop != raftStuck {
 		errs = append(errs, n.closeStores())
 	}
-	if !transportClosed {
+	if stop == raftStopped {
 		errs = append(errs, n.closeTransport())
 	}
 	n.log.Info("raft stopped")
@@ -394,8 +391,8 @@ func (n *Node) shutdown(ctx context.Context) error {
 // whole timeout (tcpTimeout): a node stopped while a peer's link flapped took
 // over 20 s to exit. So when raft has not stopped within raftStopWait or by
 // the end of ctx, the transport is closed, which fails such calls at once
-// (tcpStream closes its connections); it reports whether it did.
-func (n *Node) stopRaft(ctx context.Context) (transportClosed bool, err error) {
+// (tcpStream closes its connections). It reports how raft stopped.
+func (n *Node) stopRaft(ctx context.Context) (raftStop, error) {
 	f := n.raft.Shutdown()
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
@@ -403,7 +400,7 @@ func (n *Node) stopRaft(ctx context.Context) (transportClosed bool, err error) {
 	defer t.Stop()
 	select {
 	case err := <-done:
-		return false, err
+		return raftStopped, err
 	case <-ctx.Done():
 	case <-t.C:
 	}
@@ -412,15 +409,23 @@ func (n *Node) stopRaft(ctx context.Context) (transportClosed bool, err error) {
 	t.Reset(raftStopWait)
 	select {
 	case err := <-done:
-		return true, errors.Join(err, cerr)
+		return raftStoppedUnplugged, errors.Join(err, cerr)
 	case <-t.C:
 	}
 	// Still not stopped: stop waiting, as systemd's SIGKILL would, rather
 	// than hold the process. The VIPs are already dropped and the log is on
 	// disk (fsync); the stores stay open, since raft may still use them.
-	n.raftStuck = true
-	return true, errors.Join(errors.New("raft did not stop: giving up on it"), cerr)
+	return raftStuck, errors.Join(errors.New("raft did not stop: giving up on it"), cerr)
 }
+
+// raftStop is how stopRaft ended.
+type raftStop int
+
+const (
+	raftStopped          raftStop = iota // on its own; the transport is still open
+	raftStoppedUnplugged                 // after its transport was closed
+	raftStuck                            // not at all: its stores must stay open
+)
 
 func (n *Node) closeTransport() error {
 	if c, ok := n.trans.(raft.WithClose); ok {
