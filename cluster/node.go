@@ -415,6 +415,8 @@ func (n *Node) stopRaft(ctx context.Context) (raftStop, error) {
 	// Still not stopped: stop waiting, as systemd's SIGKILL would, rather
 	// than hold the process. The VIPs are already dropped and the log is on
 	// disk (fsync); the stores stay open, since raft may still use them.
+	// The stacks name the goroutine raft's Shutdown still waits for.
+	n.log.Error("raft did not stop; its goroutines follow", "stacks", raftStacks())
 	return raftStuck, errors.Join(errors.New("raft did not stop: giving up on it"), cerr)
 }
 
