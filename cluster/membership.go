@@ -78,11 +78,12 @@ func planJoin(conf raft.Configuration, self, id string, addr raft.ServerAddress)
 	for _, s := range conf.Servers {
 		switch {
 		case s.ID != raft.ServerID(id) && s.Address == addr:
-			return 0, fmt.Errorf("raft address %s is already used by member %s; remove it first (raftvip leave %s)",
-				addr, s.ID, s.ID)
+			return 0, fmt.Errorf("%w: raft address %s is already used by member %s; remove it first (raftvip leave %s); nothing changed",
+				ErrAddressConflict, addr, s.ID, s.ID)
 		case s.ID != raft.ServerID(id):
 		case s.Address != addr && id == self:
-			return 0, fmt.Errorf("member %s is this leader, at %s; it cannot move itself to %s", id, s.Address, addr)
+			return 0, fmt.Errorf("%w: member %s is this leader, at %s; it cannot move itself to %s; nothing changed",
+				ErrAddressConflict, id, s.Address, addr)
 		case s.Address != addr:
 			action = joinReplace
 		case s.Suffrage == raft.Voter:

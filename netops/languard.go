@@ -148,6 +148,12 @@ type rogue struct {
 	mac       string
 	last      time.Time // last sighting
 	announced time.Time // last re-announcement in answer
+	// owed: a sighting came within rogueAnnounceGap of the last answer and
+	// went unanswered. It is answered once the gap has passed: otherwise the
+	// other host's last word stays in the clients' neighbour caches, and
+	// they send the VIP's traffic there until those entries go stale (tens
+	// of seconds on Linux).
+	owed bool
 }
 
 type probeResult struct {
@@ -352,9 +358,27 @@ func (g *lanGuard) sighted(s Sighting, h *hold, now time.Time, announce func(*ho
 		g.rogues[a] = r
 	}
 	r.last = now
-	if again {
-		r.announced = now
-		announce(h)
+	if !again {
+		r.owed = true
+		return
+	}
+	r.announced, r.owed = now, false
+	announce(h)
+}
+
+// answerOwed reports whether a sighting left unanswered by the gap is due
+// for its answer at now.
+func answerOwed(r *rogue, now time.Time) bool {
+	return r.owed && now.Sub(r.announced) >= rogueAnnounceGap
+}
+
+// answerRogues announces again the held VIPs whose owed answer is due.
+func (g *lanGuard) answerRogues(held map[netip.Addr]*hold, now time.Time, announce func(*hold)) {
+	for a, r := range g.rogues {
+		if h := held[a]; h != nil && answerOwed(r, now) {
+			r.announced, r.owed = now, false
+			announce(h)
+		}
 	}
 }
 
@@ -474,10 +498,12 @@ func (c Conflict) String() string {
 	return fmt.Sprintf("%s not bound: %s already has %s, not added by raftvip", c.VIP.Prefix, c.At.Link, c.At.Prefix)
 }
 
-// guardLAN runs after each pass: the watchers follow the held VIPs, and the
-// episodes of VIPs no longer held or quiet end.
+// guardLAN runs after each pass: the watchers follow the held VIPs, the
+// episodes of VIPs no longer held or quiet end, and another host's
+// announcement left unanswered is answered once the gap allows.
 func (r *Reconciler) guardLAN(ctx context.Context, now time.Time) {
 	r.lan.expireRogues(r.held, now)
+	r.lan.answerRogues(r.held, now, func(h *hold) { r.announce(ctx, h) })
 	r.lan.syncWatches(ctx, r.held, &r.errs)
 }
 

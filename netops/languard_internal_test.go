@@ -1,6 +1,8 @@
 package netops
 
 import (
+	"log/slog"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -75,5 +77,44 @@ func TestJudgeSighting(t *testing.T) {
 		if isNew != c.isNew || answer != c.answer {
 			t.Errorf("%s: got new=%v answer=%v, want %v %v", c.name, isNew, answer, c.isNew, c.answer)
 		}
+	}
+}
+
+// TestOwedAnswer: a sighting within the gap of the last answer is not
+// answered at once, but once the gap has passed; an answered one owes
+// nothing, and a VIP no longer held is not announced.
+func TestOwedAnswer(t *testing.T) {
+	now := time.Unix(1000, 0)
+	a := netip.MustParseAddr("192.0.2.100")
+	h := &hold{}
+	g := &lanGuard{rogues: map[netip.Addr]*rogue{}, log: slog.New(slog.DiscardHandler)}
+	var announced int
+	count := func(*hold) { announced++ }
+	g.sighted(Sighting{IP: a, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}}, h, now, count)
+	if announced != 1 {
+		t.Fatalf("first sighting: %d announcements, want 1", announced)
+	}
+	g.sighted(Sighting{IP: a, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}}, h, now.Add(300*time.Millisecond), count)
+	if announced != 1 {
+		t.Fatalf("sighting within the gap: %d announcements, want still 1", announced)
+	}
+	held := map[netip.Addr]*hold{a: h}
+	g.answerRogues(held, now.Add(rogueAnnounceGap/2), count)
+	if announced != 1 {
+		t.Fatalf("owed answer before the gap passed: %d announcements, want 1", announced)
+	}
+	g.answerRogues(held, now.Add(rogueAnnounceGap), count)
+	if announced != 2 {
+		t.Fatalf("owed answer after the gap: %d announcements, want 2", announced)
+	}
+	g.answerRogues(held, now.Add(3*rogueAnnounceGap), count)
+	if announced != 2 {
+		t.Fatalf("nothing owed: %d announcements, want 2", announced)
+	}
+	g.sighted(Sighting{IP: a, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}}, h, now.Add(3*rogueAnnounceGap+100*time.Millisecond), count)
+	g.sighted(Sighting{IP: a, MAC: net.HardwareAddr{2, 0, 0, 0, 0, 9}}, h, now.Add(3*rogueAnnounceGap+200*time.Millisecond), count)
+	g.answerRogues(map[netip.Addr]*hold{}, now.Add(5*rogueAnnounceGap), count)
+	if announced != 3 {
+		t.Fatalf("owed answer for a VIP no longer held: %d announcements, want 3", announced)
 	}
 }

@@ -25,12 +25,15 @@ type plan struct {
 	targets  []int
 	affected []int
 	// a and b are the sides of a split; pct the loss; flips the link
-	// flap's down/up intervals.
+	// flap's down/up intervals, or the gaps between a rogue's announcements.
 	a, b   []int
 	pct    int
 	dur    time.Duration
 	flips  []time.Duration
 	detail string
+	// An operator mistake: the node the call goes through, the member it
+	// names and which of the kind's mistakes it is.
+	via, member, variant int
 }
 
 // faultKind is one entry of the catalogue: draw picks targets and a duration
@@ -62,6 +65,10 @@ var catalogue = []faultKind{
 	{name: "transfer", weight: 6, draw: drawTransfer, inject: injectTransfer},
 	{name: "leave_join", weight: 3, draw: drawFollower, inject: injectLeaveJoin},
 	{name: "quorum_loss", weight: 3, exclusive: true, draw: drawQuorumLoss, inject: injectQuorumLoss},
+	{name: "mistake_vip", weight: 2, draw: drawMistake(1), inject: injectMistakeVIP},
+	{name: "mistake_join", weight: 2, draw: drawMistake(4), inject: injectMistakeJoin},
+	{name: "rebuild_bootstrap", weight: 2, exclusive: true, draw: drawNode(1, 3), inject: injectRebuildBootstrap},
+	{name: "rogue", weight: 3, draw: drawRogue, inject: injectRogue},
 }
 
 func kindNames() string {

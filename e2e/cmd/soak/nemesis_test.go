@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// impairNobody are the kinds that impair no node: a call or a rogue host.
+var impairNobody = []string{"transfer", "mistake_vip", "mistake_join", "rogue"}
+
 // TestDraws: whatever the seed, every fault kind draws nodes of the cluster,
 // splits into two disjoint non-empty sides, keeps a partition's affected
 // side a minority and a quorum loss a majority, and a duration in range.
@@ -27,7 +30,7 @@ func TestDraws(t *testing.T) {
 						t.Fatalf("%s drew node %d of %d", kind.name, n, nodes)
 					}
 				}
-				if len(p.affected) == 0 && kind.name != "transfer" {
+				if len(p.affected) == 0 && !slices.Contains(impairNobody, kind.name) {
 					t.Errorf("%s affects nobody", kind.name)
 				}
 				if p.a != nil || p.b != nil {
@@ -56,6 +59,14 @@ func TestDraws(t *testing.T) {
 					if p.dur < 70*time.Millisecond || p.dur >= 500*time.Millisecond {
 						t.Fatalf("short freeze of %v", p.dur)
 					}
+				case "mistake_vip", "mistake_join":
+					if p.via < 1 || p.via > nodes || p.member < 1 || p.member > nodes {
+						t.Fatalf("%s through n%d naming n%d of %d", kind.name, p.via, p.member, nodes)
+					}
+				case "rebuild_bootstrap":
+					if !kind.exclusive {
+						t.Fatal("rebuild_bootstrap runs beside other faults: a node cut off from its peers would bootstrap a second cluster")
+					}
 				case "link_flap":
 					var sum time.Duration
 					for _, f := range p.flips {
@@ -65,7 +76,7 @@ func TestDraws(t *testing.T) {
 						t.Fatalf("flips %v cover %v of %v", p.flips, sum, p.dur)
 					}
 				}
-				if kind.name != "transfer" && (p.dur <= 0 || p.dur > 10*time.Second) {
+				if !slices.Contains(impairNobody, kind.name) && (p.dur <= 0 || p.dur > 10*time.Second) {
 					t.Fatalf("%s lasts %v", kind.name, p.dur)
 				}
 			}

@@ -110,7 +110,7 @@ func soak(ctx context.Context, cfg config, w io.Writer) (history.Report, error) 
 	if cfg.verbose {
 		logf = func(f string, a ...any) { r.say("  lab: "+f, a...) }
 	}
-	r.lab, err = lab.New(ctx, lab.Options{Nodes: cfg.nodes, Dir: logs, Responder: responder, KeepSignals: true, Logf: logf})
+	r.lab, err = lab.New(ctx, lab.Options{Nodes: cfg.nodes, Dir: logs, Responder: responder, KeepSignals: true, Intruder: true, Logf: logf})
 	if err != nil {
 		return history.Report{}, err
 	}

@@ -171,8 +171,10 @@ func Check(evs []Event, partial bool) Report {
 	outages := c.outages()
 	c.available(outages)
 	c.faultStats(outages)
+	c.mistakes()
 	if !partial {
 		c.lostWrites()
+		c.mistakesUndone()
 		c.converged()
 	}
 	c.noCrash(!partial)
@@ -578,6 +580,64 @@ func (c *checker) lostWrites() {
 				key, state[has(key)], node, fmtT(list[last].t), state[want])
 		}
 	}
+}
+
+// mistakes is part of invariant 3: an operator mistake the cluster
+// acknowledged (2xx) is a write that must never have happened. An answer
+// other than 2xx or 4xx (no leader, a timeout) is not a verdict either way;
+// mistakesUndone judges its effect on the final state.
+func (c *checker) mistakes() {
+	for _, e := range c.evs {
+		if e.Kind != KindAPI || e.Call == nil || !isMistake(e.Call.Op) || !e.Call.Acked() {
+			continue
+		}
+		c.violate(InvNoLostWrite, e.T, "n%d acknowledged an operator mistake it must refuse: %s %s (HTTP %d: %s)",
+			e.Node, e.Call.Op, e.Call.Arg, e.Call.Code, e.Call.Body)
+	}
+}
+
+func isMistake(op string) bool { return op == OpMistakeVIP || op == OpMistakeJoin }
+
+// mistakesUndone: no VIP a mistake named is in the final VIP set, and no ID a
+// mistaken join named is a member, unless it is one of the lab's own nodes
+// (a live member joined again at a mistyped address stays a member).
+func (c *checker) mistakesUndone() {
+	node, ref := reference(c.finals())
+	if ref == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, e := range c.evs {
+		if e.Kind != KindAPI || e.Call == nil || !isMistake(e.Call.Op) || seen[e.Call.Op+e.Call.Arg] {
+			continue
+		}
+		seen[e.Call.Op+e.Call.Arg] = true
+		switch arg := e.Call.Arg; e.Call.Op {
+		case OpMistakeVIP:
+			if slices.Contains(ref.VIPs, arg) {
+				c.violate(InvNoLostWrite, e.T, "%s, a member's address added as a VIP at t=%s, is in n%d's final VIP set", arg, fmtT(e.T), node)
+			}
+		case OpMistakeJoin:
+			if c.labNode(arg) {
+				continue
+			}
+			for _, m := range ref.Members {
+				if id, _, _ := strings.Cut(m, ":"); id == arg {
+					c.violate(InvNoLostWrite, e.T, "%s, joined at a wrong address at t=%s, is a member in n%d's final state", arg, fmtT(e.T), node)
+				}
+			}
+		}
+	}
+}
+
+// labNode reports whether id names one of the run's nodes (n1..nN).
+func (c *checker) labNode(id string) bool {
+	for n := 1; n <= c.r.Meta.Nodes; n++ {
+		if id == fmt.Sprintf("n%d", n) {
+			return true
+		}
+	}
+	return false
 }
 
 // converged is invariant 4.

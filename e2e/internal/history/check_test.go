@@ -228,6 +228,37 @@ func TestLostWrites(t *testing.T) {
 	}
 }
 
+func TestMistakesAcknowledged(t *testing.T) {
+	const member = "192.0.2.12/24"
+	h := clean()
+	h.evs = h.evs[:len(h.evs)-3]                       // drop its finals
+	h.call(21*sec, OpMistakeVIP, "192.0.2.11/24", 409) // refused: fine
+	h.call(22*sec, OpMistakeJoin, "n9", 400)           // refused: fine
+	h.call(23*sec, OpMistakeJoin, "n3", 409)           // refused: fine
+	h.call(24*sec, OpMistakeVIP, member, 503)          // no verdict, but it was applied
+	h.call(25*sec, OpMistakeJoin, "n8", 200)           // acknowledged, and applied
+	h.addrs = []string{mainIP, "192.0.2.101", "192.0.2.12"}
+	h.held(30*sec, 30010*ms, 2)
+	for n := 1; n <= 3; n++ {
+		state, l := "Follower", "n2"
+		if n == 2 {
+			state = "Leader"
+		}
+		h.add(Event{T: 31 * sec, Kind: KindFinal, Node: n, Final: &Final{State: state, LeaderID: l, Owner: l,
+			VIPs: []string{mainV, "192.0.2.101/24", member}, Members: []string{"n1:voter", "n2:voter", "n3:voter", "n8:voter"}}})
+	}
+	v := violations(t, h, InvNoLostWrite)
+	var what []string
+	for _, x := range v {
+		what = append(what, x.What)
+	}
+	all := strings.Join(what, "\n")
+	if len(v) != 3 || !strings.Contains(all, "acknowledged an operator mistake") || !strings.Contains(all, member+", a member's address") ||
+		!strings.Contains(all, "n8, joined at a wrong address") {
+		t.Fatalf("violations:\n%s\nwant the acknowledged join of n8, n8 a member, and %s in the VIP set", all, member)
+	}
+}
+
 func TestNotConverged(t *testing.T) {
 	h := clean()
 	h.evs = h.evs[:len(h.evs)-3]

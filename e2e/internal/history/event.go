@@ -86,6 +86,9 @@ const (
 	OpLeave     = "leave"      // Arg: the node ID
 	OpJoin      = "join"       // Arg: the node ID
 	OpTransfer  = "transfer"
+	// Operator mistakes the cluster must refuse (4xx) and never apply.
+	OpMistakeVIP  = "mistake_vip_add" // Arg: the prefix (a member's address)
+	OpMistakeJoin = "mistake_join"    // Arg: the node ID the join names
 )
 
 // Call is one API call: it began at the event's T, was sent to node Node,
