@@ -61,7 +61,13 @@ func (n *Node) handover(ctx context.Context, term uint64) {
 // handoverPass is one evaluation; it reports whether leadership was handed over.
 func (n *Node) handoverPass(ctx context.Context, term uint64, g *handoverState, now time.Time) bool {
 	n.handoverPasses.Add(1)
-	d := succession(n.successionInput(ctx, g, now))
+	in := n.successionInput(g, now)
+	d := succession(in)
+	// Dial only once there is someone to hand to, and the preempt delay (if
+	// any) has run: a leader with nobody to hand to dials nobody.
+	if d.Target != "" && (!d.Preempt || n.preemptDue(g, d.Target, now)) {
+		d = n.reachableSuccession(ctx, in)
+	}
 	if d.Degraded {
 		n.setDegraded(d.Reason)
 	} else {
@@ -89,16 +95,6 @@ func (n *Node) handOverTo(ctx context.Context, term uint64, d decision, grace bo
 	if !ok {
 		return fmt.Errorf("hand over to %s: %w", d.Target, ErrUnknownMember)
 	}
-	// A newly elected leader has no heartbeat failures to go by yet, and raft
-	// keeps a transfer to a host that does not answer going for its whole
-	// connection timeout (10 s), refusing every other transfer meanwhile: a
-	// leader elected after the holder's host was lost would try that host
-	// first. One connection attempt now costs a millisecond on a LAN.
-	if err := n.dialRaft(ctx, string(s.Address), n.cfg.Timing.Election); err != nil {
-		err = fmt.Errorf("hand over to %s: its Raft address %s does not answer: %w", d.Target, s.Address, err)
-		n.log.Warn("handover target unreachable; keeping leadership", "to", d.Target, "err", err)
-		return err
-	}
 	n.log.Warn("handing leadership over", "to", d.Target, "term", term, "reason", d.Reason, "claimed", grace)
 	err := n.handOver(ctx, d.Target, s.Address, grace, handoverReason(d))
 	if err != nil && ctx.Err() == nil {
@@ -120,7 +116,9 @@ func (n *Node) preemptDue(g *handoverState, target string, now time.Time) bool {
 	return now.Sub(g.preemptSince) >= n.cfg.PreemptDelay
 }
 
-func (n *Node) successionInput(ctx context.Context, g *handoverState, now time.Time) successionInput {
+// successionInput gathers what succession decides on; it dials nobody (see
+// reachableSuccession).
+func (n *Node) successionInput(g *handoverState, now time.Time) successionInput {
 	in := successionInput{
 		self:     n.cfg.ID,
 		health:   n.localHealth(),
@@ -145,7 +143,6 @@ func (n *Node) successionInput(ctx context.Context, g *handoverState, now time.T
 			}
 		}
 	}
-	n.excludeUnreachable(ctx, &in)
 	return in
 }
 
@@ -159,7 +156,7 @@ func (n *Node) successionInput(ctx context.Context, g *handoverState, now time.T
 func (n *Node) handOverUnclaimed(ctx context.Context, term uint64) bool {
 	g := &handoverState{refused: map[string]time.Time{}}
 	for range maxUnclaimedTries {
-		d := succession(n.successionInput(ctx, g, time.Now()))
+		d := n.reachableSuccession(ctx, n.successionInput(g, time.Now()))
 		if d.Target == "" || d.Preempt {
 			return false
 		}

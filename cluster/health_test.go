@@ -147,6 +147,29 @@ func TestUnhealthyLeaderHandsOver(t *testing.T) {
 	}
 }
 
+// TestUnhealthyLeaderPassesOverUnansweringVoter: the best successor's Raft
+// port does not answer a dial (raft's own connection to it still works, so
+// no heartbeat has failed yet, as right after an election): the unhealthy
+// leader hands over to the next healthy voter instead of trying it.
+func TestUnhealthyLeaderPassesOverUnansweringVoter(t *testing.T) {
+	t.Parallel()
+	c := healthCluster(t, priorities(map[string]int{"n1": 100, "n2": 120, "n3": 150}))
+	old := c.holder()
+	best, next := "n3", "n2"
+	switch old.id {
+	case "n3":
+		best, next = "n2", "n1"
+	case "n2":
+		next = "n1"
+	}
+	c.waitReported(func(m map[string]fsm.Member) bool { return m[best].Health.Reported && m[next].Health.Reported })
+	c.mu.Lock()
+	c.unreachable[string(c.node(best).addr)] = true
+	c.mu.Unlock()
+	old.SetHealth(Health{Known: true, Fault: "check web: exit status 1"})
+	testutil.Eventually(t, testutil.WaitLimit, "the VIPs to move to "+next, func() bool { h := c.holders(); return len(h) == 1 && h[0] == next })
+}
+
 func TestNoHealthyNodeKeepsVIPs(t *testing.T) {
 	t.Parallel()
 	c := healthCluster(t, nil)

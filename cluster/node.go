@@ -137,6 +137,9 @@ type Node struct {
 	// handoverPasses counts the handover loop's evaluations, so that a test
 	// can wait for decisions made rather than for time to pass.
 	handoverPasses atomic.Uint64
+	// passedOver limits the log lines about a voter passed over because its
+	// Raft port did not answer: the handover loop asks again every pass.
+	passedOver repeats
 	// peerEvents receives raft's heartbeat observations (watchPeers).
 	peerEvents chan raft.Observation
 	// futures owns the goroutines that wait on raft; Shutdown ends them.

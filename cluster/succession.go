@@ -80,14 +80,19 @@ type candidate struct {
 	priority int
 }
 
+// eligible reports whether voter id may be handed leadership: another node,
+// not passed over, able to hold the VIPs and reporting healthy.
+func (in successionInput) eligible(id string) bool {
+	h := in.members[id].Health
+	return id != in.self && !in.excluded[id] && !in.members[id].Witness && h.Reported && h.Healthy
+}
+
 func bestSuccessor(in successionInput) (candidate, bool) {
 	var cs []candidate
 	for _, id := range in.voters {
-		h := in.members[id].Health
-		if id == in.self || in.excluded[id] || in.members[id].Witness || !h.Reported || !h.Healthy {
-			continue
+		if in.eligible(id) {
+			cs = append(cs, candidate{id: id, priority: in.members[id].Health.Priority})
 		}
-		cs = append(cs, candidate{id: id, priority: h.Priority})
 	}
 	if len(cs) == 0 {
 		return candidate{}, false

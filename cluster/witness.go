@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -59,79 +58,6 @@ func (n *Node) leadAsWitness(ctx context.Context, term uint64) {
 	n.handover(ctx, term)
 }
 
-// excludeUnreachable adds to in.excluded, on a witness, the VIP-capable
-// voters whose Raft address does not accept a connection within the
-// election timeout (dialRaft), or, once another has, within witnessDialGrace.
-// A newly elected leader has no heartbeat failures yet to go by, and a
-// transfer to an unreachable voter blocks every other transfer until its
-// connection times out (10 s): a witness elected because the holder was cut
-// off would otherwise try the lost holder first.
-func (n *Node) excludeUnreachable(ctx context.Context, in *successionInput) {
-	if !n.cfg.Witness {
-		return
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	type answer struct {
-		id string
-		ok bool
-	}
-	answers := make(chan answer)
-	var wg sync.WaitGroup
-	// Cancel first: the dials still running then end at once, and a dial
-	// that finishes after the wait below is over gives up its answer.
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	asked := map[string]bool{}
-	for _, id := range in.voters {
-		m := in.members[id]
-		if id == in.self || in.excluded[id] || m.Witness || !m.Health.Healthy {
-			continue
-		}
-		s, ok := n.server(id)
-		if !ok {
-			continue
-		}
-		asked[id] = true
-		wg.Go(func() {
-			err := n.dialRaft(ctx, string(s.Address), n.cfg.Timing.Election)
-			select {
-			case answers <- answer{id, err == nil}:
-			case <-ctx.Done():
-			}
-		})
-	}
-	// A live voter on the LAN answers within a millisecond or two, while a
-	// lost one takes the whole election timeout to give up: once one has
-	// answered, the others get a short grace, and whoever has not answered
-	// by then is passed over this time. Waiting for every dial made an
-	// elected witness hand over a whole election timeout late.
-	var grace <-chan time.Time
-	for len(asked) > 0 {
-		select {
-		case a := <-answers:
-			delete(asked, a.id)
-			if !a.ok {
-				in.excluded[a.id] = true
-			} else if grace == nil {
-				grace = time.After(witnessDialGrace)
-			}
-			continue
-		case <-grace:
-		case <-ctx.Done():
-		}
-		break
-	}
-	for id := range asked {
-		in.excluded[id] = true
-	}
-}
-
-// witnessDialGrace is how long an elected witness waits for the other VIP
-// hosts' Raft ports once one has answered (excludeUnreachable).
-const witnessDialGrace = 10 * time.Millisecond
-
 // handOffTarget is whom a leader stepping down without a named successor
 // (shutdown, `raftvip transfer` with no ID) hands leadership to. Without
 // witnesses it is raft's choice (""), the most up-to-date follower. With a
@@ -139,7 +65,7 @@ const witnessDialGrace = 10 * time.Millisecond
 // transfer before anyone holds the VIPs, so the best VIP-capable voter is
 // named instead, when one is healthy and reachable.
 func (n *Node) handOffTarget(ctx context.Context) (string, raft.ServerAddress) {
-	in := n.successionInput(ctx, &handoverState{refused: map[string]time.Time{}}, time.Now())
+	in := n.successionInput(&handoverState{refused: map[string]time.Time{}}, time.Now())
 	anyWitness := false
 	for _, id := range in.voters {
 		anyWitness = anyWitness || in.members[id].Witness
@@ -147,6 +73,7 @@ func (n *Node) handOffTarget(ctx context.Context) (string, raft.ServerAddress) {
 	if !anyWitness {
 		return "", ""
 	}
+	n.passOverUnreachable(ctx, &in)
 	best, ok := bestSuccessor(in)
 	if !ok {
 		return "", ""
