@@ -27,7 +27,12 @@ var absentHost = netip.MustParseAddr("192.0.2.41")
 func drawMistake(variants int) func(*run, *rand.Rand, *plan) bool {
 	return func(r *run, rng *rand.Rand, p *plan) bool {
 		p.variant, p.member, p.via = rng.IntN(variants), 1+rng.IntN(r.cfg.nodes), 1+rng.IntN(r.cfg.nodes)
-		p.detail = fmt.Sprintf("through n%d", p.via)
+		// The member it names is claimed like a fault's target: while a
+		// leave_join has taken it out of the cluster its address is no
+		// member's, and adding it as a VIP is no longer a mistake the
+		// cluster can see.
+		p.targets = []int{p.member}
+		p.detail = fmt.Sprintf("through n%d, naming n%d", p.via, p.member)
 		return true
 	}
 }

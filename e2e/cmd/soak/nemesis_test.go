@@ -63,6 +63,9 @@ func TestDraws(t *testing.T) {
 					if p.via < 1 || p.via > nodes || p.member < 1 || p.member > nodes {
 						t.Fatalf("%s through n%d naming n%d of %d", kind.name, p.via, p.member, nodes)
 					}
+					if !slices.Equal(p.targets, []int{p.member}) {
+						t.Fatalf("%s names n%d but claims %v: a leave_join could take n%d out meanwhile", kind.name, p.member, p.targets, p.member)
+					}
 				case "rebuild_bootstrap":
 					if !kind.exclusive {
 						t.Fatal("rebuild_bootstrap runs beside other faults: a node cut off from its peers would bootstrap a second cluster")
