@@ -32,3 +32,26 @@ func TestStatusShowsConflicts(t *testing.T) {
 		t.Errorf("conflicts (-want +got):\n%s", diff)
 	}
 }
+
+// A member's reported links are in /v1/members and /v1/status as "links",
+// and the key is absent for a member that reported none.
+func TestMembersShowLinks(t *testing.T) {
+	f := newLeader("n1")
+	f.status.Members = []cluster.Member{
+		{ID: "n1", Suffrage: "voter", Role: "voter", Leader: true, Links: []string{"eth0", "lo"}},
+		{ID: "n3", Suffrage: "voter", Role: "witness"},
+	}
+	_, ts := serve(t, f, nil)
+	for _, path := range []string{"/v1/members", "/v1/status"} {
+		ms, _ := call(t, ts.URL, "GET", path, "", "").body["members"].([]any)
+		if len(ms) != 2 {
+			t.Fatalf("GET %s: members %#v, want two", path, ms)
+		}
+		if got := ms[0].(map[string]any)["links"]; !cmp.Equal(got, []any{"eth0", "lo"}) {
+			t.Errorf("GET %s: n1's links = %#v, want [eth0 lo]", path, got)
+		}
+		if got, ok := ms[1].(map[string]any)["links"]; ok {
+			t.Errorf("GET %s: n3 reported no links, but has %#v", path, got)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -500,14 +501,17 @@ func (n *Node) Status() Status {
 	}
 	if cf := n.raft.GetConfiguration(); cf.Error() == nil {
 		for _, sv := range cf.Configuration().Servers {
+			fm := st.Members[string(sv.ID)]
 			s.Members = append(s.Members, Member{
 				ID:       string(sv.ID),
 				RaftAddr: string(sv.Address),
-				APIAddr:  st.Members[string(sv.ID)].APIAddr,
+				APIAddr:  fm.APIAddr,
 				Suffrage: suffrage(sv.Suffrage),
 				Leader:   sv.ID == leaderID,
-				Health:   st.Members[string(sv.ID)].Health,
-				Role:     st.Members[string(sv.ID)].Role(),
+				Health:   fm.Health,
+				Role:     fm.Role(),
+				// A copy: the caller may sort or trim it; the FSM's is shared.
+				Links: slices.Clone(fm.Links),
 			})
 		}
 	}

@@ -63,6 +63,10 @@ type Member struct {
 	// Role is "voter" (may hold the VIPs) or "witness" (votes, never holds
 	// them), as the member last reported it.
 	Role string `json:"role"`
+	// Links are the names of the member's interfaces as it last reported
+	// them with its health, sorted; absent until it has, from a witness, and
+	// from a release that does not report them (fsm.Member.Links).
+	Links []string `json:"links,omitempty"`
 	// Reachable is whether the leader's heartbeats reach the member, as
 	// the leader sees it; absent (unknown) in a follower's status. An
 	// unreachable member's Health is its last report, not its state now.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,30 @@ func TestRemovedFrom(t *testing.T) {
 		if got := removedFrom(tt.ids, "n3", tt.recorded); got != tt.want {
 			t.Errorf("removedFrom(%v, n3, recorded=%v) = %v, want %v", tt.ids, tt.recorded, got, tt.want)
 		}
+	}
+}
+
+// Members' reported links are in every node's status, for raftvip members
+// and /v1/members; a member that reported none (an older release, a
+// witness) has none there.
+func TestStatusShowsMemberLinks(t *testing.T) {
+	t.Parallel()
+	links := map[string][]string{"n1": {"lo", "eth0"}, "n2": {"eth0", "eth1", "lo"}}
+	c := healthCluster(t, func(id string, cfg *Config) {
+		if l, ok := links[id]; ok { // n3 reports none
+			cfg.Links = func() []string { return l }
+		}
+	})
+	want := map[string][]string{"n1": {"eth0", "lo"}, "n2": {"eth0", "eth1", "lo"}, "n3": nil}
+	for _, n := range c.nodes {
+		testutil.Eventually(t, testutil.WaitLimit, n.id+"'s status to show the reported links", func() bool {
+			st := n.Status()
+			for id, l := range want {
+				if !slices.Equal(memberByID(t, st, id).Links, l) {
+					return false
+				}
+			}
+			return true
+		})
 	}
 }

@@ -374,7 +374,7 @@ func (p printer) members(ms []cluster.Member) error {
 		return p.encode(map[string]any{"members": ms})
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tROLE\tLEADER\tPRIORITY\tREACHABLE\tHEALTH")
+	fmt.Fprintln(tw, "ID\tRAFT\tAPI\tSUFFRAGE\tROLE\tLEADER\tPRIORITY\tREACHABLE\tLINKS\tHEALTH")
 	now := time.Now()
 	for _, m := range ms {
 		l := ""
@@ -385,8 +385,8 @@ func (p printer) members(ms []cluster.Member) error {
 		if m.Health.Reported {
 			prio = strconv.Itoa(m.Health.Priority)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage,
-			orDash(m.Role), l, prio, reachCell(m, now), healthCell(m))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.RaftAddr, orDash(m.APIAddr), m.Suffrage,
+			orDash(m.Role), l, prio, reachCell(m, now), linksCell(m.Links), healthCell(m))
 	}
 	return tw.Flush()
 }
@@ -403,6 +403,22 @@ func reachCell(m cluster.Member, now time.Time) string {
 		return "NO"
 	}
 	return fmt.Sprintf("NO (last contact %s ago)", now.Sub(m.LastContact).Round(time.Second))
+}
+
+// maxLinksShown bounds the LINKS cell: a host with one veth per container
+// reports dozens of links, which -json lists in full.
+const maxLinksShown = 8
+
+// linksCell lists the links a member last reported, "-" when it reported
+// none (a witness, a release that does not report links).
+func linksCell(links []string) string {
+	if len(links) == 0 {
+		return "-"
+	}
+	if len(links) > maxLinksShown {
+		return fmt.Sprintf("%s,+%d more", strings.Join(links[:maxLinksShown], ","), len(links)-maxLinksShown)
+	}
+	return strings.Join(links, ",")
 }
 
 // healthCell is m's last health report, unless the leader cannot reach m:

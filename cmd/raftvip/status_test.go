@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -66,5 +67,42 @@ func TestStatusShowsRemovedAndConflicts(t *testing.T) {
 	}
 	if strings.Contains(out, "no quorum") {
 		t.Errorf("a removed node's status blames the quorum:\n%s", out)
+	}
+}
+
+// raftvip members shows the links each member reported under LINKS, "-" for
+// one that reported none, and the first few of a host with many.
+func TestMembersShowLinks(t *testing.T) {
+	var many []string
+	for i := range 20 {
+		many = append(many, fmt.Sprintf("veth%02d", i))
+	}
+	var b strings.Builder
+	err := (printer{w: &b}).members([]cluster.Member{
+		{ID: "n1", Suffrage: "voter", Role: "voter", Links: []string{"eth0", "eth1", "lo"}},
+		{ID: "n2", Suffrage: "voter", Role: "voter", Links: many},
+		{ID: "n3", Suffrage: "voter", Role: "witness"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, " LINKS ") {
+		t.Errorf("no LINKS column:\n%s", out)
+	}
+	// The columns are aligned: a row's cell starts where its header does.
+	col := strings.Index(row(t, out, "ID"), " LINKS ") + 1
+	cell := func(id string) string {
+		f := strings.Fields(row(t, out, id)[col:])
+		return f[0]
+	}
+	if got := cell("n1"); got != "eth0,eth1,lo" {
+		t.Errorf("n1's links: %q, want eth0,eth1,lo", got)
+	}
+	if got, want := cell("n2"), "veth00,veth01,veth02,veth03,veth04,veth05,veth06,veth07,+12"; got != want {
+		t.Errorf("the links of a host with 20: %q, want %q then \"more\"", got, want)
+	}
+	if got := cell("n3"); got != "-" {
+		t.Errorf("a member that reported no links: %q, want -", got)
 	}
 }

@@ -11,18 +11,22 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"go.uber.org/goleak"
 
+	"github.com/raftvip/raftvip/internal/health"
 	"github.com/raftvip/raftvip/internal/sdnotify"
 	"github.com/raftvip/raftvip/internal/testutil"
 	"github.com/raftvip/raftvip/netops"
@@ -418,6 +422,11 @@ func running() []string {
 // started (reconciler, cluster, API, monitor and status page servers, checks, hooks,
 // systemd loops) is still there; goleak, after the other tests, allows
 // them no grace either, but retries for a while.
+//
+// Most of them end within microseconds of their cancel, so Run could return
+// without waiting for them and still pass. The check here cannot: its probe
+// is under way at shutdown and its script left a process holding its output,
+// so the probe ends only shell.Run's WaitDelay (1 s) after it is killed.
 func TestRunLeavesNoGoroutine(t *testing.T) {
 	c := newTestCluster(t)
 	if g := running(); len(g) > 0 {
@@ -425,7 +434,11 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 	}
 	sock := newNotifySocket(t)
 	c.notify = sock.path
-	n := c.node(1, func(cfg *Config) { cfg.Bootstrap, cfg.MonitorAddr, cfg.UIAddr = true, "127.0.0.1:1", "127.0.0.1:2" })
+	held := heldOutputCheck(t)
+	n := c.node(1, func(cfg *Config) {
+		cfg.Bootstrap, cfg.MonitorAddr, cfg.UIAddr = true, "127.0.0.1:1", "127.0.0.1:2"
+		cfg.Checks = []health.Check{held.check}
+	})
 	n.start(t)
 	ready(t, n)
 	testutil.Eventually(t, testutil.WaitLimit, "n1 to hold the VIP", func() bool { return holders(c.lan) == "n1" })
@@ -433,12 +446,55 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 		t.Fatalf("the status page says %+v, want n1 holding", v)
 	}
 	sock.waitFor(t, "WATCHDOG=1\n")
+	held.waitStarted(t)
 	if err := n.stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if g := running(); len(g) > 0 {
 		t.Fatalf("%d goroutines outlived Run:\n%s", len(g), strings.Join(g, "\n\n"))
 	}
+}
+
+// heldOutput is a health check whose probe never ends by itself and whose
+// script first starts a process in a session of its own, out of reach of the
+// kill of the probe's process group, that holds the probe's output open, as a
+// check starting a helper daemon would.
+type heldOutput struct {
+	check   health.Check
+	pidFile string
+}
+
+func heldOutputCheck(t *testing.T) heldOutput {
+	t.Helper()
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Fatalf("this test needs setsid (util-linux): %v", err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "holder.pid")
+	// The holder writes its own PID (sh -c's $$, then exec), so that the
+	// cleanup kills exactly it; sleep 60 bounds its life if the test dies.
+	script := fmt.Sprintf("setsid sh -c 'echo $$ >%q; exec sleep 60' & exec sleep 600", pidFile)
+	t.Cleanup(func() {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return heldOutput{
+		check:   health.Check{Name: "held-output", Exec: script, Interval: 10 * time.Minute, Timeout: 10 * time.Minute},
+		pidFile: pidFile,
+	}
+}
+
+// waitStarted returns once the holder runs, so that the probe is under way.
+func (h heldOutput) waitStarted(t *testing.T) {
+	t.Helper()
+	testutil.Eventually(t, testutil.WaitLimit, "the check's holder process to start", func() bool {
+		b, err := os.ReadFile(h.pidFile)
+		return err == nil && strings.HasSuffix(string(b), "\n")
+	})
 }
 
 // TestBackupHookAtStart: a node that starts and follows fires the backup

@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 )
@@ -29,6 +28,8 @@ var (
 const (
 	routerPort        = "pr"
 	routerWitnessLink = "eth1"
+	// routerMACLow makes the router's eth0 02:72:76:00:00:fc.
+	routerMACLow = 0xfc
 )
 
 func (l *Lab) routerNS() string { return l.prefix + "r" }
@@ -45,20 +46,9 @@ func (l *Lab) buildRouter(ctx context.Context) error {
 	if _, err := l.Exec(ctx, ns, "sh", "-c", sysctls); err != nil {
 		return err
 	}
-	err := ipBatch(ctx, l.lanNS(),
-		fmt.Sprintf("link add %s type veth peer name %s netns %s", routerPort, Link, ns),
-		fmt.Sprintf("link set %s master %s", routerPort, bridge),
-		fmt.Sprintf("link set %s up", routerPort),
-	)
-	if err != nil {
-		return err
-	}
-	return ipBatch(ctx, ns,
-		"link set lo up",
-		fmt.Sprintf("link set %s address 02:72:76:00:00:fc", Link),
-		fmt.Sprintf("link set %s up", Link),
-		fmt.Sprintf("addr add %s/24 dev %s", routerLANIP, Link),
-	)
+	_, err := l.plug(ctx, ns, routerMACLow, l.bridgePort(routerPort),
+		fmt.Sprintf("addr add %s/24 dev %s", routerLANIP, Link))
+	return err
 }
 
 // addRoutedHost makes the witness's namespace ns, linked to the router only:
@@ -67,30 +57,14 @@ func (l *Lab) addRoutedHost(ctx context.Context, ns string, macLow byte) (node, 
 	if err := addNetns(ctx, ns); err != nil {
 		return node{}, err
 	}
-	err := ipBatch(ctx, l.routerNS(),
-		fmt.Sprintf("link add %s type veth peer name %s netns %s", routerWitnessLink, Link, ns),
+	router := peer{ns: l.routerNS(), end: routerWitnessLink, cmds: []string{
 		fmt.Sprintf("addr add %s/24 dev %s", routerWitnessIP, routerWitnessLink),
 		fmt.Sprintf("link set %s up", routerWitnessLink),
-	)
-	if err != nil {
-		return node{}, err
-	}
-	mac := net.HardwareAddr{0x02, 0x72, 0x76, 0, 0, macLow}
-	err = ipBatch(ctx, ns,
-		"link set lo up",
-		fmt.Sprintf("link set %s address %s", Link, mac),
-		fmt.Sprintf("link set %s up", Link),
+	}}
+	return l.plug(ctx, ns, macLow, router,
 		fmt.Sprintf("addr add %s/24 dev %s", witnessIP, Link),
 		fmt.Sprintf("route add %s via %s dev %s", lanNet, routerWitnessIP, Link),
 	)
-	if err != nil {
-		return node{}, err
-	}
-	got, err := l.nl.linkMAC(ns, Link)
-	if err != nil {
-		return node{}, err
-	}
-	return node{ns: ns, mac: got}, nil
 }
 
 // routeToWitness gives LAN host ns a route to the witness's subnet through

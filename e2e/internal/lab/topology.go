@@ -75,26 +75,45 @@ func (l *Lab) addHost(ctx context.Context, ns, port string, host int, macLow byt
 	if err := addNetns(ctx, ns); err != nil {
 		return node{}, err
 	}
-	// The veth pair is born in the lan namespace and its peer goes straight to
-	// ns: nothing ever appears in the root namespace.
-	err := ipBatch(ctx, l.lanNS(),
-		fmt.Sprintf("link add %s type veth peer name %s netns %s", port, Link, ns),
-		fmt.Sprintf("link set %s master %s", port, bridge),
-		fmt.Sprintf("link set %s up", port),
-	)
-	if err != nil {
-		return node{}, err
-	}
-	mac := net.HardwareAddr{0x02, 0x72, 0x76, 0, 0, macLow}
-	err = ipBatch(ctx, ns,
-		"link set lo up",
-		fmt.Sprintf("link set %s address %s", Link, mac),
-		fmt.Sprintf("link set %s up", Link),
+	return l.plug(ctx, ns, macLow, l.bridgePort(port),
 		fmt.Sprintf("addr add %s/24 dev %s", hostIP(host), Link),
 		// nodad: usable at once, no 1-2 s tentative phase (docs/design.md,
 		// "IPv6 neighbour advertisements").
 		fmt.Sprintf("addr add %s/64 dev %s nodad", hostIP6(host), Link),
 	)
+}
+
+// peer is the far end of a namespace's eth0: the end of the veth pair named
+// end in namespace ns, made ready there by cmds.
+type peer struct {
+	ns, end string
+	cmds    []string
+}
+
+// bridgePort is a peer on the LAN bridge, named port in the lan namespace.
+func (l *Lab) bridgePort(port string) peer {
+	return peer{ns: l.lanNS(), end: port, cmds: []string{
+		fmt.Sprintf("link set %s master %s", port, bridge),
+		fmt.Sprintf("link set %s up", port),
+	}}
+}
+
+// plug gives the existing namespace ns its eth0, the other end of a veth pair
+// to p, with the MAC 02:72:76:00:00:macLow, brings lo and eth0 up and then
+// runs cmds (addresses, routes) in ns.
+func (l *Lab) plug(ctx context.Context, ns string, macLow byte, p peer, cmds ...string) (node, error) {
+	// The veth pair is born in p's namespace and its other end goes straight
+	// to ns: nothing ever appears in the root namespace.
+	add := fmt.Sprintf("link add %s type veth peer name %s netns %s", p.end, Link, ns)
+	if err := ipBatch(ctx, p.ns, append([]string{add}, p.cmds...)...); err != nil {
+		return node{}, err
+	}
+	mac := net.HardwareAddr{0x02, 0x72, 0x76, 0, 0, macLow}
+	err := ipBatch(ctx, ns, append([]string{
+		"link set lo up",
+		fmt.Sprintf("link set %s address %s", Link, mac),
+		fmt.Sprintf("link set %s up", Link),
+	}, cmds...)...)
 	if err != nil {
 		return node{}, err
 	}
