@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -39,7 +40,7 @@ type system interface {
 // spec names a system and profile, and makes its system for a lab.
 type spec struct {
 	// profile is the label of the results: the timing or VRRP profile, with
-	// the transport's and the topology's suffixes.
+	// the transport's, the size's and the topology's suffixes.
 	kind, profile string
 	// lab is the layout of its labs (Dir, Responder and Logf are the
 	// bench's); witness is the node that runs as a raftvip witness, 0 for
@@ -67,16 +68,16 @@ const (
 	apiTimeout = time.Second
 )
 
-// raftvipSpec is raftvip with a timing profile in topology topo, over
-// mutual TLS as deployed, or in plaintext (its profile then reads e.g.
+// raftvipSpec is raftvip with a timing profile in a cluster of shape sh,
+// over mutual TLS as deployed, or in plaintext (its profile then reads e.g.
 // "lan-plaintext").
-func raftvipSpec(profile, bin string, plaintext bool, topo string) spec {
+func raftvipSpec(profile, bin string, plaintext bool, sh shape) spec {
 	newRig, label := rig.New, profile
 	if plaintext {
 		newRig, label = rig.NewPlaintext, profile+"-plaintext"
 	}
-	opts, witness := layout(bench.Raftvip, topo)
-	return spec{kind: bench.Raftvip, profile: profileLabel(label, topo), lab: opts, witness: witness,
+	opts, witness := sh.layout(bench.Raftvip)
+	return spec{kind: bench.Raftvip, profile: sh.label(label), lab: opts, witness: witness,
 		maxWait: 6 * time.Second,
 		newSys: func(l *lab.Lab) (system, error) {
 			c, err := newRig(l, bin, "-timing", profile)
@@ -208,18 +209,36 @@ func (s *raftvipSys) leader(ctx context.Context, i int) (string, uint64, bool) {
 // waitHeld waits until node i alone holds every VIP of vips.
 func waitHeld(ctx context.Context, l *lab.Lab, vips []netip.Prefix, i int) error {
 	return probe.Until(ctx, fmt.Sprintf("n%d holds all %d VIPs", i, len(vips)), settle, func() error {
-		// The last VIP is bound last; check it first, then the others.
-		for j := len(vips) - 1; j >= 0; j-- {
-			h, err := l.HoldersOf(vips[j].Addr())
+		// One address dump per node, whatever the number of VIPs.
+		addrs := map[int][]netip.Addr{}
+		for n := 1; n <= l.Nodes(); n++ {
+			a, err := l.Addrs(n)
 			if err != nil {
 				return err
 			}
-			if !slices.Equal(h, []int{i}) {
-				return fmt.Errorf("%s held by %v", vips[j], h)
+			addrs[n] = a
+		}
+		return heldAlone(addrs, vips, i)
+	})
+}
+
+// heldAlone says which VIP of vips is not on node i alone, given every
+// node's addresses; nil when i holds them all and no other node any.
+func heldAlone(addrs map[int][]netip.Addr, vips []netip.Prefix, i int) error {
+	holders := map[netip.Addr][]int{}
+	for _, n := range slices.Sorted(maps.Keys(addrs)) {
+		for _, a := range addrs[n] {
+			if h := holders[a]; len(h) == 0 || h[len(h)-1] != n { // once per node, whatever its links
+				holders[a] = append(h, n)
 			}
 		}
-		return nil
-	})
+	}
+	for _, v := range vips {
+		if h := holders[v.Addr()]; !slices.Equal(h, []int{i}) {
+			return fmt.Errorf("%s held by %v", v, h)
+		}
+	}
+	return nil
 }
 
 // signalAll sends sig to every PID, and returns the errors of those still
