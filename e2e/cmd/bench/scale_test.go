@@ -11,6 +11,21 @@ import (
 	"github.com/raftvip/raftvip/e2e/internal/lab"
 )
 
+// parseCase parses args and checks that it fails with an error containing
+// wantErr, or succeeds when wantErr is empty; ok says there is a config to
+// check further.
+func parseCase(t *testing.T, args []string, wantErr string) (c config, ok bool) {
+	t.Helper()
+	c, err := parse(args)
+	switch {
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Errorf("parse(%q) = %v, want an error containing %q", args, err, wantErr)
+	case wantErr == "" && err != nil:
+		t.Errorf("parse(%q): %v", args, err)
+	}
+	return c, wantErr == "" && err == nil
+}
+
 func TestParseNodes(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -29,17 +44,8 @@ func TestParseNodes(t *testing.T) {
 		{args: []string{"-topology", "pair", "-nodes", "5"}, err: "the pair is always two VIP hosts and a witness"},
 		{args: []string{"-topology", "three,pair", "-nodes", "3,5"}, err: "-topology three"},
 	} {
-		c, err := parse(tc.args)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("parse(%q) = %v, want an error containing %q", tc.args, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("parse(%q): %v", tc.args, err)
-		}
-		if !slices.Equal(c.nodes, tc.want) {
+		c, ok := parseCase(t, tc.args, tc.err)
+		if ok && !slices.Equal(c.nodes, tc.want) {
 			t.Errorf("parse(%q): nodes %v, want %v", tc.args, c.nodes, tc.want)
 		}
 	}
@@ -56,17 +62,8 @@ func TestParseVIPs(t *testing.T) {
 		{args: []string{"-vips", "-1"}, err: "want 0"},
 		{args: []string{"-vips", fmt.Sprint(maxVIPs + 1)}, err: "want 0"},
 	} {
-		c, err := parse(tc.args)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("parse(%q) = %v, want an error containing %q", tc.args, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("parse(%q): %v", tc.args, err)
-		}
-		if c.vips != tc.want {
+		c, ok := parseCase(t, tc.args, tc.err)
+		if ok && c.vips != tc.want {
 			t.Errorf("parse(%q): vips %d, want %d", tc.args, c.vips, tc.want)
 		}
 	}

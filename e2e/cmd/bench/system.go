@@ -66,7 +66,16 @@ func specNames(specs []spec) string {
 const (
 	settle     = 30 * time.Second
 	apiTimeout = time.Second
+	// firstBindProbe is raftvip's LAN probe before the cluster's first claim
+	// binds a VIP (netops.DefaultProbeWait, "Why a VIP is probed before its
+	// first bind" in netops/languard.go): the probes of one link run one at
+	// a time and an unanswered one waits it out, so a new cluster binds
+	// about 20 VIPs a second. 1024 VIPs take 51 s.
+	firstBindProbe = 50 * time.Millisecond
 )
+
+// heldWait bounds the wait for a new cluster to hold n VIPs.
+func heldWait(n int) time.Duration { return settle + time.Duration(n)*firstBindProbe }
 
 // raftvipSpec is raftvip with a timing profile in a cluster of shape sh,
 // over mutual TLS as deployed, or in plaintext (its profile then reads e.g.
@@ -146,7 +155,7 @@ func (s *raftvipSys) healthReported(ctx context.Context, leader int) error {
 // holds them all, and returns it.
 func (s *raftvipSys) handedTo(ctx context.Context, vips []netip.Prefix) (int, error) {
 	var holder int
-	err := probe.Until(ctx, "one VIP host holds the VIPs after the witness led", settle, func() error {
+	err := probe.Until(ctx, "one VIP host holds the VIPs after the witness led", heldWait(len(vips)), func() error {
 		h, err := s.l.HoldersOf(vips[len(vips)-1].Addr())
 		if err != nil {
 			return err
@@ -208,7 +217,7 @@ func (s *raftvipSys) leader(ctx context.Context, i int) (string, uint64, bool) {
 
 // waitHeld waits until node i alone holds every VIP of vips.
 func waitHeld(ctx context.Context, l *lab.Lab, vips []netip.Prefix, i int) error {
-	return probe.Until(ctx, fmt.Sprintf("n%d holds all %d VIPs", i, len(vips)), settle, func() error {
+	return probe.Until(ctx, fmt.Sprintf("n%d holds all %d VIPs", i, len(vips)), heldWait(len(vips)), func() error {
 		// One address dump per node, whatever the number of VIPs.
 		addrs := map[int][]netip.Addr{}
 		for n := 1; n <= l.Nodes(); n++ {

@@ -21,17 +21,8 @@ func TestParseTopology(t *testing.T) {
 		{args: []string{"-topology", "quad"}, err: `unknown "quad"`},
 		{args: []string{"-topology", ","}, err: "empty"},
 	} {
-		c, err := parse(tc.args)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("parse(%q) = %v, want an error containing %q", tc.args, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("parse(%q): %v", tc.args, err)
-		}
-		if !slices.Equal(c.topologies, tc.want) {
+		c, ok := parseCase(t, tc.args, tc.err)
+		if ok && !slices.Equal(c.topologies, tc.want) {
 			t.Errorf("parse(%q): topologies %q, want %q", tc.args, c.topologies, tc.want)
 		}
 	}
