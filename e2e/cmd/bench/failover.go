@@ -57,13 +57,14 @@ func (b *benchRun) measure(ctx context.Context, l *lab.Lab, s spec, sc scenario,
 	if err != nil {
 		return nil, err
 	}
-	vips := vipList(sc.vips)
+	vips, probed := sc.addrs()
+	r.VIPs = len(vips)
 	victim, err := sys.start(ctx, vips)
 	if err != nil {
 		return nil, err
 	}
 	r.Victim = lab.NodeName(victim)
-	p := probe.Start(ctx, l, vips[len(vips)-1].Addr(), probe.Options{})
+	p := probe.Start(ctx, l, probed, probe.Options{})
 	defer p.Stop()
 	if err := probe.WaitFor(ctx, func() bool { return p.LastAnswer() == r.Victim }, 10*time.Second); err != nil {
 		return nil, fmt.Errorf("the client never reached %s: %w", r.Victim, err)
@@ -96,7 +97,7 @@ func (b *benchRun) measure(ctx context.Context, l *lab.Lab, s spec, sc scenario,
 	b.say("  %s run %d: outage windows after the fault (offset:length): %s", sc.name, r.Index,
 		formatWindows(windows(rep, faultAt)))
 	if n := lab.NodeIndex(r.Taker); n > 0 {
-		r.Daemon = sys.takeover(n, fault)
+		r.Daemon = daemonTimes(ctx, sys, n, fault, len(vips))
 	}
 	var marks []bench.Mark
 	if !recovered.IsZero() {
@@ -104,6 +105,23 @@ func (b *benchRun) measure(ctx context.Context, l *lab.Lab, s spec, sc scenario,
 	}
 	g := bench.GroupOf(s.title(), rep, faultAt, l.Nodes(), marks...)
 	return &g, nil
+}
+
+// logWait bounds the wait for the new holder to log every VIP bound and
+// announced, after the probe stopped: with many VIPs the last announcements
+// can come after the run's tail.
+const logWait = 10 * time.Second
+
+// daemonTimes reads the takeover by node n from its log once it shows all
+// vips VIPs bound and announced, or what it shows after logWait; nil for a
+// system that logs none.
+func daemonTimes(ctx context.Context, sys system, n int, fault time.Time, vips int) *bench.DaemonTimes {
+	var d *bench.DaemonTimes
+	_ = probe.WaitFor(ctx, func() bool { // a timeout leaves the counts short: a figure, not an error
+		d = sys.takeover(n, fault)
+		return d == nil || d.Complete(vips)
+	}, logWait)
+	return d
 }
 
 // settled waits until another node answers the client and then holds the

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,19 +34,38 @@ func keepalivedVersion(ctx context.Context) (string, error) {
 
 // keepalivedPriority gives n1 the VIP first and n2 the takeover: n2's
 // priority 100 (the default) makes its skew time (256-100)/256 of an advert
-// interval, as docs/benchmarks.md ("Method") describes.
-var keepalivedPriority = map[int]int{1: 150, 2: 100, 3: 50}
+// interval, as docs/benchmarks.md ("Method") describes. n3 has 50, and each
+// further node one less than the node before it, so the order of the nodes
+// is the order of succession (at least 14 for the lab's last node).
+func keepalivedPriority(i int) int {
+	switch i {
+	case 1:
+		return 150
+	case 2:
+		return 100
+	}
+	return 53 - i
+}
 
-// keepalivedSpec is keepalived with a VRRP profile in topology topo.
-func keepalivedSpec(profile, topo string) spec {
+// priorityList is the priorities of nodes 1 to n, for the results' note.
+func priorityList(n int) string {
+	ps := make([]string, n)
+	for i := range n {
+		ps[i] = strconv.Itoa(keepalivedPriority(i + 1))
+	}
+	return strings.Join(ps, ", ")
+}
+
+// keepalivedSpec is keepalived with a VRRP profile in a cluster of shape sh.
+func keepalivedSpec(profile string, sh shape) spec {
 	wait := 3 * time.Second
 	if profile == "default" {
 		wait = 8 * time.Second // master down interval 3.6 s, with room
 	}
-	opts, _ := layout(bench.Keepalived, topo)
-	return spec{kind: bench.Keepalived, profile: profileLabel(profile, topo), lab: opts, maxWait: wait,
+	opts, _ := sh.layout(bench.Keepalived)
+	return spec{kind: bench.Keepalived, profile: sh.label(profile), lab: opts, maxWait: wait,
 		newSys: func(l *lab.Lab) (system, error) {
-			return &keepalivedSys{l: l, profile: profile, topo: topo}, nil
+			return &keepalivedSys{l: l, profile: profile, topo: sh.topo}, nil
 		}}
 }
 
@@ -100,7 +120,7 @@ func keepalivedConf(i int, profile, topo string, vips []netip.Prefix) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "global_defs {\n\trouter_id n%d\n\tvrrp_version %d\n}\n\n", i, version)
 	fmt.Fprintf(&b, "vrrp_instance VI_1 {\n\tstate %s\n\tinterface %s\n\tvirtual_router_id 51\n", keepalivedState(i, topo), lab.Link)
-	fmt.Fprintf(&b, "\tpriority %d\n\tadvert_int %s\n", keepalivedPriority[i], advert)
+	fmt.Fprintf(&b, "\tpriority %d\n\tadvert_int %s\n", keepalivedPriority(i), advert)
 	fmt.Fprintf(&b, "\tvirtual_ipaddress {\n\t\t%s dev %s\n\t}\n", vips[0], lab.Link)
 	if len(vips) > 1 {
 		b.WriteString("\tvirtual_ipaddress_excluded {\n")

@@ -32,6 +32,8 @@ type config struct {
 	keepalived bool
 	transports []string // "tls", "plaintext"
 	topologies []string // "three", "pair"
+	nodes      []int    // sizes of the three topology
+	vips       int      // VIPs of the failovers, 0 for each scenario's own count
 	out        string
 	bin        string
 	idle       time.Duration
@@ -43,14 +45,17 @@ type config struct {
 func parse(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var c config
-	var scen, timing, transport, topology string
+	var scen, timing, transport, topology, nodes string
 	fs.IntVar(&c.runs, "runs", 10, "runs per scenario and system")
 	fs.StringVar(&scen, "scenarios", strings.Join(failoverNames(), ","),
 		"comma list of scenarios (also: restart-follower, freeze-follower, freeze-leader-short)")
 	fs.StringVar(&timing, "timing", "lan,fast", "comma list of raftvip timing profiles")
 	fs.BoolVar(&c.keepalived, "keepalived", true, "run the keepalived baseline (default and tuned) too")
 	fs.StringVar(&transport, "transport", "tls", "comma list: tls (mutual TLS, as deployed) and/or plaintext (-insecure-plaintext), to measure what TLS costs")
-	fs.StringVar(&topology, "topology", three, "comma list: three (three VIP hosts) and/or pair (two VIP hosts and a routed witness; keepalived as a MASTER/BACKUP pair)")
+	fs.StringVar(&topology, "topology", three, "comma list: three (-nodes VIP hosts, three by default) and/or pair (two VIP hosts and a routed witness; keepalived as a MASTER/BACKUP pair)")
+	fs.StringVar(&nodes, "nodes", "3", "comma list of cluster sizes for -topology three (e.g. 3,5,7); sizes but 3 label their profiles lan-5n, default-5n ...")
+	fs.IntVar(&c.vips, "vips", 0, fmt.Sprintf("VIPs the cluster holds in hostdown, partition, sigkill, sigstop and sigterm (0: one; up to %d): "+
+		"the spare IPv4 addresses of 192.0.2.0/24 first, then IPv6; labels the scenarios hostdown-1024vips ...", maxVIPs))
 	fs.StringVar(&c.out, "out", "bin/bench", "directory for results.json, results.md, the SVGs and the run logs")
 	fs.StringVar(&c.bin, "bin", "", "raftvip binary (default: build it)")
 	fs.DurationVar(&c.idle, "idle", 60*time.Second, "idle window for the CPU and RSS figures (0: skip)")
@@ -62,6 +67,13 @@ func parse(args []string) (config, error) {
 	c.scenarios, c.timing, c.transports, c.topologies = split(scen), split(timing), split(transport), split(topology)
 	if err := checkTopologies(c.topologies); err != nil {
 		return c, err
+	}
+	var err error
+	if c.nodes, err = checkNodes(split(nodes), c.topologies); err != nil {
+		return c, err
+	}
+	if c.vips < 0 || c.vips > maxVIPs {
+		return c, fmt.Errorf("-vips %d: want 0 (each scenario's own count) to %d", c.vips, maxVIPs)
 	}
 	for _, t := range c.transports {
 		if t != "tls" && t != "plaintext" {
@@ -121,19 +133,26 @@ type benchRun struct {
 	w         io.Writer
 	bin       string
 	responder string
+	shapes    []shape
 	systems   []spec
 	res       bench.Results
-	timelines map[string][]bench.Group
+	timelines map[string]*timeline
+}
+
+// timeline is the first run of each system in one scenario, for its SVG.
+type timeline struct {
+	about  string
+	groups []bench.Group
 }
 
 func run(ctx context.Context, w io.Writer, cfg config) error {
-	b := &benchRun{cfg: cfg, w: w, timelines: map[string][]bench.Group{}}
+	b := &benchRun{cfg: cfg, w: w, timelines: map[string]*timeline{}}
 	if err := b.prepare(ctx); err != nil {
 		return err
 	}
 	for _, name := range cfg.scenarios {
 		sc, _ := scenarioByName(name)
-		b.scenario(ctx, sc)
+		b.scenario(ctx, sc.withVIPs(cfg.vips))
 		if err := b.write(); err != nil {
 			return err
 		}
@@ -179,15 +198,22 @@ func (b *benchRun) prepare(ctx context.Context) error {
 	if b.responder, err = lab.BuildResponder(ctx, binDir); err != nil {
 		return err
 	}
-	for _, topo := range b.cfg.topologies {
+	b.shapes = shapes(b.cfg.topologies, b.cfg.nodes)
+	for _, sh := range b.shapes {
 		for _, t := range b.cfg.transports {
 			for _, p := range b.cfg.timing {
-				b.systems = append(b.systems, raftvipSpec(p, b.bin, t == "plaintext", topo))
+				b.systems = append(b.systems, raftvipSpec(p, b.bin, t == "plaintext", sh))
 			}
 		}
 	}
 	if slices.Contains(b.cfg.topologies, pair) {
 		b.res.Notes = append(b.res.Notes, pairNote)
+	}
+	if n := sizeNote(b.cfg.nodes); n != "" {
+		b.res.Notes = append(b.res.Notes, n)
+	}
+	if b.cfg.vips > 0 {
+		b.res.Notes = append(b.res.Notes, vipsNote(b.cfg.vips))
 	}
 	kversion := "not run (-keepalived=false)"
 	if b.cfg.keepalived {
@@ -199,8 +225,8 @@ func (b *benchRun) prepare(ctx context.Context) error {
 			b.say("keepalived: %v; running raftvip only", err)
 		} else {
 			kversion = v
-			for _, topo := range b.cfg.topologies {
-				b.systems = append(b.systems, keepalivedSpec("default", topo), keepalivedSpec("tuned", topo))
+			for _, sh := range b.shapes {
+				b.systems = append(b.systems, keepalivedSpec("default", sh), keepalivedSpec("tuned", sh))
 			}
 		}
 	}
@@ -221,20 +247,26 @@ func (b *benchRun) scenario(ctx context.Context, sc scenario) {
 			r, g := b.failover(ctx, s, sc, i)
 			b.res.Runs = append(b.res.Runs, r)
 			b.say("  %s", runLine(r))
-			if g != nil && !b.hasTimeline(sc.name, s) {
-				b.timelines[sc.name] = append(b.timelines[sc.name], *g)
+			if g != nil {
+				b.addTimeline(sc, s, *g)
 			}
 		}
 	}
 }
 
-func (b *benchRun) hasTimeline(scenario string, s spec) bool {
-	for _, g := range b.timelines[scenario] {
-		if g.Title == s.title() {
-			return true
+// addTimeline keeps g if it is the first run of s in sc.
+func (b *benchRun) addTimeline(sc scenario, s spec, g bench.Group) {
+	tl := b.timelines[sc.name]
+	if tl == nil {
+		tl = &timeline{about: sc.about}
+		b.timelines[sc.name] = tl
+	}
+	for _, have := range tl.groups {
+		if have.Title == s.title() {
+			return
 		}
 	}
-	return false
+	tl.groups = append(tl.groups, g)
 }
 
 func runLine(r bench.Run) string {

@@ -15,7 +15,7 @@ import (
 // measured so far, so an interrupted bench leaves its finished scenarios.
 func (b *benchRun) write() error {
 	b.res.Summary = bench.Summarise(b.res.Runs)
-	b.res.Ratios = bench.Ratios(b.res.Runs, pairings)
+	b.res.Ratios = bench.Ratios(b.res.Runs, pairingsFor(b.shapes))
 	b.res.Targets = bench.Evaluate(b.res.Summary, b.res.Resources, b.res.Stability)
 	js, err := json.MarshalIndent(b.res, "", "  ")
 	if err != nil {
@@ -31,8 +31,8 @@ func (b *benchRun) write() error {
 	if err := os.WriteFile(filepath.Join(b.cfg.out, "results.md"), md.Bytes(), 0o644); err != nil {
 		return err
 	}
-	for name, groups := range b.timelines {
-		if err := writeSVG(filepath.Join(b.cfg.out, name+".svg"), name, groups); err != nil {
+	for name, tl := range b.timelines {
+		if err := writeSVG(filepath.Join(b.cfg.out, name+".svg"), name, tl); err != nil {
 			return err
 		}
 	}
@@ -42,15 +42,14 @@ func (b *benchRun) write() error {
 // svgBefore is how much of each run before the fault the timeline shows.
 const svgBefore = 300 * time.Millisecond
 
-func writeSVG(path, scenario string, groups []bench.Group) error {
+func writeSVG(path, scenario string, tl *timeline) error {
 	end := time.Second
-	for _, g := range groups {
+	for _, g := range tl.groups {
 		end = max(end, g.End)
 	}
-	sc, _ := scenarioByName(scenario)
 	var buf bytes.Buffer
-	title := fmt.Sprintf("%s: %s (first run of each)", scenario, sc.about)
-	if err := bench.WriteSVG(&buf, title, groups, -svgBefore, end); err != nil {
+	title := fmt.Sprintf("%s: %s (first run of each)", scenario, tl.about)
+	if err := bench.WriteSVG(&buf, title, tl.groups, -svgBefore, end); err != nil {
 		return err
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)

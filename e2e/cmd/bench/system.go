@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -39,7 +40,7 @@ type system interface {
 // spec names a system and profile, and makes its system for a lab.
 type spec struct {
 	// profile is the label of the results: the timing or VRRP profile, with
-	// the transport's and the topology's suffixes.
+	// the transport's, the size's and the topology's suffixes.
 	kind, profile string
 	// lab is the layout of its labs (Dir, Responder and Logf are the
 	// bench's); witness is the node that runs as a raftvip witness, 0 for
@@ -65,18 +66,27 @@ func specNames(specs []spec) string {
 const (
 	settle     = 30 * time.Second
 	apiTimeout = time.Second
+	// firstBindProbe is raftvip's LAN probe before the cluster's first claim
+	// binds a VIP (netops.DefaultProbeWait, "Why a VIP is probed before its
+	// first bind" in netops/languard.go): the probes of one link run one at
+	// a time and an unanswered one waits it out, so a new cluster binds
+	// about 20 VIPs a second. 1024 VIPs take 51 s.
+	firstBindProbe = 50 * time.Millisecond
 )
 
-// raftvipSpec is raftvip with a timing profile in topology topo, over
-// mutual TLS as deployed, or in plaintext (its profile then reads e.g.
+// heldWait bounds the wait for a new cluster to hold n VIPs.
+func heldWait(n int) time.Duration { return settle + time.Duration(n)*firstBindProbe }
+
+// raftvipSpec is raftvip with a timing profile in a cluster of shape sh,
+// over mutual TLS as deployed, or in plaintext (its profile then reads e.g.
 // "lan-plaintext").
-func raftvipSpec(profile, bin string, plaintext bool, topo string) spec {
+func raftvipSpec(profile, bin string, plaintext bool, sh shape) spec {
 	newRig, label := rig.New, profile
 	if plaintext {
 		newRig, label = rig.NewPlaintext, profile+"-plaintext"
 	}
-	opts, witness := layout(bench.Raftvip, topo)
-	return spec{kind: bench.Raftvip, profile: profileLabel(label, topo), lab: opts, witness: witness,
+	opts, witness := sh.layout(bench.Raftvip)
+	return spec{kind: bench.Raftvip, profile: sh.label(label), lab: opts, witness: witness,
 		maxWait: 6 * time.Second,
 		newSys: func(l *lab.Lab) (system, error) {
 			c, err := newRig(l, bin, "-timing", profile)
@@ -145,7 +155,7 @@ func (s *raftvipSys) healthReported(ctx context.Context, leader int) error {
 // holds them all, and returns it.
 func (s *raftvipSys) handedTo(ctx context.Context, vips []netip.Prefix) (int, error) {
 	var holder int
-	err := probe.Until(ctx, "one VIP host holds the VIPs after the witness led", settle, func() error {
+	err := probe.Until(ctx, "one VIP host holds the VIPs after the witness led", heldWait(len(vips)), func() error {
 		h, err := s.l.HoldersOf(vips[len(vips)-1].Addr())
 		if err != nil {
 			return err
@@ -207,19 +217,37 @@ func (s *raftvipSys) leader(ctx context.Context, i int) (string, uint64, bool) {
 
 // waitHeld waits until node i alone holds every VIP of vips.
 func waitHeld(ctx context.Context, l *lab.Lab, vips []netip.Prefix, i int) error {
-	return probe.Until(ctx, fmt.Sprintf("n%d holds all %d VIPs", i, len(vips)), settle, func() error {
-		// The last VIP is bound last; check it first, then the others.
-		for j := len(vips) - 1; j >= 0; j-- {
-			h, err := l.HoldersOf(vips[j].Addr())
+	return probe.Until(ctx, fmt.Sprintf("n%d holds all %d VIPs", i, len(vips)), heldWait(len(vips)), func() error {
+		// One address dump per node, whatever the number of VIPs.
+		addrs := map[int][]netip.Addr{}
+		for n := 1; n <= l.Nodes(); n++ {
+			a, err := l.Addrs(n)
 			if err != nil {
 				return err
 			}
-			if !slices.Equal(h, []int{i}) {
-				return fmt.Errorf("%s held by %v", vips[j], h)
+			addrs[n] = a
+		}
+		return heldAlone(addrs, vips, i)
+	})
+}
+
+// heldAlone says which VIP of vips is not on node i alone, given every
+// node's addresses; nil when i holds them all and no other node any.
+func heldAlone(addrs map[int][]netip.Addr, vips []netip.Prefix, i int) error {
+	holders := map[netip.Addr][]int{}
+	for _, n := range slices.Sorted(maps.Keys(addrs)) {
+		for _, a := range addrs[n] {
+			if h := holders[a]; len(h) == 0 || h[len(h)-1] != n { // once per node, whatever its links
+				holders[a] = append(h, n)
 			}
 		}
-		return nil
-	})
+	}
+	for _, v := range vips {
+		if h := holders[v.Addr()]; !slices.Equal(h, []int{i}) {
+			return fmt.Errorf("%s held by %v", v, h)
+		}
+	}
+	return nil
 }
 
 // signalAll sends sig to every PID, and returns the errors of those still

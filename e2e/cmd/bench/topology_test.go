@@ -21,17 +21,8 @@ func TestParseTopology(t *testing.T) {
 		{args: []string{"-topology", "quad"}, err: `unknown "quad"`},
 		{args: []string{"-topology", ","}, err: "empty"},
 	} {
-		c, err := parse(tc.args)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("parse(%q) = %v, want an error containing %q", tc.args, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("parse(%q): %v", tc.args, err)
-		}
-		if !slices.Equal(c.topologies, tc.want) {
+		c, ok := parseCase(t, tc.args, tc.err)
+		if ok && !slices.Equal(c.topologies, tc.want) {
 			t.Errorf("parse(%q): topologies %q, want %q", tc.args, c.topologies, tc.want)
 		}
 	}
@@ -50,7 +41,7 @@ func TestLayout(t *testing.T) {
 		{bench.Raftvip, pair, 3, 3, true},
 		{bench.Keepalived, pair, 2, 0, false},
 	} {
-		opts, w := layout(tc.kind, tc.topo)
+		opts, w := shape{tc.topo, 3}.layout(tc.kind)
 		if opts.Nodes != tc.nodes || w != tc.witness || opts.RoutedWitness != tc.routed {
 			t.Errorf("layout(%s, %s) = %d nodes, witness %d, routed %v; want %d, %d, %v",
 				tc.kind, tc.topo, opts.Nodes, w, opts.RoutedWitness, tc.nodes, tc.witness, tc.routed)
@@ -62,23 +53,25 @@ func TestLayout(t *testing.T) {
 // profile must have its keepalived pair to be compared with.
 func TestPairLabelsArePaired(t *testing.T) {
 	bin := "/bin/raftvip"
+	p3, t3 := shape{pair, 3}, shape{three, 3}
+	pairings := pairingsFor([]shape{t3, p3})
 	for _, c := range []struct{ r, k spec }{
-		{raftvipSpec("lan", bin, false, pair), keepalivedSpec("default", pair)},
-		{raftvipSpec("fast", bin, false, pair), keepalivedSpec("tuned", pair)},
-		{raftvipSpec("lan", bin, false, three), keepalivedSpec("default", three)},
+		{raftvipSpec("lan", bin, false, p3), keepalivedSpec("default", p3)},
+		{raftvipSpec("fast", bin, false, p3), keepalivedSpec("tuned", p3)},
+		{raftvipSpec("lan", bin, false, t3), keepalivedSpec("default", t3)},
 	} {
 		want := bench.Pairing{Raftvip: c.r.profile, Keepalived: c.k.profile}
 		if !slices.Contains(pairings, want) {
 			t.Errorf("no pairing %+v in %+v", want, pairings)
 		}
 	}
-	if a, b := raftvipSpec("lan", bin, false, pair).profile, raftvipSpec("lan", bin, false, three).profile; a == b {
+	if a, b := raftvipSpec("lan", bin, false, p3).profile, raftvipSpec("lan", bin, false, t3).profile; a == b {
 		t.Errorf("pair and three share the profile label %q", a)
 	}
-	if got := raftvipSpec("lan", bin, true, pair).profile; got != "lan-plaintext-pair" {
+	if got := raftvipSpec("lan", bin, true, p3).profile; got != "lan-plaintext-pair" {
 		t.Errorf("plaintext pair label %q, want lan-plaintext-pair", got)
 	}
-	if got := raftvipSpec("lan", bin, false, three).profile; got != "lan" {
+	if got := raftvipSpec("lan", bin, false, t3).profile; got != "lan" {
 		t.Errorf("three-node label %q, want lan as in earlier results", got)
 	}
 }

@@ -86,13 +86,13 @@ const (
 
 // Takeover reads the takeover of the first leadership a node gained at or
 // after fault from its log lines: the election, the committed claim, and the
-// binds and first announcements of that term. ok is false when the node did
+// first bind and first announcement of each VIP in that term. ok is false when the node did
 // not become leader after fault.
 func Takeover(node string, lines []LogLine, fault time.Time) (DaemonTimes, bool) {
 	d := DaemonTimes{Node: node, ElectedMs: -1, ClaimedMs: -1, FirstBoundMs: -1, LastBoundMs: -1, LastAnnouncedMs: -1}
 	since := func(t time.Time) float64 { return MS(t.Sub(fault)) }
 	var term string
-	announced := map[string]bool{}
+	bound, announced := map[string]bool{}, map[string]bool{}
 	for _, l := range lines {
 		if l.At.Before(fault) {
 			continue
@@ -111,11 +111,14 @@ func Takeover(node string, lines []LogLine, fault time.Time) (DaemonTimes, bool)
 		case msgClaimed:
 			d.ClaimedMs = since(l.At)
 		case msgBound:
-			d.Bound++
 			if d.FirstBoundMs < 0 {
 				d.FirstBoundMs = since(l.At)
 			}
-			d.LastBoundMs = since(l.At)
+			if vip := l.Attrs["vip"]; !bound[vip] {
+				bound[vip] = true
+				d.Bound++
+				d.LastBoundMs = since(l.At)
+			}
 		case msgAnnounce:
 			if vip := l.Attrs["vip"]; !announced[vip] {
 				announced[vip] = true

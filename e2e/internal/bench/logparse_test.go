@@ -76,3 +76,21 @@ func TestTakeover(t *testing.T) {
 		t.Error("Takeover after the election: ok, want not")
 	}
 }
+
+// A VIP bound again later in the term (it vanished from the kernel) counts
+// once: every VIP had been bound at its first line.
+func TestTakeoverCountsEachVIPOnce(t *testing.T) {
+	rebound := n3Log + `time=2026-11-25T09:28:45.000Z level=INFO msg="bound VIP" component=reconciler vip=192.0.2.100/24 link=eth0 term=3 label=eth0:vip lifetime=1s
+`
+	lines, err := ParseLog(strings.NewReader(rebound))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := Takeover("n3", lines, time.Date(2026, 11, 25, 9, 28, 42, 0, time.UTC))
+	if got.Bound != 2 || got.LastBoundMs != 406 {
+		t.Errorf("Takeover: %d bound, last at %v ms; want 2 at 406", got.Bound, got.LastBoundMs)
+	}
+	if !got.Complete(2) || got.Complete(3) {
+		t.Errorf("Complete(2) = %v, Complete(3) = %v; want true, false", got.Complete(2), got.Complete(3))
+	}
+}

@@ -42,6 +42,8 @@ type Run struct {
 	Flaps int `json:"flaps"`
 	// WindowMs is how long the probe ran after the fault.
 	WindowMs float64 `json:"window_ms"`
+	// VIPs is how many VIPs the cluster held.
+	VIPs int `json:"vips,omitempty"`
 	// Daemon holds the figures read from the new leader's log (raftvip only).
 	Daemon *DaemonTimes `json:"daemon,omitempty"`
 	Err    string       `json:"error,omitempty"`
@@ -70,16 +72,21 @@ type DaemonTimes struct {
 	ElectedMs float64 `json:"elected_ms"`
 	// ClaimedMs: "claimed the VIPs" (the claim is committed).
 	ClaimedMs float64 `json:"claimed_ms"`
-	// FirstBoundMs, LastBoundMs: the first and last "bound VIP" line of the
-	// new term (logged after the netlink call returned).
+	// FirstBoundMs, LastBoundMs: the first "bound VIP" line of the new term,
+	// and the last VIP's first one (logged after the netlink call returned),
+	// so LastBoundMs is when every VIP had been bound.
 	FirstBoundMs float64 `json:"first_bound_ms"`
 	LastBoundMs  float64 `json:"last_bound_ms"`
 	// LastAnnouncedMs: the last VIP's first "announcing VIP" line of the new
 	// term (logged just before its first announcement is sent).
 	LastAnnouncedMs float64 `json:"last_announced_ms"`
-	Bound           int     `json:"bound"`
-	Announced       int     `json:"announced"`
+	// Bound and Announced count the distinct VIPs of those lines.
+	Bound     int `json:"bound"`
+	Announced int `json:"announced"`
 }
+
+// Complete reports whether the log shows all n VIPs bound and announced.
+func (d DaemonTimes) Complete(n int) bool { return d.Bound >= n && d.Announced >= n }
 
 // ClaimToLastBound is the time from the committed claim to the last VIP bound.
 func (d DaemonTimes) ClaimToLastBound() float64 { return diff(d.LastBoundMs, d.ClaimedMs) }

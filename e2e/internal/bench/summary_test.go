@@ -99,3 +99,35 @@ func TestWriteMarkdown(t *testing.T) {
 		}
 	}
 }
+
+// A run with many VIPs gets its own row with the time to all of them bound
+// and announced; one whose log misses some shows no such time; a one-VIP run
+// has no row.
+func TestWriteMarkdownAllVIPs(t *testing.T) {
+	whole := run(Raftvip, "lan-5n", "hostdown-1024vips", 0, 400, 400, 0)
+	whole.VIPs, whole.Taker = 1024, "n2"
+	whole.Daemon = &DaemonTimes{ClaimedMs: 300, LastBoundMs: 340.5, LastAnnouncedMs: 420, Bound: 1024, Announced: 1024}
+	short := whole
+	short.Index = 1
+	short.Daemon = &DaemonTimes{ClaimedMs: 300, LastBoundMs: 340, LastAnnouncedMs: 390, Bound: 1024, Announced: 1000}
+	single := run(Raftvip, "lan", "hostdown", 0, 300, 300, 0)
+	single.VIPs = 1
+	single.Daemon = &DaemonTimes{ClaimedMs: 300, LastBoundMs: 301, LastAnnouncedMs: 302, Bound: 1, Announced: 1}
+	runs := []Run{whole, short, single}
+	var buf bytes.Buffer
+	if err := WriteMarkdown(&buf, Results{Runs: runs, Summary: Summarise(runs)}); err != nil {
+		t.Fatal(err)
+	}
+	md := buf.String()
+	for _, want := range []string{
+		"| hostdown-1024vips | lan-5n | 0 | n2 | 1024 | 1024 | 1024 | 40.5 | 120 |",
+		"| hostdown-1024vips | lan-5n | 1 | n2 | 1024 | 1024 | 1000 | 40 | — |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "| hostdown | lan | 0 |") {
+		t.Errorf("a one-VIP run has a row in the all-VIPs table:\n%s", md)
+	}
+}

@@ -21,8 +21,9 @@ const (
 	svgAxisH   = 34
 )
 
-// nodeColours are colour-blind friendly (Okabe-Ito) colours for n1..n5.
-var nodeColours = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9"}
+// nodeColours are colour-blind friendly colours for n1..n7: Okabe-Ito's
+// for n1..n5, Paul Tol's wine and indigo for the larger clusters of -nodes.
+var nodeColours = []string{"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#882255", "#332288"}
 
 // NodeColour is the colour of node n in every plot (grey for unknown).
 func NodeColour(n int) string {
@@ -48,7 +49,11 @@ func WriteSVG(w io.Writer, title string, groups []Group, from, to time.Duration)
 		svgWidth, height, svgWidth, height)
 	s.printf(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	s.printf(`<text x="10" y="18" font-size="15" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
-	s.legend(len(groups))
+	nodes := 3
+	for _, g := range groups {
+		nodes = max(nodes, len(g.Holders))
+	}
+	s.legend(nodes)
 	y := svgTop
 	for _, g := range groups {
 		y = s.group(g, y)
@@ -76,10 +81,11 @@ func (s *svgWriter) x(t time.Duration) float64 {
 	return svgLabelW + float64(t-s.from)/float64(s.to-s.from)*(svgWidth-svgLabelW-svgRight)
 }
 
-func (s *svgWriter) legend(int) {
+// legend names the colours of nodes 1 to nodes.
+func (s *svgWriter) legend(nodes int) {
 	x := 10
 	s.printf(`<g font-size="11">`)
-	for n := 1; n <= 3; n++ {
+	for n := 1; n <= nodes; n++ {
 		s.printf(`<rect x="%d" y="28" width="12" height="10" fill="%s"/><text x="%d" y="37">n%d</text>`, x, NodeColour(n), x+16, n)
 		x += 50
 	}

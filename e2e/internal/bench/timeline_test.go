@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -82,6 +83,30 @@ func TestWriteSVG(t *testing.T) {
 	}
 	if got := strings.Count(svg, `fill="`+NodeColour(2)+`"`); got != 2*2+1 {
 		t.Errorf("%d n2-coloured shapes, want 2 per group and 1 in the legend", got)
+	}
+}
+
+// A seven-node cluster has a lane per node, and the legend names every
+// node in a colour of its own.
+func TestWriteSVGSevenNodes(t *testing.T) {
+	g := GroupOf("raftvip, lan-7n profile", failoverReport(), 20*ms, 7)
+	if len(g.Holders) != 7 {
+		t.Fatalf("%d holder lanes, want 7", len(g.Holders))
+	}
+	var buf bytes.Buffer
+	if err := WriteSVG(&buf, "hostdown", []Group{g}, -20*ms, 50*ms); err != nil {
+		t.Fatal(err)
+	}
+	svg := buf.String()
+	colours := map[string]bool{}
+	for n := 1; n <= 7; n++ {
+		colours[NodeColour(n)] = true
+		if !strings.Contains(svg, fmt.Sprintf(`fill="%s"/><text x="%d" y="37">n%d</text>`, NodeColour(n), 26+50*(n-1), n)) {
+			t.Errorf("legend lacks n%d", n)
+		}
+	}
+	if len(colours) != 7 || colours[NodeColour(0)] {
+		t.Errorf("seven nodes share colours: %v", colours)
 	}
 }
 

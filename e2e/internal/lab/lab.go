@@ -32,9 +32,11 @@ const (
 	clientHost = 50
 	// intruderHost is above every node's and the client's address.
 	intruderHost = 66
-	// maxNodes keeps node addresses (192.0.2.11 up) below the client's.
-	maxNodes = clientHost - 11
 )
+
+// MaxNodes is the most nodes a lab can have: it keeps node addresses
+// (192.0.2.11 up) below the client's.
+const MaxNodes = clientHost - 11
 
 // ErrClosed is returned by operations on a lab that has been closed.
 var ErrClosed = errors.New("lab closed")
@@ -102,8 +104,8 @@ func New(ctx context.Context, opts Options) (*Lab, error) {
 	if opts.Nodes == 0 {
 		opts.Nodes = 3
 	}
-	if opts.Nodes < 1 || opts.Nodes > maxNodes {
-		return nil, fmt.Errorf("lab nodes %d: want 1..%d", opts.Nodes, maxNodes)
+	if opts.Nodes < 1 || opts.Nodes > MaxNodes {
+		return nil, fmt.Errorf("lab nodes %d: want 1..%d", opts.Nodes, MaxNodes)
 	}
 	l := &Lab{
 		logf:      opts.Logf,
@@ -298,6 +300,24 @@ func (l *Lab) node(i int) node {
 }
 
 func hostIP(host int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(host)}) }
+
+// SpareIPv4 lists, ascending, the host addresses of 192.0.2.0/24 that no lab
+// ever gives a host: not the router (.1), any node (.11 up to the last of
+// MaxNodes), the client (.50) or the intruder (.66), so a bench can bind as
+// many VIPs as the LAN's subnet has room for. 192.0.2.2 is left out too:
+// test machines that number their own uplink from this range start there
+// (the one the benchmarks ran on does), and although no lab namespace sees
+// that link, a VIP equal to it would make captures and logs ambiguous.
+func SpareIPv4() []netip.Addr {
+	var out []netip.Addr
+	for host := 3; host < 255; host++ {
+		node := host >= 11 && host < 11+MaxNodes
+		if !node && host != clientHost && host != intruderHost {
+			out = append(out, hostIP(host))
+		}
+	}
+	return out
+}
 
 func hostIP6(host int) netip.Addr { return netip.MustParseAddr(fmt.Sprintf("2001:db8::%d", host)) }
 

@@ -201,23 +201,57 @@ func TestLab(t *testing.T) {
 	})
 }
 
-// TestFiveNodes: a lab of five nodes gives each its own address and MAC, and
-// the client reaches every one.
-func TestFiveNodes(t *testing.T) {
-	l := lab.ForTest(t, lab.Options{Nodes: 5})
+// TestSevenNodes: a lab of seven nodes gives each its own name, address and
+// MAC, none of them among the spare addresses a bench binds VIPs on, and the
+// client reaches every one.
+func TestSevenNodes(t *testing.T) {
+	const nodes = 7
+	l := lab.ForTest(t, lab.Options{Nodes: nodes})
 	if err := l.StartResponders(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	macs := map[string]bool{}
-	for i := 1; i <= 5; i++ {
+	spare := lab.SpareIPv4()
+	if slices.Contains(spare, l.ClientIP()) {
+		t.Errorf("the client's %s is among the spare addresses", l.ClientIP())
+	}
+	macs, names := map[string]bool{}, map[string]bool{}
+	for i := 1; i <= nodes; i++ {
 		if want := netip.MustParseAddr(fmt.Sprintf("192.0.2.1%d", i)); l.NodeIP(i) != want {
 			t.Errorf("NodeIP(%d) = %s, want %s", i, l.NodeIP(i), want)
 		}
+		if slices.Contains(spare, l.NodeIP(i)) {
+			t.Errorf("n%d's %s is among the spare addresses", i, l.NodeIP(i))
+		}
 		macs[l.NodeMAC(i).String()] = true
+		names[l.NodeNS(i)] = true
 		reaches(t, l, l.ClientNS(), i)
 	}
-	if len(macs) != 5 {
-		t.Errorf("five nodes have %d distinct MACs: %v", len(macs), macs)
+	if len(macs) != nodes || len(names) != nodes {
+		t.Errorf("%d nodes have %d distinct MACs and %d namespaces: %v %v", nodes, len(macs), len(names), macs, names)
+	}
+}
+
+// TestSpareIPv4: the spare addresses are the LAN's host addresses that no
+// lab host, router or uplink takes, ascending.
+func TestSpareIPv4(t *testing.T) {
+	spare := lab.SpareIPv4()
+	taken := []string{"192.0.2.0", "192.0.2.1", "192.0.2.2", "192.0.2.11", "192.0.2.49", "192.0.2.50", "192.0.2.66", "192.0.2.255"}
+	for _, a := range taken {
+		if slices.Contains(spare, netip.MustParseAddr(a)) {
+			t.Errorf("%s is among the spare addresses", a)
+		}
+	}
+	for _, a := range []string{"192.0.2.3", "192.0.2.10", "192.0.2.51", "192.0.2.65", "192.0.2.67", "192.0.2.100", "192.0.2.254"} {
+		if !slices.Contains(spare, netip.MustParseAddr(a)) {
+			t.Errorf("%s is not among the spare addresses", a)
+		}
+	}
+	// 254 host addresses less .1, .2, the nodes' .11-.49, the client and the intruder.
+	if want := 254 - 2 - lab.MaxNodes - 2; len(spare) != want {
+		t.Errorf("%d spare addresses, want %d", len(spare), want)
+	}
+	if !slices.IsSortedFunc(spare, netip.Addr.Compare) {
+		t.Errorf("spare addresses not ascending: %v", spare)
 	}
 }
 

@@ -38,8 +38,8 @@ func (l *Lab) AddNode(ctx context.Context) (int, error) {
 	}
 	i := len(l.nodes) + 1
 	l.mu.Unlock()
-	if i > maxNodes {
-		return 0, fmt.Errorf("add node %d: at most %d", i, maxNodes)
+	if i > MaxNodes {
+		return 0, fmt.Errorf("add node %d: at most %d", i, MaxNodes)
 	}
 
 	var n node
