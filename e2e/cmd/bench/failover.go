@@ -95,7 +95,7 @@ func (b *benchRun) measure(ctx context.Context, l *lab.Lab, s spec, sc scenario,
 	faultAt := fault.Sub(rep.Start)
 	fill(r, rep, faultAt)
 	b.say("  %s run %d: outage windows after the fault (offset:length): %s", sc.name, r.Index,
-		formatWindows(windows(rep, faultAt)))
+		formatWindows(bench.OutagesAfter(rep, faultAt)))
 	if n := lab.NodeIndex(r.Taker); n > 0 {
 		r.Daemon = daemonTimes(ctx, sys, n, fault, len(vips))
 	}

@@ -73,40 +73,15 @@ func (s *raftvipSys) restart(ctx context.Context, i int) error {
 	return err
 }
 
-// window is one outage the client saw: from the last answer before failed
-// dials to the first answer after them, offsets from the fault.
-type window struct{ from, length time.Duration }
-
-// windows lists every outage of rep from faultAt on, in order.
-func windows(rep probe.Report, faultAt time.Duration) []window {
-	var out []window
-	lastOK, failing := time.Duration(-1), false
-	for _, d := range rep.Dials {
-		switch {
-		case d.Err != "":
-			failing = lastOK >= 0
-		case failing:
-			if d.At >= faultAt {
-				out = append(out, window{from: lastOK - faultAt, length: d.At - lastOK})
-			}
-			failing, lastOK = false, d.At
-		default:
-			lastOK = d.At
-		}
-	}
-	if failing {
-		out = append(out, window{from: lastOK - faultAt, length: rep.Duration - lastOK})
-	}
-	return out
-}
-
-func formatWindows(ws []window) string {
+// formatWindows lists outage windows as offset:length, offsets from the
+// fault.
+func formatWindows(ws []probe.Window) string {
 	if len(ws) == 0 {
 		return "none"
 	}
 	parts := make([]string, len(ws))
 	for i, w := range ws {
-		parts[i] = fmt.Sprintf("%+dms:%dms", w.from.Milliseconds(), w.length.Milliseconds())
+		parts[i] = fmt.Sprintf("%+dms:%dms", w.From.Milliseconds(), w.Length.Milliseconds())
 	}
 	return strings.Join(parts, " ")
 }

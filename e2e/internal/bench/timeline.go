@@ -86,19 +86,43 @@ func appendSeg(segs []Seg, s Seg) []Seg {
 	return append(segs, s)
 }
 
-// HolderChanges counts the changes of the set of VIP holders between
-// readable samples: a move from n1 to n2 through a gap with no holder is 2.
-func HolderChanges(states []probe.State) int {
-	n, seen := 0, false
+// HolderChange is a change of the set of VIP holders between two readable
+// samples.
+type HolderChange struct {
+	At       time.Duration // the first sample that showed To
+	From, To []int
+}
+
+// HolderMoves lists the changes of the set of VIP holders between readable
+// samples, in order: a move from n1 to n2 through a gap with no holder is 2.
+func HolderMoves(states []probe.State) []HolderChange {
+	var out []HolderChange
+	seen := false
 	var last []int
 	for _, s := range states {
 		if s.Err != "" {
 			continue
 		}
 		if seen && !slices.Equal(s.Holders, last) {
-			n++
+			out = append(out, HolderChange{At: s.At, From: last, To: s.Holders})
 		}
 		last, seen = s.Holders, true
 	}
-	return n
+	return out
+}
+
+// HolderChanges counts the changes HolderMoves lists.
+func HolderChanges(states []probe.State) int { return len(HolderMoves(states)) }
+
+// OutagesAfter lists the outages of r that end at or after at, their From
+// counted from at (negative for one that began before it).
+func OutagesAfter(r probe.Report, at time.Duration) []probe.Window {
+	var out []probe.Window
+	for _, w := range r.Windows() {
+		if w.From+w.Length >= at {
+			w.From -= at
+			out = append(out, w)
+		}
+	}
+	return out
 }

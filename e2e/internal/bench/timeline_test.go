@@ -119,3 +119,22 @@ func TestNiceStep(t *testing.T) {
 		}
 	}
 }
+
+func TestHolderMoves(t *testing.T) {
+	r := failoverReport()
+	want := []HolderChange{{At: 30 * ms, From: []int{1}, To: []int{1, 2}}, {At: 40 * ms, From: []int{1, 2}, To: []int{2}}}
+	if diff := cmp.Diff(want, HolderMoves(r.States)); diff != "" {
+		t.Errorf("HolderMoves (-want +got):\n%s", diff)
+	}
+}
+
+func TestOutagesAfter(t *testing.T) {
+	r := failoverReport() // answers until 20 ms, fails at 30 and 40 ms, n2 from 50 ms
+	want := []probe.Window{{From: -5 * ms, Length: 30 * ms}}
+	if diff := cmp.Diff(want, OutagesAfter(r, 25*ms)); diff != "" {
+		t.Errorf("OutagesAfter(25ms) (-want +got):\n%s", diff)
+	}
+	if got := OutagesAfter(r, 51*ms); len(got) != 0 {
+		t.Errorf("OutagesAfter(51ms) = %v, want none: the outage ended at 50 ms", got)
+	}
+}

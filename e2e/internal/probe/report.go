@@ -121,27 +121,46 @@ func (r *Report) answers() {
 	}
 }
 
-// outage finds the longest run of failed dials between two answers.
-func (r *Report) outage() {
+// Window is one outage the client saw: from the last answer before a run of
+// failed dials (From, since Report.Start) to the first answer after them,
+// Length later, or to the end of the probe (Unrecovered).
+type Window struct {
+	From        time.Duration
+	Length      time.Duration
+	Unrecovered bool
+}
+
+// Windows lists every outage in order. Failures before the first answer do
+// not count: the VIP was not up yet.
+func (r Report) Windows() []Window { return windows(r.Dials, r.Duration) }
+
+// windows is Windows over dials ordered by At, for a probe that ran until end.
+func windows(dials []Dial, end time.Duration) []Window {
+	var out []Window
 	var lastOK time.Duration
 	seenOK, failing := false, false
-	for _, d := range r.Dials {
+	for _, d := range dials {
 		switch {
 		case d.Err != "":
 			failing = seenOK
 		case failing:
-			if gap := d.At - lastOK; gap > r.Outage {
-				r.Outage, r.OutageFrom = gap, lastOK
-			}
-			failing = false
-			fallthrough
+			out = append(out, Window{From: lastOK, Length: d.At - lastOK})
+			failing, lastOK = false, d.At
 		default:
 			lastOK, seenOK = d.At, true
 		}
 	}
 	if failing {
-		if gap := r.Duration - lastOK; gap > r.Outage {
-			r.Outage, r.OutageFrom, r.Unrecovered = gap, lastOK, true
+		out = append(out, Window{From: lastOK, Length: end - lastOK, Unrecovered: true})
+	}
+	return out
+}
+
+// outage picks the longest window, the first of equals.
+func (r *Report) outage() {
+	for _, w := range windows(r.Dials, r.Duration) {
+		if w.Length > r.Outage {
+			r.Outage, r.OutageFrom, r.Unrecovered = w.Length, w.From, w.Unrecovered
 		}
 	}
 }

@@ -107,3 +107,18 @@ func TestAnalyzeNeverDual(t *testing.T) {
 		t.Errorf("DualHolder = %v, want 0", r.DualHolder)
 	}
 }
+
+func TestWindows(t *testing.T) {
+	r := analyze(netip.Addr{}, time.Time{}, 120*ms, dials("-", "n1", "-", "n1", "n1", "-", "-", "n2", "n2", "-"), nil)
+	want := []Window{
+		{From: 10 * ms, Length: 20 * ms},
+		{From: 40 * ms, Length: 30 * ms},
+		{From: 80 * ms, Length: 40 * ms, Unrecovered: true}, // to the end at 120 ms
+	}
+	if diff := cmp.Diff(want, r.Windows()); diff != "" {
+		t.Errorf("Windows (-want +got):\n%s", diff)
+	}
+	if r.Outage != 40*ms || r.OutageFrom != 80*ms || !r.Unrecovered {
+		t.Errorf("Outage = %v from %v, unrecovered %v; want the last window", r.Outage, r.OutageFrom, r.Unrecovered)
+	}
+}
