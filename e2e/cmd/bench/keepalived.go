@@ -75,26 +75,44 @@ type keepalivedSys struct {
 	l       *lab.Lab
 	profile string // default or tuned
 	topo    string
+	vips    []netip.Prefix
 	procs   map[int]*lab.Proc
 }
 
 func (s *keepalivedSys) start(ctx context.Context, vips []netip.Prefix) (int, error) {
-	s.procs = map[int]*lab.Proc{}
+	s.procs, s.vips = map[int]*lab.Proc{}, vips
 	for i := 1; i <= s.l.Nodes(); i++ {
-		conf := filepath.Join(s.l.Dir(), fmt.Sprintf("keepalived-n%d.conf", i))
-		if err := os.WriteFile(conf, []byte(keepalivedConf(i, s.profile, s.topo, vips)), 0o644); err != nil {
+		if err := s.startNode(ctx, i); err != nil {
 			return 0, err
 		}
-		base := filepath.Join(s.l.Dir(), fmt.Sprintf("keepalived-n%d", i))
-		argv := []string{"keepalived", "-n", "-l", "-D", "-G", "-P", "-f", conf,
-			"-p", base + ".pid", "-r", base + "-vrrp.pid"}
-		p, err := s.l.Start(ctx, i, argv, nil)
-		if err != nil {
-			return 0, err
-		}
-		s.procs[i] = p
 	}
-	return 1, waitHeld(ctx, s.l, vips, 1)
+	return 1, waitHeld(ctx, s.l, s.vips, 1)
+}
+
+// startNode writes node i's config and starts its keepalived.
+func (s *keepalivedSys) startNode(ctx context.Context, i int) error {
+	conf := filepath.Join(s.l.Dir(), fmt.Sprintf("keepalived-n%d.conf", i))
+	if err := os.WriteFile(conf, []byte(keepalivedConf(i, s.profile, s.topo, s.vips)), 0o644); err != nil {
+		return err
+	}
+	base := filepath.Join(s.l.Dir(), fmt.Sprintf("keepalived-n%d", i))
+	argv := []string{"keepalived", "-n", "-l", "-D", "-G", "-P", "-f", conf,
+		"-p", base + ".pid", "-r", base + "-vrrp.pid"}
+	p, err := s.l.Start(ctx, i, argv, nil)
+	if err != nil {
+		return err
+	}
+	s.procs[i] = p
+	return nil
+}
+
+// restart waits for node i's keepalived to exit and starts it again with
+// the same config, as systemd would after `systemctl restart keepalived`.
+func (s *keepalivedSys) restart(ctx context.Context, i int) error {
+	if err := exited(ctx, s.procs[i], i); err != nil {
+		return err
+	}
+	return s.startNode(ctx, i)
 }
 
 // keepalivedState is node i's initial VRRP state. Three nodes all start as

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/raftvip/raftvip/e2e/internal/lab"
 	"github.com/raftvip/raftvip/e2e/internal/probe"
 )
 
@@ -61,13 +62,23 @@ func restart(ctx context.Context, e env, i int) error {
 	return r.restart(ctx, i)
 }
 
+// exited waits for p, node i's stopped daemon, to exit, as systemd waits
+// before it starts a unit again; a nil p has nothing to wait for.
+func exited(ctx context.Context, p *lab.Proc, i int) error {
+	if p == nil {
+		return nil
+	}
+	if err := probe.WaitFor(ctx, func() bool { return !p.Running() }, settle); err != nil {
+		return fmt.Errorf("n%d did not exit: %w", i, err)
+	}
+	return nil
+}
+
 // restart waits for node i's agent to exit and starts it again, as systemd
 // would after `systemctl restart`.
 func (s *raftvipSys) restart(ctx context.Context, i int) error {
-	if p := s.c.Proc(i); p != nil {
-		if err := probe.WaitFor(ctx, func() bool { return !p.Running() }, settle); err != nil {
-			return fmt.Errorf("n%d did not exit: %w", i, err)
-		}
+	if err := exited(ctx, s.c.Proc(i), i); err != nil {
+		return err
 	}
 	_, err := s.c.Restart(ctx, i)
 	return err
