@@ -38,6 +38,7 @@ type config struct {
 	bin        string
 	idle       time.Duration
 	stability  time.Duration
+	disturb    time.Duration
 	verbose    bool
 	command    string
 }
@@ -60,6 +61,7 @@ func parse(args []string) (config, error) {
 	fs.StringVar(&c.bin, "bin", "", "raftvip binary (default: build it)")
 	fs.DurationVar(&c.idle, "idle", 60*time.Second, "idle window for the CPU and RSS figures (0: skip)")
 	fs.DurationVar(&c.stability, "stability", 0, "watch an idle cluster under a CPU hog this long per profile (0: skip)")
+	fs.DurationVar(&c.disturb, "disturb", 0, "run a cluster this long per profile under CPU hogs while followers are restarted and frozen (0: skip; documented run: 10m)")
 	fs.BoolVar(&c.verbose, "v", false, "print the lab's own log lines")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -89,6 +91,9 @@ func parse(args []string) (config, error) {
 		if !slices.Contains([]string{"lan", "fast", "wan"}, p) {
 			return c, fmt.Errorf("-timing: unknown profile %q (want lan, fast or wan)", p)
 		}
+	}
+	if c.disturb != 0 && c.disturb <= restartEvery {
+		return c, fmt.Errorf("-disturb %v: want 0 (skip) or longer than the restart period %v", c.disturb, restartEvery)
 	}
 	if c.runs < 1 {
 		return c, fmt.Errorf("-runs %d: want 1 or more", c.runs)
@@ -137,6 +142,8 @@ type benchRun struct {
 	systems   []spec
 	res       bench.Results
 	timelines map[string]*timeline
+	// disturbTimelines has the timeline of each disturbance run.
+	disturbTimelines []bench.Group
 }
 
 // timeline is the first run of each system in one scenario, for its SVG.
@@ -165,6 +172,18 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	if cfg.stability > 0 {
 		for _, s := range b.systems {
 			b.res.Stability = append(b.res.Stability, b.stable(ctx, s))
+		}
+	}
+	if cfg.disturb > 0 {
+		for _, s := range b.systems {
+			d, g := b.disturbed(ctx, s)
+			b.res.Disturbance = append(b.res.Disturbance, d)
+			if g != nil {
+				b.disturbTimelines = append(b.disturbTimelines, *g)
+			}
+			if err := b.write(); err != nil { // each run is long: keep what is done
+				return err
+			}
 		}
 	}
 	if err := b.write(); err != nil {

@@ -16,7 +16,7 @@ import (
 func (b *benchRun) write() error {
 	b.res.Summary = bench.Summarise(b.res.Runs)
 	b.res.Ratios = bench.Ratios(b.res.Runs, pairingsFor(b.shapes))
-	b.res.Targets = bench.Evaluate(b.res.Summary, b.res.Resources, b.res.Stability)
+	b.res.Targets = append(bench.Evaluate(b.res.Summary, b.res.Resources, b.res.Stability), bench.DisturbanceTarget(b.res.Disturbance))
 	js, err := json.MarshalIndent(b.res, "", "  ")
 	if err != nil {
 		return fmt.Errorf("results.json: %w", err)
@@ -36,6 +36,9 @@ func (b *benchRun) write() error {
 			return err
 		}
 	}
+	if len(b.disturbTimelines) > 0 {
+		return writeDisturbSVG(filepath.Join(b.cfg.out, "disturb.svg"), b.disturbTimelines)
+	}
 	return nil
 }
 
@@ -43,13 +46,24 @@ func (b *benchRun) write() error {
 const svgBefore = 300 * time.Millisecond
 
 func writeSVG(path, scenario string, tl *timeline) error {
+	title := fmt.Sprintf("%s: %s (first run of each)", scenario, tl.about)
+	return writeTimeline(path, title, bench.FailoverLabels(), tl.groups, -svgBefore)
+}
+
+// writeDisturbSVG draws the disturbance runs from their start.
+func writeDisturbSVG(path string, groups []bench.Group) error {
+	title := "disturbance: CPU hogs, followers restarted and frozen (client gaps narrower than a pixel do not show)"
+	return writeTimeline(path, title, disturbLabels(), groups, 0)
+}
+
+// writeTimeline draws groups from from to the end of the longest.
+func writeTimeline(path, title string, lb bench.Labels, groups []bench.Group, from time.Duration) error {
 	end := time.Second
-	for _, g := range tl.groups {
+	for _, g := range groups {
 		end = max(end, g.End)
 	}
 	var buf bytes.Buffer
-	title := fmt.Sprintf("%s: %s (first run of each)", scenario, tl.about)
-	if err := bench.WriteSVG(&buf, title, tl.groups, -svgBefore, end); err != nil {
+	if err := bench.WriteSVG(&buf, title, lb, groups, from, end); err != nil {
 		return err
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)

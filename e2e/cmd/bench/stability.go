@@ -34,53 +34,85 @@ func (b *benchRun) stable(ctx context.Context, s spec) bench.Stability {
 }
 
 func (b *benchRun) watchStable(ctx context.Context, s spec, st *bench.Stability) error {
-	l, err := b.labFor(ctx, s, filepath.Join(b.cfg.out, "logs", s.kind+"-"+s.profile, "stability"))
+	x, err := b.startLoaded(ctx, s, filepath.Join(b.cfg.out, "logs", s.kind+"-"+s.profile, "stability"), st.Hogs)
 	if err != nil {
 		return err
 	}
-	defer closeLab(l)
-	if err := l.StartResponders(ctx); err != nil {
-		return err
-	}
-	sys, err := s.newSys(l)
-	if err != nil {
-		return err
-	}
-	vips := vipList(1)
-	holder, err := sys.start(ctx, vips)
-	if err != nil {
-		return err
-	}
-	p := probe.Start(ctx, l, vips[0].Addr(), probe.Options{})
-	defer p.Stop()
-	if err := probe.WaitFor(ctx, func() bool { return p.LastAnswer() == lab.NodeName(holder) }, 10*time.Second); err != nil {
-		return fmt.Errorf("the client never reached n%d: %w", holder, err)
-	}
-	var hogs []*lab.Proc
-	defer func() {
-		for _, h := range hogs {
-			_ = h.Signal(syscall.SIGKILL) // by PID; the lab reaps it
-		}
-	}()
-	for k := range st.Hogs {
-		h, err := l.StartNice(ctx, k%l.Nodes()+1, 0, hogArgv, nil) // a neighbour, not the agent
-		if err != nil {
-			return err
-		}
-		hogs = append(hogs, h)
-	}
+	defer x.close()
 	start := time.Now()
 	w := leaderWatch{}
 	for time.Since(start) < b.cfg.stability {
-		w.poll(ctx, sys, l.Nodes())
+		w.poll(ctx, x.sys, x.lab.Nodes())
 		time.Sleep(pollEvery)
 	}
 	st.Seconds = time.Since(start).Seconds()
-	rep := p.Stop()
+	rep := x.probe.Stop()
 	st.LeaderChanges, st.TermChanges = w.changes()
 	st.VIPMoves = bench.HolderChanges(rep.States)
 	st.DualHolderMs, st.OutageMs, st.Flaps = bench.MS(rep.DualHolder), bench.MS(rep.Outage), rep.Flaps
 	return nil
+}
+
+// loaded is a cluster holding one VIP, the client probing it, with busy
+// loops running in its lab: what the stability and disturbance runs watch.
+type loaded struct {
+	lab      *lab.Lab
+	sys      system
+	holder   int // the node that held the VIP when the client first reached it
+	probe    *probe.Probe
+	hogs     []*lab.Proc
+	hogsFrom time.Time // just before the first hog started
+}
+
+// startLoaded starts s's cluster in a lab logging to dir, waits until the
+// client reaches the holder, then starts hogs busy loops. The caller closes
+// it.
+func (b *benchRun) startLoaded(ctx context.Context, s spec, dir string, hogs int) (_ *loaded, err error) {
+	l, err := b.labFor(ctx, s, dir)
+	if err != nil {
+		return nil, err
+	}
+	x := &loaded{lab: l}
+	defer func() {
+		if err != nil {
+			x.close()
+		}
+	}()
+	if err := l.StartResponders(ctx); err != nil {
+		return nil, err
+	}
+	if x.sys, err = s.newSys(l); err != nil {
+		return nil, err
+	}
+	vips := vipList(1)
+	if x.holder, err = x.sys.start(ctx, vips); err != nil {
+		return nil, err
+	}
+	x.probe = probe.Start(ctx, l, vips[0].Addr(), probe.Options{})
+	if err := probe.WaitFor(ctx, func() bool { return x.probe.LastAnswer() == lab.NodeName(x.holder) }, 10*time.Second); err != nil {
+		return nil, fmt.Errorf("the client never reached n%d: %w", x.holder, err)
+	}
+	x.hogsFrom = time.Now()
+	for k := range hogs {
+		h, err := l.StartNice(ctx, k%l.Nodes()+1, 0, hogArgv, nil) // a neighbour, not the agent
+		if err != nil {
+			return nil, err
+		}
+		x.hogs = append(x.hogs, h)
+	}
+	return x, nil
+}
+
+// close ends the hogs (by PID; the lab reaps them), the probe and the lab.
+// The probe's report stays available from its Stop.
+func (x *loaded) close() {
+	for _, h := range x.hogs {
+		_ = h.Signal(syscall.SIGKILL)
+	}
+	if x.probe != nil {
+		x.probe.Stop()
+	}
+	closeLab(x.lab)
 }
 
 // leaderWatch follows the leader and the highest term the nodes report.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -19,6 +20,7 @@ func WriteMarkdown(w io.Writer, res Results) error {
 	allVIPsTable(&b, res.Runs)
 	resourceTable(&b, res.Resources)
 	stabilityTable(&b, res.Stability)
+	disturbanceTable(&b, res.Disturbance)
 	var lines []string
 	for _, v := range res.Targets {
 		lines = append(lines, row(v.Target, v.Measured, v.Met))
@@ -170,6 +172,49 @@ func stabilityTable(b *strings.Builder, stab []Stability) {
 			"VIP moves: changes of the set of holders.",
 		[]string{"system", "profile", "window", "hogs", "leader changes", "term changes", "VIP moves", "dual holder, ms",
 			"longest outage, ms", "flaps", "error"}, lines)
+}
+
+func disturbanceTable(b *strings.Builder, ds []Disturbance) {
+	var lines []string
+	for _, d := range ds {
+		lines = append(lines, row(d.System, d.Profile, fmt.Sprintf("%.0f s", d.Seconds), fmt.Sprint(d.Hogs),
+			fmt.Sprint(d.Restarts), fmt.Sprint(d.Freezes), fmt.Sprint(len(d.Moves)), fmt.Sprint(len(d.Outages)),
+			num(d.OutageTotalMs), num(d.LongestMs), fmt.Sprintf("%.2f %% of %d", d.AnsweredPct(), d.Probes), d.Verdict, d.Err))
+	}
+	table(b, "Disturbance run",
+		"A cluster under one busy loop per CPU while a node that does not hold the VIP is restarted (SIGTERM, exit, "+
+			"start) every 30 s and one is frozen for 150 ms every 20 s, round-robin over those nodes; the client probes "+
+			"the VIP every 10 ms and the holders are sampled every 10 ms. Target: no holder change and no client outage. "+
+			"Times below are seconds since the run's start.",
+		[]string{"system", "profile", "window", "hogs", "restarts", "freezes", "holder changes", "outages",
+			"outage total, ms", "longest outage, ms", "probes answered", "target", "error"}, lines)
+	for _, d := range ds {
+		for _, m := range d.Moves {
+			fmt.Fprintf(b, "- %s %s: holders %v → %v at %s%s\n", d.System, d.Profile, m.From, m.To, seconds(m.AtMs), after(d.Actions, m.AtMs))
+		}
+		for _, o := range d.Outages {
+			end := ""
+			if o.Unrecovered {
+				end = ", unrecovered at the end"
+			}
+			fmt.Fprintf(b, "- %s %s: outage of %s ms at %s%s%s\n", d.System, d.Profile, num(o.Ms), seconds(o.AtMs), after(d.Actions, o.AtMs), end)
+		}
+	}
+	if slices.ContainsFunc(ds, func(d Disturbance) bool { return len(d.Moves)+len(d.Outages) > 0 }) {
+		b.WriteString("\n")
+	}
+}
+
+// seconds formats a time of a run, given in milliseconds, as "+61.23 s".
+func seconds(ms float64) string { return fmt.Sprintf("%+.2f s", ms/1000) }
+
+// after names the action an event followed: " (1.20 s after the restart of n2)".
+func after(actions []Action, atMs float64) string {
+	a, ok := Before(actions, atMs)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(" (%.2f s after the %s of %s)", (atMs-a.AtMs)/1000, a.Kind, a.Node)
 }
 
 // span formats "median [min..max]", or "—" without values.

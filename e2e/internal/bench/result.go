@@ -144,16 +144,17 @@ type Stability struct {
 
 // Results is everything one bench invocation measured: results.json.
 type Results struct {
-	Started   time.Time   `json:"started"`
-	Command   string      `json:"command"`
-	Machine   Machine     `json:"machine"`
-	Runs      []Run       `json:"runs"`
-	Summary   []Row       `json:"summary"`
-	Ratios    []Ratio     `json:"ratios"`
-	Resources []Resource  `json:"resources"`
-	Stability []Stability `json:"stability"`
-	Targets   []Verdict   `json:"targets"`
-	Notes     []string    `json:"notes"`
+	Started     time.Time     `json:"started"`
+	Command     string        `json:"command"`
+	Machine     Machine       `json:"machine"`
+	Runs        []Run         `json:"runs"`
+	Summary     []Row         `json:"summary"`
+	Ratios      []Ratio       `json:"ratios"`
+	Resources   []Resource    `json:"resources"`
+	Stability   []Stability   `json:"stability"`
+	Disturbance []Disturbance `json:"disturbance"`
+	Targets     []Verdict     `json:"targets"`
+	Notes       []string      `json:"notes"`
 }
 
 // Machine describes where the figures come from.

@@ -84,16 +84,22 @@ func TestWriteMarkdown(t *testing.T) {
 	runs := testRuns()
 	res := Results{Runs: runs, Summary: Summarise(runs), Ratios: Ratios(runs, []Pairing{{"lan", "default"}}),
 		Notes: []string{"quick run"}}
+	markdownHas(t, res,
+		"| hostdown | raftvip | lan | 3 | 400 [300..500] | 300 | 20 (1) | 1 | 1 failed; 1 without takeover |",
+		"| hostdown | lan / default | 0.15 [0.10..0.20] (2) | 0.10 [0.10..0.10] (1) |",
+		"- quick run",
+	)
+}
+
+// markdownHas checks that res's results.md has every line of wants.
+func markdownHas(t *testing.T, res Results, wants ...string) {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := WriteMarkdown(&buf, res); err != nil {
 		t.Fatal(err)
 	}
 	md := buf.String()
-	for _, want := range []string{
-		"| hostdown | raftvip | lan | 3 | 400 [300..500] | 300 | 20 (1) | 1 | 1 failed; 1 without takeover |",
-		"| hostdown | lan / default | 0.15 [0.10..0.20] (2) | 0.10 [0.10..0.10] (1) |",
-		"- quick run",
-	} {
+	for _, want := range wants {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
@@ -130,4 +136,40 @@ func TestWriteMarkdownAllVIPs(t *testing.T) {
 	if strings.Contains(md, "| hostdown | lan | 0 |") {
 		t.Errorf("a one-VIP run has a row in the all-VIPs table:\n%s", md)
 	}
+}
+
+func TestDisturbanceTarget(t *testing.T) {
+	if v := DisturbanceTarget(nil); v.Met != notMeasured {
+		t.Errorf("no run: met %q, want %q", v.Met, notMeasured)
+	}
+	ds := []Disturbance{
+		{System: Keepalived, Profile: "default", Verdict: "pass"},
+		{System: Raftvip, Profile: "lan", Seconds: 600, Restarts: 19, Freezes: 29, HolderSamples: 1,
+			Outages: []Outage{{AtMs: 61000, Ms: 40}}, LongestMs: 40},
+	}
+	ds[1].Judge()
+	v := DisturbanceTarget(ds)
+	if v.Met != "no" || v.Measured != "0 holder changes, 1 outage (longest 40 ms) in 600 s, 19 restarts, 29 freezes" {
+		t.Errorf("one outage: %+v, want met no", v)
+	}
+	ds[1].Outages, ds[1].LongestMs = nil, 0
+	ds[1].Judge()
+	if v := DisturbanceTarget(ds); v.Met != "yes" {
+		t.Errorf("clean run: %+v, want met yes", v)
+	}
+}
+
+func TestWriteMarkdownDisturbance(t *testing.T) {
+	d := Disturbance{System: Raftvip, Profile: "lan", Seconds: 90, Hogs: 2, Restarts: 2, Freezes: 4,
+		Actions:       []Action{{AtMs: 30000, Kind: Restart, Node: "n2"}, {AtMs: 40000, Kind: Freeze, Node: "n3"}},
+		Moves:         []Move{{AtMs: 30500, From: []int{1}, To: []int{1, 3}}},
+		Outages:       []Outage{{AtMs: 41200, Ms: 30.2}},
+		OutageTotalMs: 30.2, LongestMs: 30.2, HolderSamples: 9000, Probes: 9000, Answered: 8997}
+	d.Judge()
+	markdownHas(t, Results{Disturbance: []Disturbance{d}},
+		"## Disturbance run",
+		"| raftvip | lan | 90 s | 2 | 2 | 4 | 1 | 1 | 30.2 | 30.2 | 99.97 % of 9000 | fail (1 holder change, 1 outage) |  |",
+		"- raftvip lan: holders [1] → [1 3] at +30.50 s (0.50 s after the restart of n2)",
+		"- raftvip lan: outage of 30.2 ms at +41.20 s (1.20 s after the freeze of n3)",
+	)
 }

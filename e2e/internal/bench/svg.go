@@ -33,9 +33,20 @@ func NodeColour(n int) string {
 	return nodeColours[n-1]
 }
 
+// Labels are the words of a timeline that depend on what it shows.
+type Labels struct {
+	Marks string // what the dashed lines mean, in the legend
+	Axis  string // what t=0 is, under the axis
+}
+
+// FailoverLabels are the words of a failover timeline: t=0 is the fault.
+func FailoverLabels() Labels {
+	return Labels{Marks: "red line = fault; purple = recovery (heal, SIGCONT)", Axis: "time since the fault"}
+}
+
 // WriteSVG draws the groups one under the other on a shared time axis (t=0
-// is each group's fault), clipped to [from, to].
-func WriteSVG(w io.Writer, title string, groups []Group, from, to time.Duration) error {
+// is each group's fault, or what lb says), clipped to [from, to].
+func WriteSVG(w io.Writer, title string, lb Labels, groups []Group, from, to time.Duration) error {
 	if to <= from {
 		to = from + time.Second
 	}
@@ -44,7 +55,7 @@ func WriteSVG(w io.Writer, title string, groups []Group, from, to time.Duration)
 		rows += 1 + len(g.Holders)
 	}
 	height := svgTop + len(groups)*(svgTitleH+svgGroupGp) + rows*(svgRowH+svgRowGap) + svgAxisH
-	s := &svgWriter{w: w, from: from, to: to}
+	s := &svgWriter{w: w, from: from, to: to, labels: lb}
 	s.printf(`<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		svgWidth, height, svgWidth, height)
 	s.printf(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
@@ -66,6 +77,7 @@ func WriteSVG(w io.Writer, title string, groups []Group, from, to time.Duration)
 type svgWriter struct {
 	w        io.Writer
 	from, to time.Duration
+	labels   Labels
 	err      error
 }
 
@@ -81,7 +93,7 @@ func (s *svgWriter) x(t time.Duration) float64 {
 	return svgLabelW + float64(t-s.from)/float64(s.to-s.from)*(svgWidth-svgLabelW-svgRight)
 }
 
-// legend names the colours of nodes 1 to nodes.
+// legend names the colours of nodes 1 to nodes, and what the marks mean.
 func (s *svgWriter) legend(nodes int) {
 	x := 10
 	s.printf(`<g font-size="11">`)
@@ -89,7 +101,7 @@ func (s *svgWriter) legend(nodes int) {
 		s.printf(`<rect x="%d" y="28" width="12" height="10" fill="%s"/><text x="%d" y="37">n%d</text>`, x, NodeColour(n), x+16, n)
 		x += 50
 	}
-	s.printf(`<text x="%d" y="37">gap in "client" = no answer; red line = fault; purple = recovery (heal, SIGCONT)</text></g>`+"\n", x)
+	s.printf(`<text x="%d" y="37">gap in "client" = no answer; %s</text></g>`+"\n", x, html.EscapeString(s.labels.Marks))
 }
 
 func (s *svgWriter) group(g Group, y int) int {
@@ -137,7 +149,7 @@ func (s *svgWriter) axis(y, height int) {
 		s.printf(`<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black"/><text x="%.1f" y="%d" font-size="10" text-anchor="middle">%s</text>`+"\n",
 			x, y, x, y+4, x, y+16, formatTick(t))
 	}
-	s.printf(`<text x="%d" y="%d" font-size="11" text-anchor="end">time since the fault</text>`+"\n", svgWidth-svgRight, height-4)
+	s.printf(`<text x="%d" y="%d" font-size="11" text-anchor="end">%s</text>`+"\n", svgWidth-svgRight, height-4, html.EscapeString(s.labels.Axis))
 }
 
 // niceStep picks a tick step giving 5 to 12 ticks over span.

@@ -101,6 +101,20 @@ func stable(stab []Stability) Verdict {
 	return v
 }
 
+// DisturbanceTarget judges the disturbance run of raftvip's lan profile:
+// no holder change and no client outage.
+func DisturbanceTarget(ds []Disturbance) Verdict {
+	v := Verdict{Target: "disturbance run, lan profile: no holder change, no client outage", Met: notMeasured}
+	for _, d := range ds {
+		if d.System == Raftvip && d.Profile == "lan" && d.Err == "" {
+			v.Measured = fmt.Sprintf("%s, %s (longest %s ms) in %.0f s, %d restarts, %d freezes",
+				plural(len(d.Moves), "holder change"), plural(len(d.Outages), "outage"), num(d.LongestMs), d.Seconds, d.Restarts, d.Freezes)
+			v.Met = yes(d.Verdict == "pass")
+		}
+	}
+	return v
+}
+
 func yes(ok bool) string {
 	if ok {
 		return "yes"

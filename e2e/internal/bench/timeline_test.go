@@ -63,7 +63,7 @@ func TestHolderChanges(t *testing.T) {
 func TestWriteSVG(t *testing.T) {
 	g := GroupOf("raftvip <lan> & co", failoverReport(), 20*ms, 3)
 	var buf bytes.Buffer
-	if err := WriteSVG(&buf, "hostdown", []Group{g, g}, -20*ms, 50*ms); err != nil {
+	if err := WriteSVG(&buf, "hostdown", FailoverLabels(), []Group{g, g}, -20*ms, 50*ms); err != nil {
 		t.Fatal(err)
 	}
 	// Well-formed XML, titles escaped, one bar per segment in the node colours.
@@ -94,7 +94,7 @@ func TestWriteSVGSevenNodes(t *testing.T) {
 		t.Fatalf("%d holder lanes, want 7", len(g.Holders))
 	}
 	var buf bytes.Buffer
-	if err := WriteSVG(&buf, "hostdown", []Group{g}, -20*ms, 50*ms); err != nil {
+	if err := WriteSVG(&buf, "hostdown", FailoverLabels(), []Group{g}, -20*ms, 50*ms); err != nil {
 		t.Fatal(err)
 	}
 	svg := buf.String()
@@ -136,5 +136,23 @@ func TestOutagesAfter(t *testing.T) {
 	}
 	if got := OutagesAfter(r, 51*ms); len(got) != 0 {
 		t.Errorf("OutagesAfter(51ms) = %v, want none: the outage ended at 50 ms", got)
+	}
+}
+
+func TestWriteSVGLabels(t *testing.T) {
+	g := GroupOf("raftvip, lan profile", failoverReport(), 20*ms, 3)
+	var buf bytes.Buffer
+	lb := Labels{Marks: "R = restart, F = freeze", Axis: "time since the run began"}
+	if err := WriteSVG(&buf, "disturbance", lb, []Group{g}, 0, 50*ms); err != nil {
+		t.Fatal(err)
+	}
+	svg := buf.String()
+	for _, want := range []string{"R = restart, F = freeze", "time since the run began"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("SVG lacks %q", want)
+		}
+	}
+	if strings.Contains(svg, "time since the fault") || strings.Contains(svg, "red line = fault") {
+		t.Error("SVG still speaks of a fault")
 	}
 }
