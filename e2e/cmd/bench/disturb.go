@@ -99,9 +99,7 @@ func (b *benchRun) act(ctx context.Context, x *loaded, d *bench.Disturbance) err
 		} else {
 			d.Freezes++
 		}
-		if b.cfg.verbose {
-			b.say("    +%.1f s: %s %s", a.AtMs/1000, a.Kind, a.Node)
-		}
+		b.say("  +%.1f s: %s %s", a.AtMs/1000, a.Kind, a.Node)
 	}
 	return sleepUntil(ctx, start.Add(b.cfg.disturb))
 }
