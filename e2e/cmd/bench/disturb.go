@@ -83,11 +83,13 @@ func (b *benchRun) act(ctx context.Context, x *loaded, d *bench.Disturbance) err
 		}
 		holders = knownHolders(x.probe.LastState(), holders)
 		node := nextTarget(x.lab.Nodes(), holders, last[st.kind])
-		a := bench.Action{AtMs: bench.MS(time.Since(start)), Kind: st.kind, Node: lab.NodeName(node)}
+		began := time.Now()
+		a := bench.Action{AtMs: bench.MS(began.Sub(start)), Kind: st.kind, Node: lab.NodeName(node)}
 		err := errors.New("every node holds the VIP")
 		if node != 0 {
 			err = hit(ctx, x.sys, st.kind, node)
 		}
+		a.TookMs = bench.MS(time.Since(began))
 		if err != nil {
 			a.Err = err.Error()
 			d.Actions = append(d.Actions, a)
@@ -99,21 +101,52 @@ func (b *benchRun) act(ctx context.Context, x *loaded, d *bench.Disturbance) err
 		} else {
 			d.Freezes++
 		}
-		b.say("  +%.1f s: %s %s", a.AtMs/1000, a.Kind, a.Node)
+		b.say("  +%.1f s: %s %s, %.0f ms", a.AtMs/1000, a.Kind, a.Node, a.TookMs)
 	}
 	return sleepUntil(ctx, start.Add(b.cfg.disturb))
 }
 
-// hit restarts or freezes node i's daemon.
+// hit restarts or freezes node i's daemon. A restart returns once the
+// daemon is back among its peers where the system can tell: the next action
+// may hit another node, and with three nodes two out at once is a lost
+// quorum, which must drop the VIPs; that would measure a double fault, not
+// the disturbance.
 func hit(ctx context.Context, sys system, kind string, i int) error {
 	e := env{sys: sys}
 	switch kind {
 	case bench.Restart:
-		return restart(ctx, e, i)
+		if err := restart(ctx, e, i); err != nil {
+			return err
+		}
+		if r, ok := sys.(rejoiner); ok {
+			return r.rejoined(ctx, i)
+		}
+		return nil
 	case bench.Freeze:
 		return freeze(e, i, freezeFor)
 	}
 	return fmt.Errorf("unknown action %q", kind)
+}
+
+// rejoiner is a system whose restarted daemon takes a while to rejoin its
+// peers and that can tell when it has. keepalived is not one: a BACKUP
+// needs no peer to be one.
+type rejoiner interface {
+	rejoined(ctx context.Context, i int) error
+}
+
+// rejoined waits until node i's agent follows a leader again: the leader's
+// heartbeats reach it, so it counts towards the leader's quorum proofs.
+func (s *raftvipSys) rejoined(ctx context.Context, i int) error {
+	return probe.Until(ctx, fmt.Sprintf("n%d follows a leader again", i), settle, func() error {
+		ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+		defer cancel()
+		st, err := s.c.StatusOf(ctx, i)
+		if err == nil && st.LeaderID == "" {
+			err = errors.New("no leader known")
+		}
+		return err
+	})
 }
 
 // step is one planned action, due at offset at from the run's start.

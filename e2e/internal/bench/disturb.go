@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +22,11 @@ type Action struct {
 	AtMs float64 `json:"at_ms"` // since the run's start
 	Kind string  `json:"kind"`
 	Node string  `json:"node"`
-	Err  string  `json:"error,omitempty"`
+	// TookMs is how long it took: a freeze, its length and the signals; a
+	// restart, until the daemon ran again, or for raftvip followed a leader
+	// again.
+	TookMs float64 `json:"took_ms"`
+	Err    string  `json:"error,omitempty"`
 }
 
 // Move is a change of the set of VIP holders, AtMs since the run's start.
@@ -37,6 +42,11 @@ type Outage struct {
 	AtMs        float64 `json:"at_ms"`
 	Ms          float64 `json:"ms"`
 	Unrecovered bool    `json:"unrecovered,omitempty"`
+	// HeldBy is the set of holders when every readable sample during the
+	// outage showed the same one, nil when it changed or none was read. An
+	// outage while one node held the VIP throughout points at the client's
+	// path or the probe itself (a busy CPU), not at a move.
+	HeldBy []int `json:"held_by,omitempty"`
 }
 
 // Disturbance is one cluster run for a while under CPU hogs while its
@@ -98,7 +108,9 @@ func (d *Disturbance) Observe(rep probe.Report, start time.Duration) {
 	}
 	var total, longest time.Duration
 	for _, w := range OutagesAfter(rep, start) {
-		d.Outages = append(d.Outages, Outage{AtMs: MS(w.From), Ms: MS(w.Length), Unrecovered: w.Unrecovered})
+		o := Outage{AtMs: MS(w.From), Ms: MS(w.Length), Unrecovered: w.Unrecovered,
+			HeldBy: steadyHolders(rep.States, start+w.From, start+w.From+w.Length)}
+		d.Outages = append(d.Outages, o)
 		total, longest = total+w.Length, max(longest, w.Length)
 	}
 	d.OutageTotalMs, d.LongestMs = MS(total), MS(longest)
@@ -111,6 +123,22 @@ func (d *Disturbance) Observe(rep probe.Report, start time.Duration) {
 			}
 		}
 	}
+}
+
+// steadyHolders is the set of holders every readable sample from from to to
+// showed, nil when they differ, none holds or no sample was read.
+func steadyHolders(states []probe.State, from, to time.Duration) []int {
+	var held []int
+	for _, s := range states {
+		if s.At < from || s.At > to || s.Err != "" {
+			continue
+		}
+		if len(s.Holders) == 0 || (held != nil && !slices.Equal(held, s.Holders)) {
+			return nil
+		}
+		held = s.Holders
+	}
+	return held
 }
 
 // Judge sets d's verdict: whether the run met the target of no holder

@@ -197,12 +197,24 @@ func disturbanceTable(b *strings.Builder, ds []Disturbance) {
 			if o.Unrecovered {
 				end = ", unrecovered at the end"
 			}
+			if len(o.HeldBy) > 0 {
+				end += fmt.Sprintf(", VIP held by %s throughout", nodeList(o.HeldBy))
+			}
 			fmt.Fprintf(b, "- %s %s: outage of %s ms at %s%s%s\n", d.System, d.Profile, num(o.Ms), seconds(o.AtMs), after(d.Actions, o.AtMs), end)
 		}
 	}
 	if slices.ContainsFunc(ds, func(d Disturbance) bool { return len(d.Moves)+len(d.Outages) > 0 }) {
 		b.WriteString("\n")
 	}
+}
+
+// nodeList names nodes: "n1", "n1 and n2".
+func nodeList(nodes []int) string {
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = fmt.Sprintf("n%d", n)
+	}
+	return strings.Join(names, " and ")
 }
 
 // seconds formats a time of a run, given in milliseconds, as "+61.23 s".
