@@ -47,6 +47,10 @@ type Outage struct {
 	// outage while one node held the VIP throughout points at the client's
 	// path or the probe itself (a busy CPU), not at a move.
 	HeldBy []int `json:"held_by,omitempty"`
+	// FailedDials counts the dials begun during the outage (all failed).
+	// The probe begins one every 10 ms, so far fewer than Ms/10 means that
+	// its dials did not start: the probe itself was held up, not the VIP.
+	FailedDials int `json:"failed_dials"`
 }
 
 // Disturbance is one cluster run for a while under CPU hogs while its
@@ -91,7 +95,8 @@ func (d Disturbance) AnsweredPct() float64 {
 // the run that began at offset start in it. Outages that
 // end after start count, even one that began just before it.
 func (d *Disturbance) Observe(rep probe.Report, start time.Duration) {
-	d.Moves, d.Outages, d.OutageTotalMs, d.LongestMs = nil, nil, 0, 0
+	// Empty, not nil: results.json then says [] for none.
+	d.Moves, d.Outages, d.OutageTotalMs, d.LongestMs = []Move{}, []Outage{}, 0, 0
 	for _, c := range HolderMoves(rep.States) {
 		if c.At >= start {
 			d.Moves = append(d.Moves, Move{AtMs: MS(c.At - start), From: c.From, To: c.To})
@@ -108,8 +113,9 @@ func (d *Disturbance) Observe(rep probe.Report, start time.Duration) {
 	}
 	var total, longest time.Duration
 	for _, w := range OutagesAfter(rep, start) {
+		from, to := start+w.From, start+w.From+w.Length
 		o := Outage{AtMs: MS(w.From), Ms: MS(w.Length), Unrecovered: w.Unrecovered,
-			HeldBy: steadyHolders(rep.States, start+w.From, start+w.From+w.Length)}
+			HeldBy: steadyHolders(rep.States, from, to), FailedDials: failedDials(rep.Dials, from, to)}
 		d.Outages = append(d.Outages, o)
 		total, longest = total+w.Length, max(longest, w.Length)
 	}
@@ -139,6 +145,17 @@ func steadyHolders(states []probe.State, from, to time.Duration) []int {
 		held = s.Holders
 	}
 	return held
+}
+
+// failedDials counts the failed dials begun between from and to.
+func failedDials(dials []probe.Dial, from, to time.Duration) int {
+	n := 0
+	for _, d := range dials {
+		if d.Err != "" && d.At > from && d.At < to {
+			n++
+		}
+	}
+	return n
 }
 
 // Judge sets d's verdict: whether the run met the target of no holder

@@ -39,7 +39,7 @@ func TestDisturbanceObserve(t *testing.T) {
 		Moves: []Move{{AtMs: 130, From: []int{1}, To: []int{1, 2}}, {AtMs: 140, From: []int{1, 2}, To: []int{1}}},
 		// From the last answer before the failed dials to the first after;
 		// n1 held the VIP alone through the first, not through the second.
-		Outages:       []Outage{{AtMs: 0, Ms: 20, HeldBy: []int{1}}, {AtMs: 90, Ms: 50}},
+		Outages:       []Outage{{AtMs: 0, Ms: 20, HeldBy: []int{1}, FailedDials: 1}, {AtMs: 90, Ms: 50, FailedDials: 4}},
 		OutageTotalMs: 70, LongestMs: 50,
 		HolderSamples: 18, HolderFailed: 1,
 		Probes: 18, Answered: 13,
@@ -58,7 +58,7 @@ func TestDisturbanceObserveFromStart(t *testing.T) {
 	// outage that began before the start but ended after it, at 160 ms.
 	var d Disturbance
 	d.Observe(disturbedReport(), 155*ms)
-	want := []Outage{{AtMs: -45, Ms: 50}}
+	want := []Outage{{AtMs: -45, Ms: 50, FailedDials: 4}}
 	if len(d.Moves) != 1 || d.Moves[0].AtMs != 5 || !cmp.Equal(want, d.Outages) {
 		t.Errorf("from 155 ms: moves %v, outages %v; want one move at +5 ms and outages %v", d.Moves, d.Outages, want)
 	}

@@ -200,7 +200,8 @@ func disturbanceTable(b *strings.Builder, ds []Disturbance) {
 			if len(o.HeldBy) > 0 {
 				end += fmt.Sprintf(", VIP held by %s throughout", nodeList(o.HeldBy))
 			}
-			fmt.Fprintf(b, "- %s %s: outage of %s ms at %s%s%s\n", d.System, d.Profile, num(o.Ms), seconds(o.AtMs), after(d.Actions, o.AtMs), end)
+			fmt.Fprintf(b, "- %s %s: outage of %s ms at %s%s, %d failed dials%s\n",
+				d.System, d.Profile, num(o.Ms), seconds(o.AtMs), after(d.Actions, o.AtMs), o.FailedDials, end)
 		}
 	}
 	if slices.ContainsFunc(ds, func(d Disturbance) bool { return len(d.Moves)+len(d.Outages) > 0 }) {

@@ -163,13 +163,13 @@ func TestWriteMarkdownDisturbance(t *testing.T) {
 	d := Disturbance{System: Raftvip, Profile: "lan", Seconds: 90, Hogs: 2, Restarts: 2, Freezes: 4,
 		Actions:       []Action{{AtMs: 30000, Kind: Restart, Node: "n2"}, {AtMs: 40000, Kind: Freeze, Node: "n3"}},
 		Moves:         []Move{{AtMs: 30500, From: []int{1}, To: []int{1, 3}}},
-		Outages:       []Outage{{AtMs: 41200, Ms: 30.2, HeldBy: []int{1}}},
+		Outages:       []Outage{{AtMs: 41200, Ms: 30.2, HeldBy: []int{1}, FailedDials: 2}},
 		OutageTotalMs: 30.2, LongestMs: 30.2, HolderSamples: 9000, Probes: 9000, Answered: 8997}
 	d.Judge()
 	markdownHas(t, Results{Disturbance: []Disturbance{d}},
 		"## Disturbance run",
 		"| raftvip | lan | 90 s | 2 | 2 | 4 | 1 | 1 | 30.2 | 30.2 | 99.97 % of 9000 | fail (1 holder change, 1 outage) |  |",
 		"- raftvip lan: holders [1] → [1 3] at +30.50 s (0.50 s after the restart of n2)",
-		"- raftvip lan: outage of 30.2 ms at +41.20 s (1.20 s after the freeze of n3), VIP held by n1 throughout",
+		"- raftvip lan: outage of 30.2 ms at +41.20 s (1.20 s after the freeze of n3), 2 failed dials, VIP held by n1 throughout",
 	)
 }
