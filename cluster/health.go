@@ -53,6 +53,10 @@ func (n *Node) SetHealth(h Health) {
 	n.health.local = h
 	n.health.mu.Unlock()
 	n.pokeHandover()
+	select {
+	case n.runPoke <- struct{}{}: // Run reports it to the leader
+	default:
+	}
 }
 
 // links are this node's link names to report (Config.Links), sorted.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
@@ -299,4 +300,38 @@ func TestNoQuorumSaidLoudly(t *testing.T) {
 		t.Errorf("lost quorum reported %d times (the waiting %s must not, the isolated node once)",
 			strings.Count(logs, "no leader: no node holds the VIPs"), waiting.id)
 	}
+}
+
+// TestFollowerHealthReachesLeaderAtOnce: a follower's failing check is in
+// the leader's replicated state within milliseconds, not at the follower's
+// next periodic pass (stepEvery, a second): the leader picks its successor
+// by it, so a stale "healthy" could hand the VIPs to a node whose service
+// is down. Virtual time (synctest), so a slow machine cannot fail it.
+func TestFollowerHealthReachesLeaderAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := healthCluster(t, nil)
+		leader := c.holder()
+		f := c.nodes[0]
+		if f == leader {
+			f = c.nodes[1]
+		}
+		for _, wait := range []time.Duration{1300 * time.Millisecond, 700 * time.Millisecond} {
+			time.Sleep(wait) // somewhere between two periodic passes
+			healthy := !f.localHealth().Healthy
+			h := Health{Known: true, Healthy: healthy}
+			if !healthy {
+				h.Fault = "check db: connection refused"
+			}
+			t0 := time.Now()
+			f.SetHealth(h)
+			for leader.fsm.State().Members[f.id].Health.Healthy != healthy {
+				if d := time.Since(t0); d > 100*time.Millisecond {
+					t.Fatalf("healthy=%v of %s not in the leader's state %s after it changed (Run passes every %s)",
+						healthy, f.id, d, stepEvery(f.cfg.Timing))
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+		stopInBubble(c)
+	})
 }

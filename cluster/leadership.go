@@ -58,12 +58,13 @@ func (e *establishment) stop() {
 // Run follows Raft leadership until ctx is done, then returns nil. Each pass
 // re-reads raft's state rather than trusting the event that woke it: raft drops
 // observations when nobody listens and LeaderCh keeps only the latest
-// transition, so events only say "look again", and a ticker looks anyway.
+// transition, so events only say "look again", and a ticker looks anyway
+// (stepEvery).
 // When this node is leader in a term it has not claimed yet, Run starts
 // establish for that term; losing leadership or ctx cancels it. Every
 // goroutine Run starts has ended when it returns.
 func (n *Node) Run(ctx context.Context) error {
-	tick := time.NewTicker(max(n.cfg.Timing.Heartbeat/2, time.Millisecond))
+	tick := time.NewTicker(stepEvery(n.cfg.Timing))
 	defer tick.Stop()
 	var w watch
 	var peers sync.WaitGroup
@@ -84,10 +85,23 @@ func (n *Node) Run(ctx context.Context) error {
 			return nil
 		case <-n.observed:
 			poked = true
+		case <-n.runPoke:
 		case <-tick.C:
 		}
 	}
 }
+
+// stepEvery is how often Run looks again when nothing wakes it. Raft's
+// observations wake it for leadership and the leader, SetHealth for this
+// node's health, and the quorum lease and the handover loop keep their own
+// timers; the ticker only paces what has no event: the retry of a failed
+// health report (a second after it failed), the warning that no leader is
+// known (after leaderlessAfter election timeouts), the seed check, noticing
+// removal from the configuration, and a term that changed under the same
+// leader. Once a second is soon enough for those, and an idle node then
+// wakes once a second for Run rather than every half heartbeat (10 times a
+// second with lan, 20 with fast).
+func stepEvery(t Timing) time.Duration { return max(t.Heartbeat/2, time.Second) }
 
 // step is one pass of Run.
 func (n *Node) step(ctx context.Context, w *watch, poked bool) {

@@ -124,6 +124,9 @@ type Node struct {
 	// the channel holds one, so a burst of observations collapses into one
 	// poke; each is only a hint to re-read the state.
 	observed chan raft.Observation
+	// runPoke wakes Run for a change raft does not observe: this node's
+	// health (SetHealth), which its next pass reports.
+	runPoke chan struct{}
 	// handOverMu serializes handovers: a second one must not take back the
 	// lease's resignation while the first is still under way.
 	handOverMu sync.Mutex
@@ -168,6 +171,7 @@ func Open(cfg Config) (*Node, error) {
 		log:          log,
 		fsm:          fsm.New(),
 		observed:     make(chan raft.Observation, 1),
+		runPoke:      make(chan struct{}, 1),
 		health:       healthState{unreachable: map[string]bool{}},
 		handoverPoke: make(chan struct{}, 1),
 		peerEvents:   make(chan raft.Observation, 16),

@@ -223,7 +223,7 @@ func (r *Reconciler) Conflicts() []Conflict {
 }
 
 // LastPass returns when the last pass finished (zero before the first). Run
-// finishes one at least every min(lease/4, 1s), so an older time means the
+// finishes one at least once a second (passEvery), so an older time means the
 // loop is stuck, e.g. in a kernel call that does not return; the agent's
 // systemd watchdog stops being fed then.
 func (r *Reconciler) LastPass() time.Time {
@@ -237,7 +237,8 @@ func (r *Reconciler) LastPass() time.Time {
 // is cancelled. Then it unbinds everything it manages and returns nil. Call it
 // once.
 func (r *Reconciler) Run(ctx context.Context) error {
-	tick := time.NewTicker(min(r.lease/4, time.Second))
+	period := passEvery(r.lease, false)
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -248,10 +249,15 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		// leader thawed after SIGSTOP would call clients back to itself).
 		r.adoptSchedule()
 		v := r.view()
-		r.pass(ctx, v, Desired(v, r.node))
+		want := Desired(v, r.node)
+		r.pass(ctx, v, want)
 		r.announceDue(ctx, time.Now())
 		r.guardLAN(ctx, time.Now())
 		notifyAt := r.publish(v, false)
+		if p := passEvery(r.lease, r.busy(want)); p != period {
+			period = p
+			tick.Reset(p)
+		}
 		if next, ok := r.nextAnnounce(); ok || !notifyAt.IsZero() {
 			if !ok || (!notifyAt.IsZero() && notifyAt.Before(next)) {
 				next = notifyAt
@@ -274,6 +280,29 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 	}
+}
+
+// passEvery is how long Run waits for a pass when nothing pokes it. While
+// the node holds or wants VIPs, or retries a failed kernel call, a pass
+// comes every min(lease/4, 1s): a VIP's lifetime is renewed once a third of
+// the lease has passed (keep), and a failed bind or unbind is retried soon.
+// Otherwise a pass only repairs drift (an address with raftvip's mark that
+// this node must not hold, put there by something else), and once a second
+// is enough: an idle follower then wakes once a second rather than four
+// times. Either way a pass comes at least once a second, which the systemd
+// watchdog relies on (docs/operations.md, "The systemd watchdog").
+func passEvery(lease time.Duration, busy bool) time.Duration {
+	if busy {
+		return min(lease/4, time.Second)
+	}
+	return time.Second
+}
+
+// busy reports whether the next pass is due soon (passEvery): after a pass
+// that wanted VIPs, still holds some, or saw a failure it has not yet seen
+// succeed again.
+func (r *Reconciler) busy(want []fsm.VIP) bool {
+	return len(want) > 0 || len(r.held) > 0 || len(r.errs.last) > 0
 }
 
 // shutdown unbinds every managed VIP. ctx is already cancelled, so it works

@@ -119,8 +119,9 @@ func (s *service) runWatchdog(ctx context.Context, interval time.Duration, lastP
 
 // watchdogHealthy reports whether the watchdog may be fed: the reconciler's
 // last pass is more recent than half the watchdog interval. It passes at
-// least every min(lease/4, 1s) (netops.Reconciler.Run), so half of a
-// WatchdogSec of several seconds is several missed passes. Before the first
+// least once a second (every min(lease/4, 1s) while it holds VIPs;
+// netops.Reconciler.Run), so half of a WatchdogSec of several seconds is
+// several missed passes. Before the first
 // pass nothing is proven yet.
 func watchdogHealthy(now, lastPass time.Time, interval time.Duration) bool {
 	return !lastPass.IsZero() && now.Sub(lastPass) < interval/2

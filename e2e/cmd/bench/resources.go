@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +54,7 @@ func (b *benchRun) resources(ctx context.Context, s spec) []bench.Resource {
 		r := meters[i].result(secs, clockTicks(ctx))
 		r.System, r.Profile, r.Node, r.Role = s.kind, s.profile, lab.NodeName(i), role(s.kind, i == holder, i == s.witness)
 		out = append(out, r)
-		b.say("  %s %-8s CPU %.2f%% of a core, RSS %.1f MiB %s", r.Node, r.Role, r.CPUPercent, r.RSSMiB, r.Err)
+		b.say("  %s %-8s CPU %.2f%% of a core, %.0f wake-ups/s, RSS %.1f MiB %s", r.Node, r.Role, r.CPUPercent, r.Wakeups, r.RSSMiB, r.Err)
 	}
 	return out
 }
@@ -73,13 +75,13 @@ func role(kind string, holder, witness bool) string {
 	return "follower"
 }
 
-// meter follows the CPU ticks and RSS of a daemon's processes.
+// meter follows the CPU ticks, wake-ups and RSS of a daemon's processes.
 type meter struct {
-	pids   []int
-	ticks0 uint64
-	ticks  uint64
-	rssMax uint64
-	err    error
+	pids          []int
+	ticks0, ticks uint64
+	wakes0, wakes uint64
+	rssMax        uint64
+	err           error
 }
 
 func newMeter(pids []int) *meter {
@@ -88,25 +90,30 @@ func newMeter(pids []int) *meter {
 		m.err = fmt.Errorf("no process")
 	}
 	m.sample()
-	m.ticks0 = m.ticks
+	m.ticks0, m.wakes0 = m.ticks, m.wakes
 	return m
 }
 
-// sample reads every process, summing ticks and RSS.
+// sample reads every process, summing ticks, wake-ups and RSS.
 func (m *meter) sample() {
 	if m.err != nil {
 		return
 	}
-	var ticks, rss uint64
+	var ticks, wakes, rss uint64
 	for _, pid := range m.pids {
 		t, r, err := procStat(pid)
+		if err == nil {
+			var w uint64
+			w, err = procWakeups(pid)
+			wakes += w
+		}
 		if err != nil {
 			m.err = err
 			return
 		}
 		ticks, rss = ticks+t, rss+r
 	}
-	m.ticks, m.rssMax = ticks, max(m.rssMax, rss)
+	m.ticks, m.wakes, m.rssMax = ticks, wakes, max(m.rssMax, rss)
 }
 
 func (m *meter) result(secs float64, hz float64) bench.Resource {
@@ -116,6 +123,9 @@ func (m *meter) result(secs float64, hz float64) bench.Resource {
 		return r
 	}
 	r.CPUPercent = float64(m.ticks-m.ticks0) / hz / secs * 100
+	// A thread that exits takes its count along; the Go runtime keeps its
+	// threads, so the sum only grows.
+	r.Wakeups = float64(m.wakes-min(m.wakes0, m.wakes)) / secs
 	r.RSSMiB = float64(m.rssMax) / 1024
 	return r
 }
@@ -148,4 +158,29 @@ func procStat(pid int) (ticks, rssKiB uint64, err error) {
 	}
 	rssKiB, err = bench.RSSKiB(string(status))
 	return ticks, rssKiB, err
+}
+
+// procWakeups sums the voluntary context switches of pid's threads.
+func procWakeups(pid int) (uint64, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var sum uint64
+	for _, t := range tasks {
+		status, err := os.ReadFile(filepath.Join(dir, t.Name(), "status"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread exited since ReadDir
+		}
+		if err != nil {
+			return 0, err
+		}
+		n, err := bench.VoluntarySwitches(string(status))
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
 }

@@ -151,12 +151,13 @@ func resourceTable(b *strings.Builder, res []Resource) {
 	var lines []string
 	for _, r := range res {
 		lines = append(lines, row(r.System, r.Profile, r.Node, r.Role, fmt.Sprintf("%.0f s", r.Seconds),
-			fmt.Sprintf("%.2f", r.CPUPercent), fmt.Sprintf("%.1f", r.RSSMiB), r.Err))
+			fmt.Sprintf("%.2f", r.CPUPercent), fmt.Sprintf("%.0f", r.Wakeups), fmt.Sprintf("%.1f", r.RSSMiB), r.Err))
 	}
 	table(b, "Idle footprint",
 		"CPU: utime+stime over the window from /proc/PID/stat, in percent of one core. "+
+			"Wake-ups: voluntary context switches of all threads (/proc/PID/task/*/status) per second. "+
 			"RSS: largest VmRSS sampled (keepalived: parent and VRRP child summed).",
-		[]string{"system", "profile", "node", "role", "window", "CPU, % of a core", "RSS, MiB", "error"}, lines)
+		[]string{"system", "profile", "node", "role", "window", "CPU, % of a core", "wake-ups/s", "RSS, MiB", "error"}, lines)
 }
 
 func stabilityTable(b *strings.Builder, stab []Stability) {

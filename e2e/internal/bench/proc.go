@@ -31,6 +31,17 @@ func CPUTicks(stat string) (uint64, error) {
 	return ut + st, nil
 }
 
+// VoluntarySwitches returns voluntary_ctxt_switches from the text of
+// /proc/PID/task/TID/status: how often the thread blocked and was woken.
+func VoluntarySwitches(status string) (uint64, error) {
+	for line := range strings.Lines(status) {
+		if rest, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(rest), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("proc status: no voluntary_ctxt_switches line")
+}
+
 // RSSKiB returns VmRSS, in KiB, from the text of /proc/PID/status.
 func RSSKiB(status string) (uint64, error) {
 	for line := range strings.Lines(status) {

@@ -38,3 +38,13 @@ func TestChildren(t *testing.T) {
 		t.Errorf("Children(\"\") = %v, %v", got, err)
 	}
 }
+
+func TestVoluntarySwitches(t *testing.T) {
+	got, err := VoluntarySwitches("Name:\traftvip\nvoluntary_ctxt_switches:\t4711\nnonvoluntary_ctxt_switches:\t12\n")
+	if err != nil || got != 4711 {
+		t.Errorf("VoluntarySwitches = %d, %v; want 4711", got, err)
+	}
+	if _, err := VoluntarySwitches("Name:\tkthreadd\nnonvoluntary_ctxt_switches:\t12\n"); err == nil {
+		t.Error("VoluntarySwitches without the line: no error")
+	}
+}

@@ -117,6 +117,11 @@ type Resource struct {
 	Seconds float64 `json:"seconds"`
 	// CPUPercent is utime+stime over the window, in percent of one core.
 	CPUPercent float64 `json:"cpu_percent_of_core"`
+	// Wakeups is the voluntary context switches of all the daemon's threads
+	// over the window, per second: how often it went to sleep and was woken.
+	// For a daemon that mostly sleeps it counts its work, while the CPU time
+	// of that work varies from minute to minute on a shared VM.
+	Wakeups float64 `json:"wakeups_per_s"`
 	// RSSMiB is the largest VmRSS sampled, in MiB (all processes of the
 	// daemon summed, for keepalived's parent and VRRP child).
 	RSSMiB float64 `json:"rss_mib"`
