@@ -209,19 +209,21 @@ func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress,
 }
 
 // awaitReleased waits, before a transfer the caller has not dropped the VIPs
-// for, until this node's reconciler has dropped them (Config.Released), and at
-// least the timing margin. A kernel slow to delete them (a busy host) must not
-// let the successor bind while they are still here. It gives up after
-// releaseWait: past that the kernel lifetime (-vip-lease) bounds what is left.
+// for, until this node's reconciler has dropped them: Config.Released
+// confirms a pass that read the view after the resignation and whose unbinds
+// have returned, so the VIPs are out of the kernel when it returns, however
+// slow the kernel was. Without Released nothing can confirm it, and the
+// timing margin, the reconciler's latency budget, is waited instead. It gives
+// up after releaseWait: past that the kernel lifetime (-vip-lease) bounds
+// what is left.
 func (n *Node) awaitReleased(ctx context.Context) {
-	t := time.NewTimer(n.cfg.Timing.margin())
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return
-	case <-t.C:
-	}
 	if n.cfg.Released == nil {
+		t := time.NewTimer(n.cfg.Timing.margin())
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, releaseWait)

@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/testutil"
@@ -53,5 +56,39 @@ func TestHistoryNamesWhyTheVIPsMoved(t *testing.T) {
 	}
 	if h[1].From != old.id || h[2].From != next.id || h[3].From != third.id || h[3].To != last.id {
 		t.Errorf("history = %+v, want moves %s → %s → %s → %s", h, old.id, next.id, third.id, last.id)
+	}
+}
+
+// TestHandoverWaitsForTheDropNotTheMargin: a leader handing over while it
+// holds the VIPs starts the transfer as soon as its reconciler confirms the
+// drop (Config.Released), however much sooner or later than the timing
+// margin that is; the margin is waited only where nothing can confirm it.
+func TestHandoverWaitsForTheDropNotTheMargin(t *testing.T) {
+	lan, err := Profile("lan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		drop time.Duration // how long the reconciler takes; <0: no Released
+		want time.Duration
+	}{
+		{"a quick drop", 3 * time.Millisecond, 3 * time.Millisecond},
+		{"a drop slower than the margin", 300 * time.Millisecond, 300 * time.Millisecond},
+		{"nothing to confirm it", -1, lan.margin()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := &Node{cfg: Config{Timing: lan}, log: slog.New(slog.DiscardHandler)}
+				if tc.drop >= 0 {
+					n.cfg.Released = func(context.Context) error { time.Sleep(tc.drop); return nil }
+				}
+				t0 := time.Now()
+				n.awaitReleased(context.Background())
+				if got := time.Since(t0); got != tc.want {
+					t.Fatalf("the transfer waited %s, want %s", got, tc.want)
+				}
+			})
+		})
 	}
 }

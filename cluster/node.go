@@ -51,9 +51,10 @@ type Config struct {
 	// OnChange is called on every Raft state or leader change and after every
 	// FSM apply or restore. It must not block: it is meant as a poke.
 	OnChange func()
-	// Released waits until this node holds no VIP (its reconciler has
-	// dropped them), or ctx ends; a leader handing over calls it before the
-	// transfer. Nil: only the timing margin is waited.
+	// Released waits until a reconcile pass that began after the call has
+	// left this node holding no VIP, or ctx ends; a leader handing over
+	// calls it after giving up the quorum lease and before the transfer.
+	// Nil: the timing margin is waited instead.
 	Released func(ctx context.Context) error
 	// Transport replaces the TCP transport (tests use raft.NewInmemTransport).
 	// If it has a Close method (raft.WithClose), Shutdown calls it.

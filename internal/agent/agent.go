@@ -147,7 +147,7 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		// A joining node must answer on its API, as itself, before it enters
 		// the configuration (cluster/join.go).
 		ProbeJoiner: func(ctx context.Context, addr string) (cluster.Status, error) { return a.client.At(addr).Status(ctx) },
-		Released:    a.released,
+		Released:    a.rec.Released,
 	})
 	if err != nil {
 		return nil, err
