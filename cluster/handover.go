@@ -186,9 +186,11 @@ func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress,
 	n.handOverMu.Lock()
 	defer n.handOverMu.Unlock()
 	term := n.raft.CurrentTerm()
+	// Recorded while this node still serves the VIPs: the clients do not
+	// wait for that write round.
+	n.recordHandover(ctx, term, id, reason)
 	n.lease.resign(term)
 	n.changed()
-	n.recordHandover(ctx, id, reason)
 	if grace {
 		n.awaitReleased(ctx)
 	}
@@ -241,14 +243,42 @@ const releaseWait = time.Second
 // ("" lets raft pick), so that the claim that follows in the new leader's term
 // names the reason in the failover history (fsm/history.go): the new leader
 // cannot know it. It must commit before the transfer starts, since raft takes
-// no new entries during one. Bounded by a heartbeat timeout; a failure is only
-// logged: the history then says "election", the handover itself goes on.
-func (n *Node) recordHandover(ctx context.Context, id string, reason fsm.Reason) {
+// no new entries during one. A reason already recorded in this term
+// (PrepareShutdown) is not written again. Bounded by a heartbeat timeout; a
+// failure is only logged: the history then says "election", the handover
+// itself goes on. The caller holds handOverMu.
+func (n *Node) recordHandover(ctx context.Context, term uint64, id string, reason fsm.Reason) {
+	if n.recorded == (recordedHandover{term, reason}) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timing.Heartbeat)
 	defer cancel()
 	if err := n.Apply(ctx, fsm.HandoverOf(n.cfg.ID, id, reason, time.Now().UnixMilli())); err != nil {
 		n.log.Warn("cannot record the reason of the handover in the failover history", "reason", reason, "err", err)
+		return
 	}
+	n.recorded = recordedHandover{term, reason}
+}
+
+// recordedHandover is the reason recordHandover last committed, and in which
+// term.
+type recordedHandover struct {
+	term   uint64
+	reason fsm.Reason
+}
+
+// PrepareShutdown commits, if this node leads, the reason of the handover
+// that Shutdown will make, while the caller still serves the VIPs: that write
+// round then costs the clients nothing. Shutdown records it itself if this
+// was not called or did not succeed. Bounded like recordHandover.
+func (n *Node) PrepareShutdown(ctx context.Context) {
+	if n.raft.State() != raft.Leader {
+		return
+	}
+	n.handOverMu.Lock()
+	defer n.handOverMu.Unlock()
+	id, _ := n.handOffTarget(ctx)
+	n.recordHandover(ctx, n.raft.CurrentTerm(), id, fsm.ReasonShutdown)
 }
 
 // handoverReason is the history's reason for a handover decided by succession.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -91,4 +92,67 @@ func TestHandoverWaitsForTheDropNotTheMargin(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestHandoverReasonCommitsWhileHolding: a leader handing over commits why
+// (the failover history's reason) while it still holds the VIPs, and gives
+// them up only after, so that the clients' outage does not include that
+// write. Both ways: `raftvip transfer`, and a graceful stop, whose agent
+// calls PrepareShutdown before it drops the VIPs.
+func TestHandoverReasonCommitsWhileHolding(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	nodes := map[string]*Node{}
+	// heldAtRecord says, by node, whether it still held the VIPs when it
+	// applied the first handover entry of its own.
+	heldAtRecord := map[string]bool{}
+	c := newClusterWith(t, 3, func(cfg *Config) {
+		id := cfg.ID
+		cfg.OnChange = func() {
+			mu.Lock()
+			defer mu.Unlock()
+			n := nodes[id]
+			if n == nil {
+				return
+			}
+			if h := n.fsm.State().Handover; h != nil && h.From == id {
+				if _, seen := heldAtRecord[id]; !seen {
+					st, leader, term := n.View()
+					heldAtRecord[id] = st.HeldBy(id, leader, term)
+				}
+			}
+		}
+	})
+	mu.Lock()
+	for _, n := range c.nodes {
+		nodes[n.id] = n.Node
+	}
+	mu.Unlock()
+	recorded := func(id string) (held, seen bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		held, seen = heldAtRecord[id]
+		return held, seen
+	}
+
+	old := c.holder()
+	if _, err := old.Transfer(context.Background(), ""); err != nil {
+		t.Fatalf("transfer: %v", err)
+	}
+	if held, seen := recorded(old.id); !seen || !held {
+		t.Errorf("%s applied its handover entry (seen %v) holding the VIPs: %v, want true", old.id, seen, held)
+	}
+
+	next := c.holder()
+	next.PrepareShutdown(context.Background())
+	if held, seen := recorded(next.id); !seen || !held {
+		t.Errorf("%s applied its shutdown entry (seen %v) holding the VIPs: %v, want true", next.id, seen, held)
+	}
+	if !next.Status().Holder {
+		t.Errorf("%s let the VIPs go when it only prepared its shutdown", next.id)
+	}
+	next.stop()
+	last := c.holder()
+	want := []fsm.Reason{fsm.ReasonBootstrap, fsm.ReasonTransfer, fsm.ReasonShutdown}
+	testutil.Eventually(t, testutil.WaitLimit, "the history on the holder", func() bool { return slices.Equal(reasons(last), want) })
 }

@@ -126,8 +126,10 @@ type Node struct {
 	// poke; each is only a hint to re-read the state.
 	observed chan raft.Observation
 	// handOverMu serializes handovers: a second one must not take back the
-	// lease's resignation while the first is still under way.
+	// lease's resignation while the first is still under way. It guards
+	// recorded.
 	handOverMu sync.Mutex
+	recorded   recordedHandover
 	// lease gates View's "leader" on a recent quorum confirmation and on no
 	// handover under way (lease.go).
 	lease quorumLease
