@@ -156,3 +156,35 @@ func TestHandoverReasonCommitsWhileHolding(t *testing.T) {
 	want := []fsm.Reason{fsm.ReasonBootstrap, fsm.ReasonTransfer, fsm.ReasonShutdown}
 	testutil.Eventually(t, testutil.WaitLimit, "the history on the holder", func() bool { return slices.Equal(reasons(last), want) })
 }
+
+// TestStoppingLeaderStaysForTheSuccessorsClaim: a leader stopped while one
+// follower is cut off hands leadership to the other, and stays until that
+// successor's claim has committed: with only two nodes left, its own
+// acknowledgement is what commits it. A leader that left right after its
+// vote would leave its successor without a majority for the claim.
+func TestStoppingLeaderStaysForTheSuccessorsClaim(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 3)
+	old := c.holder()
+	oldTerm := old.Status().Owner.Term
+	var cutOff, successor *testNode
+	for _, n := range c.nodes {
+		switch {
+		case n == old:
+		case cutOff == nil:
+			cutOff = n
+		default:
+			successor = n
+		}
+	}
+	c.isolate(cutOff)
+	// An entry only the successor has: raft hands leadership to the most
+	// up-to-date follower.
+	if err := old.Apply(context.Background(), fsm.SetMember(old.id, "api-"+old.id)); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	old.stop()
+	if o := old.fsm.Owner(); o.Node != successor.id || o.Term <= oldTerm {
+		t.Fatalf("owner when %s stopped = %+v, want %s in a term after %d", old.id, o, successor.id, oldTerm)
+	}
+}

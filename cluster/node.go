@@ -138,6 +138,8 @@ type Node struct {
 	counters counters
 	// handoverPoke wakes the leader's handover loop on a health or FSM change.
 	handoverPoke chan struct{}
+	// applied wakes awaitSuccessor on the same changes.
+	applied chan struct{}
 	// handoverPasses counts the handover loop's evaluations, so that a test
 	// can wait for decisions made rather than for time to pass.
 	handoverPasses atomic.Uint64
@@ -173,6 +175,7 @@ func Open(cfg Config) (*Node, error) {
 		observed:     make(chan raft.Observation, 1),
 		health:       healthState{unreachable: map[string]bool{}},
 		handoverPoke: make(chan struct{}, 1),
+		applied:      make(chan struct{}, 1),
 		peerEvents:   make(chan raft.Observation, 16),
 	}
 	if n.cfg.Priority == 0 {
@@ -361,10 +364,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 func (n *Node) shutdown(ctx context.Context) error {
 	if n.raft.State() == raft.Leader {
+		term := n.raft.CurrentTerm()
 		id, addr := n.handOffTarget(ctx)
 		if err := n.handOver(ctx, id, addr, false, fsm.ReasonShutdown); err != nil {
 			n.log.Warn("leadership transfer before shutdown failed; the others elect a leader after the heartbeat timeout",
 				"err", err)
+		} else {
+			n.awaitSuccessor(ctx, term)
 		}
 	}
 	n.raft.DeregisterObserver(n.observer)
@@ -391,6 +397,30 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	n.log.Info("raft stopped")
 	return errors.Join(errs...)
+}
+
+// awaitSuccessor keeps raft running after this node handed leadership over
+// in term at shutdown, until the successor's claim has committed here, or
+// for leaderKnownWait at most. The successor needs a majority to acknowledge
+// the claim, and this node, which holds the whole log and has just voted for
+// it over an open connection, is usually the first to; the other followers
+// must first write the new term and their vote. A node that stopped at once
+// made its successor wait for one of them (docs/benchmarks.md, "Graceful
+// handover: where the milliseconds go").
+func (n *Node) awaitSuccessor(ctx context.Context, term uint64) {
+	ctx, cancel := context.WithTimeout(ctx, n.leaderKnownWait())
+	defer cancel()
+	for {
+		if o := n.fsm.Owner(); o.Term > term && o.Node != n.cfg.ID {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Info("no successor's claim seen before stopping", "term", term, "waited", n.leaderKnownWait())
+			return
+		case <-n.applied:
+		}
+	}
 }
 
 // stopRaft shuts raft down. Raft waits for its replication goroutines, and
@@ -467,6 +497,10 @@ func (n *Node) changed() {
 		n.cfg.OnChange()
 	}
 	n.pokeHandover()
+	select {
+	case n.applied <- struct{}{}:
+	default:
+	}
 }
 
 // Status returns a point-in-time view of this node for the API and the CLI.
