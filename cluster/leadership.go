@@ -75,6 +75,9 @@ func (n *Node) Run(ctx context.Context) error {
 	pctx, stopPeers := context.WithCancel(ctx)
 	defer stopPeers()
 	peers.Go(func() { n.watchPeers(pctx, n.peerEvents) })
+	if n.warm != nil {
+		peers.Go(func() { n.warm.keep(pctx, n.peerAddrs) })
+	}
 	poked := true
 	for {
 		n.step(ctx, &w, poked)

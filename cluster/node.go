@@ -107,12 +107,15 @@ type Config struct {
 
 // Node is one raftvip cluster member.
 type Node struct {
-	cfg      Config
-	log      *slog.Logger
-	fsm      *fsm.FSM
-	raft     *raft.Raft
-	stores   stores
-	trans    raft.Transport
+	cfg    Config
+	log    *slog.Logger
+	fsm    *fsm.FSM
+	raft   *raft.Raft
+	stores stores
+	trans  raft.Transport
+	// warm keeps spare connections to the other members (nil with
+	// Config.Transport); Run runs its keeper.
+	warm     *warmStream
 	hasState bool
 	// openIndex is the last log index on disk at Open: the seed warning waits
 	// until the local log has been applied up to it.
@@ -194,7 +197,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	var mg *memberGuard
-	if n.trans, mg, err = openTransport(cfg, log, hlog); err != nil {
+	if n.trans, mg, n.warm, err = openTransport(cfg, log, hlog); err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	rc := raft.DefaultConfig()
@@ -266,10 +269,11 @@ func (c Config) validate() error {
 
 // openTransport returns cfg.Transport, or a TCP transport (over mutual TLS
 // with cfg.TLS) on cfg.RaftBind that advertises cfg.RaftAdvertise, behind a
-// memberGuard that Open points at raft once it runs (nil with cfg.Transport).
-func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transport, *memberGuard, error) {
+// memberGuard that Open points at raft once it runs, with spare connections
+// that Run keeps warm (both nil with cfg.Transport).
+func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transport, *memberGuard, *warmStream, error) {
 	if cfg.Transport != nil {
-		return cfg.Transport, nil, nil
+		return cfg.Transport, nil, nil, nil
 	}
 	adv := cfg.RaftAdvertise
 	if adv == "" {
@@ -277,27 +281,47 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 	}
 	addr, err := net.ResolveTCPAddr("tcp", adv)
 	if err != nil {
-		return nil, nil, fmt.Errorf("raft advertise address %q: %w", adv, err)
+		return nil, nil, nil, fmt.Errorf("raft advertise address %q: %w", adv, err)
 	}
 	if addr.IP == nil || addr.IP.IsUnspecified() {
 		// Peers would dial 0.0.0.0, i.e. themselves.
-		return nil, nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
+		return nil, nil, nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
 	}
 	tcp, err := newTCPStream(cfg.RaftBind, addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var stream raft.StreamLayer = tcp
+	dial := tcp.dialContext
 	if cfg.TLS != nil {
-		if stream, err = newTLSStream(tcp, cfg.TLS, log); err != nil {
-			return nil, nil, errors.Join(err, tcp.Close())
+		ts, err := newTLSStream(tcp, cfg.TLS, log)
+		if err != nil {
+			return nil, nil, nil, errors.Join(err, tcp.Close())
 		}
+		stream, dial = ts, ts.dialContext
 	}
 	// The member guard also stands in front of TLS, as a second bar: a member's
 	// certificate used from a host that is not a member gets no further
 	// unless that host also takes a member's address.
 	g := newMemberGuard(stream, log, memberGuardOpenAfter*cfg.Timing.Heartbeat)
-	return raft.NewNetworkTransportWithLogger(g, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, nil
+	w := newWarmStream(g, dial, log)
+	return raft.NewNetworkTransportWithLogger(w, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, w, nil
+}
+
+// peerAddrs returns the Raft addresses of the other members, for the spares
+// warmStream keeps.
+func (n *Node) peerAddrs() []raft.ServerAddress {
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return nil
+	}
+	var out []raft.ServerAddress
+	for _, s := range cf.Configuration().Servers {
+		if string(s.ID) != n.cfg.ID {
+			out = append(out, s.Address)
+		}
+	}
+	return out
 }
 
 // HasState reports whether the data dir held Raft state when the node was

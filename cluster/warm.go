@@ -1,0 +1,296 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// warmStream is a raft.StreamLayer that keeps a few connections to every
+// other member open, handshake done, before raft asks for one.
+//
+// Why: raft's NetworkTransport dials a peer the first time it needs it and
+// pools the connection afterwards, so the connections a handover needs are
+// exactly the ones nobody has needed before. Followers only answer: the
+// successor has never dialled the other nodes, so its RequestVote, and its
+// first AppendEntries as leader, each waited for a TCP connect and a TLS
+// handshake (ECDSA P-256, both sides verify a chain): 2 to 13 ms each on the
+// bench's busy 2-core machine, two or three of them on the path of one
+// handover (docs/benchmarks.md, "Graceful handover: where the milliseconds
+// go").
+//
+// Dial hands out a spare if one is still open and dials otherwise; keep,
+// run by Node.Run, dials the spares in the background and replaces those
+// taken or closed by their peer.
+type warmStream struct {
+	raft.StreamLayer // Accept, Addr, Close, and Dial when no spare is ready
+	dial             func(ctx context.Context, addr raft.ServerAddress) (net.Conn, error)
+	log              *slog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	spares map[raft.ServerAddress][]net.Conn
+	taken  chan struct{} // wakes keep after Dial took a spare
+}
+
+var _ raft.StreamLayer = (*warmStream)(nil)
+
+const (
+	// warmSpares is how many spares keep holds per peer: a new leader uses
+	// up to three connections to each follower at once (heartbeats, the
+	// first AppendEntries, the pipeline), one of which its vote left in
+	// raft's pool.
+	warmSpares = 2
+	// warmCheck is how often keep looks at the spares and the members
+	// without being woken.
+	warmCheck = time.Second
+	// warmDialTimeout bounds one spare's dial and handshake.
+	warmDialTimeout = 5 * time.Second
+	// warmRetry is the first wait after a failed dial, doubled after each
+	// further failure up to warmRetryMax: a peer that is down is not dialled
+	// in a loop, and one that is back gets its spares within seconds.
+	warmRetry    = 250 * time.Millisecond
+	warmRetryMax = 5 * time.Second
+)
+
+// newWarmStream wraps inner, whose Dial raft uses when no spare is ready;
+// dial opens the spares.
+func newWarmStream(inner raft.StreamLayer, dial func(context.Context, raft.ServerAddress) (net.Conn, error),
+	log *slog.Logger) *warmStream {
+	return &warmStream{StreamLayer: inner, dial: dial, log: log,
+		spares: map[raft.ServerAddress][]net.Conn{}, taken: make(chan struct{}, 1)}
+}
+
+// Dial returns an open spare to address, else a new connection.
+func (w *warmStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	for {
+		c := w.take(address)
+		if c == nil {
+			break
+		}
+		select {
+		case w.taken <- struct{}{}:
+		default:
+		}
+		if idle(c) {
+			return c, nil
+		}
+		c.Close()
+	}
+	return w.StreamLayer.Dial(address, timeout)
+}
+
+// take removes and returns a spare to address, or nil.
+func (w *warmStream) take(address raft.ServerAddress) net.Conn {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cs := w.spares[address]
+	if len(cs) == 0 {
+		return nil
+	}
+	c := cs[len(cs)-1]
+	w.spares[address] = cs[:len(cs)-1]
+	return c
+}
+
+// Close closes the spares, then the inner layer.
+func (w *warmStream) Close() error {
+	w.mu.Lock()
+	w.closed = true
+	spares := w.spares
+	w.spares = map[raft.ServerAddress][]net.Conn{}
+	w.mu.Unlock()
+	for _, cs := range spares {
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+	return w.StreamLayer.Close()
+}
+
+// keep holds warmSpares open connections to every address peers returns
+// until ctx ends; it waits for the dials it started before it returns.
+func (w *warmStream) keep(ctx context.Context, peers func() []raft.ServerAddress) {
+	tick := time.NewTicker(warmCheck)
+	defer tick.Stop()
+	var dials sync.WaitGroup
+	defer dials.Wait()
+	type dialed struct {
+		addr raft.ServerAddress
+		c    net.Conn
+		err  error
+	}
+	results := make(chan dialed)
+	var k keeping
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	for {
+		want := peers()
+		w.prune(want)
+		now := time.Now()
+		for _, a := range k.due(want, w.count, now) {
+			dials.Go(func() {
+				dctx, cancel := context.WithTimeout(ctx, warmDialTimeout)
+				defer cancel()
+				c, err := w.dial(dctx, a)
+				select {
+				case results <- dialed{a, c, err}:
+				case <-ctx.Done():
+					if c != nil {
+						c.Close()
+					}
+				}
+			})
+		}
+		if next, ok := k.nextRetry(now); ok {
+			retry.Reset(next.Sub(now))
+		} else {
+			retry.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-retry.C:
+		case r := <-results:
+			if k.done(r.addr, r.err, time.Now()) {
+				w.log.Debug("cannot open a spare Raft connection; retrying", "peer", r.addr, "err", r.err)
+			}
+			if r.c != nil {
+				w.add(r.addr, r.c)
+			}
+		case <-w.taken:
+		case <-tick.C:
+		}
+	}
+}
+
+// keeping is keep's memory of its dials, by peer.
+type keeping struct {
+	dialing map[raft.ServerAddress]bool
+	fails   map[raft.ServerAddress]int
+	retry   map[raft.ServerAddress]time.Time
+}
+
+// due returns the peers of want to dial a spare to now: short of warmSpares
+// (count says how many each has), no dial in flight, not waiting to retry.
+// It notes them as dialling.
+func (k *keeping) due(want []raft.ServerAddress, count func(raft.ServerAddress) int, now time.Time) []raft.ServerAddress {
+	if k.dialing == nil {
+		k.dialing, k.fails, k.retry = map[raft.ServerAddress]bool{}, map[raft.ServerAddress]int{}, map[raft.ServerAddress]time.Time{}
+	}
+	var out []raft.ServerAddress
+	for _, a := range want {
+		if !k.dialing[a] && !now.Before(k.retry[a]) && count(a) < warmSpares {
+			k.dialing[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// done records the end of a dial to a, and reports whether it is the first
+// failure after a success (the one worth logging).
+func (k *keeping) done(a raft.ServerAddress, err error, now time.Time) bool {
+	k.dialing[a] = false
+	if err == nil {
+		k.fails[a], k.retry[a] = 0, time.Time{}
+		return false
+	}
+	k.fails[a]++
+	k.retry[a] = now.Add(min(warmRetry<<min(k.fails[a]-1, 8), warmRetryMax))
+	return k.fails[a] == 1
+}
+
+// nextRetry returns the earliest time after now at which a failed peer may
+// be dialled again.
+func (k *keeping) nextRetry(now time.Time) (time.Time, bool) {
+	var next time.Time
+	for _, t := range k.retry {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// add keeps c as a spare to addr, or closes it once the layer is closed.
+func (w *warmStream) add(addr raft.ServerAddress, c net.Conn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		c.Close()
+		return
+	}
+	w.spares[addr] = append(w.spares[addr], c)
+}
+
+// count returns how many spares to addr are kept.
+func (w *warmStream) count(addr raft.ServerAddress) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.spares[addr])
+}
+
+// prune closes the spares to addresses not in want and those their peer
+// closed (a restarted peer), so that keep replaces them before raft needs
+// them.
+func (w *warmStream) prune(want []raft.ServerAddress) {
+	w.mu.Lock()
+	var drop []net.Conn
+	for a, cs := range w.spares {
+		if !slices.Contains(want, a) {
+			drop = append(drop, cs...)
+			delete(w.spares, a)
+			continue
+		}
+		live := cs[:0]
+		for _, c := range cs {
+			if idle(c) {
+				live = append(live, c)
+			} else {
+				drop = append(drop, c)
+			}
+		}
+		w.spares[a] = live
+	}
+	w.mu.Unlock()
+	for _, c := range drop {
+		c.Close()
+	}
+}
+
+// idle reports whether c, a connection nobody has used since it was opened,
+// is still open with nothing to read: a raft server never speaks first and
+// tlsStream sends no session tickets, so bytes waiting, an end of stream or
+// an error all mean that the peer closed it or that it is of no use. It peeks
+// at the socket without waiting and without reading, so c is left as it was.
+func idle(c net.Conn) bool {
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok { // *tls.Conn
+		c = nc.NetConn()
+	}
+	if tc, ok := c.(*trackedConn); ok {
+		c = tc.Conn
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true // cannot tell: raft finds out on its first call
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var perr error
+	err = rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, perr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true
+	})
+	return err == nil && errors.Is(perr, syscall.EAGAIN)
+}
