@@ -525,6 +525,11 @@ func (n *Node) changed() {
 	case n.applied <- struct{}{}:
 	default:
 	}
+	// A member that joined, left or moved shows up here first (a join
+	// applies its member record): its spares need not wait for a tick.
+	if n.warm != nil {
+		n.warm.poke()
+	}
 }
 
 // Status returns a point-in-time view of this node for the API and the CLI.

@@ -28,7 +28,7 @@ import (
 //
 // Dial hands out a spare if one is still open and dials otherwise; keep,
 // run by Node.Run, dials the spares in the background and replaces those
-// taken or closed by their peer.
+// taken (once the election that took them is over) or closed by their peer.
 type warmStream struct {
 	raft.StreamLayer // Accept, Addr, Close, and Dial when no spare is ready
 	dial             func(ctx context.Context, addr raft.ServerAddress) (net.Conn, error)
@@ -37,19 +37,28 @@ type warmStream struct {
 	mu     sync.Mutex
 	closed bool
 	spares map[raft.ServerAddress][]net.Conn
-	taken  chan struct{} // wakes keep after Dial took a spare
+	// takenAt is when raft last took a spare to each peer: keep replaces it
+	// only warmSettle later.
+	takenAt map[raft.ServerAddress]time.Time
+	wake    chan struct{} // wakes keep: the members may have changed
 }
 
 var _ raft.StreamLayer = (*warmStream)(nil)
 
 const (
-	// warmSpares is how many spares keep holds per peer: a new leader uses
-	// up to three connections to each follower at once (heartbeats, the
-	// first AppendEntries, the pipeline), one of which its vote left in
-	// raft's pool.
-	warmSpares = 2
+	// warmSpares is how many spares keep holds per peer: a candidate takes
+	// one for its RequestVote, and as leader it uses up to three at once
+	// (heartbeats, the first AppendEntries, the pipeline), the vote's among
+	// them once raft has pooled it.
+	warmSpares = 3
+	// warmSettle is how long after raft took a spare to a peer keep waits
+	// before it dials a replacement: spares are taken in an election, and
+	// handshakes then would compete for the CPU with the votes, the fsyncs
+	// and the claim the clients are waiting for (seen in the bench: 10 to
+	// 30 ms handshakes next to a takeover on the busy machine).
+	warmSettle = time.Second
 	// warmCheck is how often keep looks at the spares and the members
-	// without being woken.
+	// without being woken (by Node.changed).
 	warmCheck = time.Second
 	// warmDialTimeout bounds one spare's dial and handshake.
 	warmDialTimeout = 5 * time.Second
@@ -65,7 +74,8 @@ const (
 func newWarmStream(inner raft.StreamLayer, dial func(context.Context, raft.ServerAddress) (net.Conn, error),
 	log *slog.Logger) *warmStream {
 	return &warmStream{StreamLayer: inner, dial: dial, log: log,
-		spares: map[raft.ServerAddress][]net.Conn{}, taken: make(chan struct{}, 1)}
+		spares: map[raft.ServerAddress][]net.Conn{}, takenAt: map[raft.ServerAddress]time.Time{},
+		wake: make(chan struct{}, 1)}
 }
 
 // Dial returns an open spare to address, else a new connection.
@@ -75,16 +85,21 @@ func (w *warmStream) Dial(address raft.ServerAddress, timeout time.Duration) (ne
 		if c == nil {
 			break
 		}
-		select {
-		case w.taken <- struct{}{}:
-		default:
-		}
 		if idle(c) {
 			return c, nil
 		}
 		c.Close()
 	}
 	return w.StreamLayer.Dial(address, timeout)
+}
+
+// poke makes keep look again now rather than at its next tick; it never
+// blocks. Node.changed calls it, as the members can have changed.
+func (w *warmStream) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // take removes and returns a spare to address, or nil.
@@ -97,6 +112,7 @@ func (w *warmStream) take(address raft.ServerAddress) net.Conn {
 	}
 	c := cs[len(cs)-1]
 	w.spares[address] = cs[:len(cs)-1]
+	w.takenAt[address] = time.Now()
 	return c
 }
 
@@ -135,7 +151,7 @@ func (w *warmStream) keep(ctx context.Context, peers func() []raft.ServerAddress
 		want := peers()
 		w.prune(want)
 		now := time.Now()
-		for _, a := range k.due(want, w.count, now) {
+		for _, a := range k.due(want, w.need, now) {
 			dials.Go(func() {
 				dctx, cancel := context.WithTimeout(ctx, warmDialTimeout)
 				defer cancel()
@@ -149,7 +165,7 @@ func (w *warmStream) keep(ctx context.Context, peers func() []raft.ServerAddress
 				}
 			})
 		}
-		if next, ok := k.nextRetry(now); ok {
+		if next, ok := k.nextWake(want, w.need, now); ok {
 			retry.Reset(next.Sub(now))
 		} else {
 			retry.Stop()
@@ -165,7 +181,7 @@ func (w *warmStream) keep(ctx context.Context, peers func() []raft.ServerAddress
 			if r.c != nil {
 				w.add(r.addr, r.c)
 			}
-		case <-w.taken:
+		case <-w.wake:
 		case <-tick.C:
 		}
 	}
@@ -178,16 +194,17 @@ type keeping struct {
 	retry   map[raft.ServerAddress]time.Time
 }
 
-// due returns the peers of want to dial a spare to now: short of warmSpares
-// (count says how many each has), no dial in flight, not waiting to retry.
-// It notes them as dialling.
-func (k *keeping) due(want []raft.ServerAddress, count func(raft.ServerAddress) int, now time.Time) []raft.ServerAddress {
+// due returns the peers of want to dial a spare to now: short of spares and
+// not settling after a take (need says), no dial in flight, not waiting to
+// retry. It notes them as dialling.
+func (k *keeping) due(want []raft.ServerAddress, need func(raft.ServerAddress) (int, time.Time), now time.Time) []raft.ServerAddress {
 	if k.dialing == nil {
 		k.dialing, k.fails, k.retry = map[raft.ServerAddress]bool{}, map[raft.ServerAddress]int{}, map[raft.ServerAddress]time.Time{}
 	}
 	var out []raft.ServerAddress
 	for _, a := range want {
-		if !k.dialing[a] && !now.Before(k.retry[a]) && count(a) < warmSpares {
+		short, quiet := need(a)
+		if short > 0 && !k.dialing[a] && !now.Before(k.retry[a]) && !now.Before(quiet) {
 			k.dialing[a] = true
 			out = append(out, a)
 		}
@@ -208,13 +225,20 @@ func (k *keeping) done(a raft.ServerAddress, err error, now time.Time) bool {
 	return k.fails[a] == 1
 }
 
-// nextRetry returns the earliest time after now at which a failed peer may
-// be dialled again.
-func (k *keeping) nextRetry(now time.Time) (time.Time, bool) {
+// nextWake returns the earliest time after now at which a peer of want that
+// is short of spares may be dialled: its retry after a failure, or the end of
+// its settling after a take.
+func (k *keeping) nextWake(want []raft.ServerAddress, need func(raft.ServerAddress) (int, time.Time), now time.Time) (time.Time, bool) {
 	var next time.Time
-	for _, t := range k.retry {
-		if t.After(now) && (next.IsZero() || t.Before(next)) {
-			next = t
+	for _, a := range want {
+		short, quiet := need(a)
+		if short == 0 || k.dialing[a] {
+			continue
+		}
+		for _, t := range []time.Time{k.retry[a], quiet} {
+			if t.After(now) && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
 		}
 	}
 	return next, !next.IsZero()
@@ -238,6 +262,18 @@ func (w *warmStream) count(addr raft.ServerAddress) int {
 	return len(w.spares[addr])
 }
 
+// need returns how many spares to addr are missing, and before when none
+// may be dialled (warmSettle after raft last took one).
+func (w *warmStream) need(addr raft.ServerAddress) (int, time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var quiet time.Time
+	if t, ok := w.takenAt[addr]; ok {
+		quiet = t.Add(warmSettle)
+	}
+	return warmSpares - len(w.spares[addr]), quiet
+}
+
 // prune closes the spares to addresses not in want and those their peer
 // closed (a restarted peer), so that keep replaces them before raft needs
 // them.
@@ -248,6 +284,7 @@ func (w *warmStream) prune(want []raft.ServerAddress) {
 		if !slices.Contains(want, a) {
 			drop = append(drop, cs...)
 			delete(w.spares, a)
+			delete(w.takenAt, a)
 			continue
 		}
 		live := cs[:0]

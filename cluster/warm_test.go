@@ -159,9 +159,9 @@ func TestWarmDialSkipsSparesThePeerClosed(t *testing.T) {
 }
 
 // TestWarmKeeper, in virtual time with a fake dialler: the keeper fills
-// warmSpares per member, replaces one taken, closes those of a member that
-// left, and retries a member that does not answer with growing pauses
-// rather than in a loop.
+// warmSpares per member, replaces one taken once warmSettle has passed, dials a new member as soon as
+// it is poked, closes the spares of a member that left, and retries a member
+// that does not answer with growing pauses rather than in a loop.
 func TestWarmKeeper(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
@@ -198,18 +198,38 @@ func TestWarmKeeper(t *testing.T) {
 			}
 		}
 
+		// Raft takes one in an election: it is replaced once that is over.
 		if _, err := w.Dial("n2:7000", time.Second); err != nil {
 			t.Fatalf("dial: %v", err)
 		}
+		w.poke() // the election's state changes
+		synctest.Wait()
+		if got := w.count("n2:7000"); got != warmSpares-1 {
+			t.Errorf("%d spares to n2 right after one was taken, want %d", got, warmSpares-1)
+		}
+		time.Sleep(warmSettle)
 		synctest.Wait()
 		if got := w.count("n2:7000"); got != warmSpares {
-			t.Errorf("%d spares to n2 after one was taken, want %d again", got, warmSpares)
+			t.Errorf("%d spares to n2 %s after one was taken, want %d again", got, warmSettle, warmSpares)
+		}
+
+		// A member joins: Node.changed pokes, and its spares are there
+		// before any virtual time has passed.
+		mu.Lock()
+		members = append(members, "n4:7000")
+		mu.Unlock()
+		t0 := time.Now()
+		w.poke()
+		synctest.Wait()
+		if got := w.count("n4:7000"); got != warmSpares || time.Since(t0) != 0 {
+			t.Errorf("%d spares to a new member after %s, want %d at once", got, time.Since(t0), warmSpares)
 		}
 
 		mu.Lock()
 		members = []raft.ServerAddress{"n2:7000", "down:7000"}
 		mu.Unlock()
-		time.Sleep(10 * time.Second) // the keeper looks every warmCheck
+		w.poke()
+		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		if got := w.count("n3:7000"); got != 0 {
 			t.Errorf("%d spares to n3 after it left, want 0", got)
@@ -217,8 +237,7 @@ func TestWarmKeeper(t *testing.T) {
 		mu.Lock()
 		tries := dials["down:7000"]
 		mu.Unlock()
-		// Noticed at the next look, 1 s in, then after 0.25, 0.5, 1, 2 and
-		// 4 s: six dials in the first 10 s.
+		// At once, then after 0.25, 0.5, 1, 2 and 4 s: six dials in 10 s.
 		if tries != 6 {
 			t.Errorf("%d dials in 10 s to a member that refuses, want 6", tries)
 		}
