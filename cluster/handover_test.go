@@ -168,16 +168,7 @@ func TestStoppingLeaderStaysForTheSuccessorsClaim(t *testing.T) {
 	c := newCluster(t, 3)
 	old := c.holder()
 	oldTerm := old.Status().Owner.Term
-	var cutOff, successor *testNode
-	for _, n := range c.nodes {
-		switch {
-		case n == old:
-		case cutOff == nil:
-			cutOff = n
-		default:
-			successor = n
-		}
-	}
+	cutOff, successor := c.otherTwo(old)
 	c.isolate(cutOff)
 	// An entry only the successor has: raft hands leadership to the most
 	// up-to-date follower.

@@ -258,6 +258,21 @@ func (c *testCluster) holder() *testNode {
 	return c.node(h[0])
 }
 
+// otherTwo returns the two nodes of a three-node cluster other than n, in
+// the order they were started.
+func (c *testCluster) otherTwo(n *testNode) (a, b *testNode) {
+	for _, o := range c.nodes {
+		switch {
+		case o == n:
+		case a == nil:
+			a = o
+		default:
+			b = o
+		}
+	}
+	return a, b
+}
+
 func (c *testCluster) node(id string) *testNode {
 	for _, n := range c.nodes {
 		if n.id == id {
