@@ -267,18 +267,43 @@ type recordedHandover struct {
 	reason fsm.Reason
 }
 
-// PrepareShutdown commits, if this node leads, the reason of the handover
-// that Shutdown will make, while the caller still serves the VIPs: that write
-// round then costs the clients nothing. Shutdown records it itself if this
-// was not called or did not succeed. Bounded like recordHandover.
+// PrepareShutdown, if this node leads, chooses whom Shutdown will hand
+// leadership to and commits the reason of that handover, while the caller
+// still serves the VIPs: neither the choice (with a witness among the
+// members, dials to the candidates) nor the write round then lengthens the
+// clients' outage. Shutdown does both itself if this was not called or did
+// not succeed. Bounded like recordHandover.
 func (n *Node) PrepareShutdown(ctx context.Context) {
 	if n.raft.State() != raft.Leader {
 		return
 	}
 	n.handOverMu.Lock()
 	defer n.handOverMu.Unlock()
-	id, _ := n.handOffTarget(ctx)
-	n.recordHandover(ctx, n.raft.CurrentTerm(), id, fsm.ReasonShutdown)
+	term := n.raft.CurrentTerm()
+	id, addr := n.handOffTarget(ctx)
+	n.recordHandover(ctx, term, id, fsm.ReasonShutdown)
+	if n.recorded == (recordedHandover{term, fsm.ReasonShutdown}) {
+		n.shutdownTarget = preparedTarget{term: term, id: id, addr: addr}
+	}
+}
+
+// preparedTarget is PrepareShutdown's choice of successor, in term.
+type preparedTarget struct {
+	term uint64
+	id   string
+	addr raft.ServerAddress
+}
+
+// shutdownTargetFor returns PrepareShutdown's choice if it was made in term,
+// else chooses now.
+func (n *Node) shutdownTargetFor(ctx context.Context, term uint64) (string, raft.ServerAddress) {
+	n.handOverMu.Lock()
+	p := n.shutdownTarget
+	n.handOverMu.Unlock()
+	if p.term == term && term != 0 {
+		return p.id, p.addr
+	}
+	return n.handOffTarget(ctx)
 }
 
 // handoverReason is the history's reason for a handover decided by succession.

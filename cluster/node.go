@@ -130,9 +130,10 @@ type Node struct {
 	observed chan raft.Observation
 	// handOverMu serializes handovers: a second one must not take back the
 	// lease's resignation while the first is still under way. It guards
-	// recorded.
-	handOverMu sync.Mutex
-	recorded   recordedHandover
+	// recorded and shutdownTarget.
+	handOverMu     sync.Mutex
+	recorded       recordedHandover
+	shutdownTarget preparedTarget
 	// lease gates View's "leader" on a recent quorum confirmation and on no
 	// handover under way (lease.go).
 	lease quorumLease
@@ -389,7 +390,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) shutdown(ctx context.Context) error {
 	if n.raft.State() == raft.Leader {
 		term := n.raft.CurrentTerm()
-		id, addr := n.handOffTarget(ctx)
+		id, addr := n.shutdownTargetFor(ctx, term)
 		if err := n.handOver(ctx, id, addr, false, fsm.ReasonShutdown); err != nil {
 			n.log.Warn("leadership transfer before shutdown failed; the others elect a leader after the heartbeat timeout",
 				"err", err)

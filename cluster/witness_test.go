@@ -234,6 +234,40 @@ func TestShutdownHandsToAVIPHost(t *testing.T) {
 	}
 }
 
+// TestPreparedShutdownChoosesOnce: a holder with a witness among the
+// members checks, by dialling them, which VIP host can take over. An agent
+// calls PrepareShutdown while it still serves the VIPs; Shutdown, after the
+// drop, then hands over to that choice without dialling anyone again, so
+// the dials are not part of the clients' outage.
+func TestPreparedShutdownChoosesOnce(t *testing.T) {
+	t.Parallel()
+	c := witnessCluster(t, "n3")
+	h := c.holder()
+	want := "n1"
+	if h.id == "n1" {
+		want = "n2"
+	}
+	dials := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.dials
+	}
+	before := dials()
+	h.PrepareShutdown(context.Background())
+	prepared := dials()
+	if prepared == before {
+		t.Fatal("PrepareShutdown chose a successor without checking that it answers")
+	}
+	h.stop()
+	if d := dials() - prepared; d != 0 {
+		t.Errorf("Shutdown dialled %d times after PrepareShutdown had chosen, want 0", d)
+	}
+	c.mu.Lock()
+	c.nodes = removeNode(c.nodes, h)
+	c.mu.Unlock()
+	testutil.Eventually(t, testutil.WaitLimit, want+" to hold", func() bool { hs := c.holders(); return len(hs) == 1 && hs[0] == want })
+}
+
 func removeNode(ns []*testNode, x *testNode) []*testNode {
 	var out []*testNode
 	for _, n := range ns {
