@@ -200,11 +200,7 @@ func TestWitnessLeadsHoldingNothing(t *testing.T) {
 func TestShutdownHandsToAVIPHost(t *testing.T) {
 	t.Parallel()
 	c := witnessCluster(t, "n3")
-	h := c.holder()
-	want := "n1"
-	if h.id == "n1" {
-		want = "n2"
-	}
+	h, want := c.holderAndHeir()
 	owned := c.ownerWatch("n3")
 	wasLeader := false
 	stopWatch := make(chan struct{})
@@ -220,10 +216,7 @@ func TestShutdownHandsToAVIPHost(t *testing.T) {
 		}
 	})
 	h.stop()
-	c.mu.Lock()
-	c.nodes = removeNode(c.nodes, h)
-	c.mu.Unlock()
-	testutil.Eventually(t, testutil.WaitLimit, want+" to hold", func() bool { hs := c.holders(); return len(hs) == 1 && hs[0] == want })
+	c.awaitHeir(h, want)
 	close(stopWatch)
 	wg.Wait()
 	if owned() || wasLeader {
@@ -242,11 +235,7 @@ func TestShutdownHandsToAVIPHost(t *testing.T) {
 func TestPreparedShutdownChoosesOnce(t *testing.T) {
 	t.Parallel()
 	c := witnessCluster(t, "n3")
-	h := c.holder()
-	want := "n1"
-	if h.id == "n1" {
-		want = "n2"
-	}
+	h, want := c.holderAndHeir()
 	dials := func() int {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -262,10 +251,26 @@ func TestPreparedShutdownChoosesOnce(t *testing.T) {
 	if d := dials() - prepared; d != 0 {
 		t.Errorf("Shutdown dialled %d times after PrepareShutdown had chosen, want 0", d)
 	}
+	c.awaitHeir(h, want)
+}
+
+// holderAndHeir returns, in a witness cluster whose witness is n3, the
+// holder and the other VIP host.
+func (c *testCluster) holderAndHeir() (*testNode, string) {
+	h := c.holder()
+	if h.id == "n1" {
+		return h, "n2"
+	}
+	return h, "n1"
+}
+
+// awaitHeir forgets the stopped holder h and waits until heir alone holds.
+func (c *testCluster) awaitHeir(h *testNode, heir string) {
+	c.t.Helper()
 	c.mu.Lock()
 	c.nodes = removeNode(c.nodes, h)
 	c.mu.Unlock()
-	testutil.Eventually(t, testutil.WaitLimit, want+" to hold", func() bool { hs := c.holders(); return len(hs) == 1 && hs[0] == want })
+	testutil.Eventually(c.t, testutil.WaitLimit, heir+" to hold", func() bool { hs := c.holders(); return len(hs) == 1 && hs[0] == heir })
 }
 
 func removeNode(ns []*testNode, x *testNode) []*testNode {
