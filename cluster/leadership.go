@@ -162,9 +162,9 @@ const leaderlessAfter = 5
 // establish makes this leader the VIP owner for term: the claim, which proves
 // a majority in this term once committed, and once applied means the FSM has
 // applied everything earlier leaders committed (docs/design.md, "Claim, then
-// bind"). If that
-// fails while it is still leader, it hands leadership to a node that may do
-// better, as Consul and Nomad do, and retries if even that fails.
+// bind"). If that fails while it is still leader, it hands leadership to a
+// node that may do better, as Consul and Nomad do, and retries if even that
+// fails.
 func (n *Node) establish(ctx context.Context, term uint64) {
 	n.health.mu.Lock()
 	clear(n.health.unreachable) // another term's observations
