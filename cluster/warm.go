@@ -21,10 +21,10 @@ import (
 // exactly the ones nobody has needed before. Followers only answer: the
 // successor has never dialled the other nodes, so its RequestVote, and its
 // first AppendEntries as leader, each waited for a TCP connect and a TLS
-// handshake (ECDSA P-256, both sides verify a chain): 2 to 13 ms each on the
-// bench's busy 2-core machine, two or three of them on the path of one
-// handover (docs/benchmarks.md, "Graceful handover: where the milliseconds
-// go").
+// handshake (ECDSA P-256, both sides verify a chain): a median of 3 to 6 ms
+// each on the bench's shared 2-core machine (90th percentile 7 to 24 ms), two
+// or three of them on the path of one handover (docs/benchmarks.md, "Graceful
+// handover: where the milliseconds go").
 //
 // Dial hands out a spare if one is still open and dials otherwise; keep,
 // run by Node.Run, dials the spares in the background and replaces those
