@@ -186,9 +186,11 @@ func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress,
 	n.handOverMu.Lock()
 	defer n.handOverMu.Unlock()
 	term := n.raft.CurrentTerm()
+	// Recorded while this node still serves the VIPs: the clients do not
+	// wait for that write round.
+	n.recordHandover(ctx, term, id, reason)
 	n.lease.resign(term)
 	n.changed()
-	n.recordHandover(ctx, id, reason)
 	if grace {
 		n.awaitReleased(ctx)
 	}
@@ -209,19 +211,21 @@ func (n *Node) handOver(ctx context.Context, id string, addr raft.ServerAddress,
 }
 
 // awaitReleased waits, before a transfer the caller has not dropped the VIPs
-// for, until this node's reconciler has dropped them (Config.Released), and at
-// least the timing margin. A kernel slow to delete them (a busy host) must not
-// let the successor bind while they are still here. It gives up after
-// releaseWait: past that the kernel lifetime (-vip-lease) bounds what is left.
+// for, until this node's reconciler has dropped them: Config.Released
+// confirms a pass that read the view after the resignation and whose unbinds
+// have returned, so the VIPs are out of the kernel when it returns, however
+// slow the kernel was. Without Released nothing can confirm it, and the
+// timing margin, the reconciler's latency budget, is waited instead. It gives
+// up after releaseWait: past that the kernel lifetime (-vip-lease) bounds
+// what is left.
 func (n *Node) awaitReleased(ctx context.Context) {
-	t := time.NewTimer(n.cfg.Timing.margin())
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return
-	case <-t.C:
-	}
 	if n.cfg.Released == nil {
+		t := time.NewTimer(n.cfg.Timing.margin())
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, releaseWait)
@@ -239,14 +243,67 @@ const releaseWait = time.Second
 // ("" lets raft pick), so that the claim that follows in the new leader's term
 // names the reason in the failover history (fsm/history.go): the new leader
 // cannot know it. It must commit before the transfer starts, since raft takes
-// no new entries during one. Bounded by a heartbeat timeout; a failure is only
-// logged: the history then says "election", the handover itself goes on.
-func (n *Node) recordHandover(ctx context.Context, id string, reason fsm.Reason) {
+// no new entries during one. A reason already recorded in this term
+// (PrepareShutdown) is not written again. Bounded by a heartbeat timeout; a
+// failure is only logged: the history then says "election", the handover
+// itself goes on. The caller holds handOverMu.
+func (n *Node) recordHandover(ctx context.Context, term uint64, id string, reason fsm.Reason) {
+	if n.recorded == (recordedHandover{term, reason}) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timing.Heartbeat)
 	defer cancel()
 	if err := n.Apply(ctx, fsm.HandoverOf(n.cfg.ID, id, reason, time.Now().UnixMilli())); err != nil {
 		n.log.Warn("cannot record the reason of the handover in the failover history", "reason", reason, "err", err)
+		return
 	}
+	n.recorded = recordedHandover{term, reason}
+}
+
+// recordedHandover is the reason recordHandover last committed, and in which
+// term.
+type recordedHandover struct {
+	term   uint64
+	reason fsm.Reason
+}
+
+// PrepareShutdown, if this node leads, chooses whom Shutdown will hand
+// leadership to and commits the reason of that handover, while the caller
+// still serves the VIPs: neither the choice (with a witness among the
+// members, dials to the candidates) nor the write round then lengthens the
+// clients' outage. Shutdown does both itself if this was not called or did
+// not succeed. Bounded like recordHandover.
+func (n *Node) PrepareShutdown(ctx context.Context) {
+	if n.raft.State() != raft.Leader {
+		return
+	}
+	n.handOverMu.Lock()
+	defer n.handOverMu.Unlock()
+	term := n.raft.CurrentTerm()
+	id, addr := n.handOffTarget(ctx)
+	n.recordHandover(ctx, term, id, fsm.ReasonShutdown)
+	if n.recorded == (recordedHandover{term, fsm.ReasonShutdown}) {
+		n.shutdownTarget = preparedTarget{term: term, id: id, addr: addr}
+	}
+}
+
+// preparedTarget is PrepareShutdown's choice of successor, in term.
+type preparedTarget struct {
+	term uint64
+	id   string
+	addr raft.ServerAddress
+}
+
+// shutdownTargetFor returns PrepareShutdown's choice if it was made in term,
+// else chooses now.
+func (n *Node) shutdownTargetFor(ctx context.Context, term uint64) (string, raft.ServerAddress) {
+	n.handOverMu.Lock()
+	p := n.shutdownTarget
+	n.handOverMu.Unlock()
+	if p.term == term && term != 0 {
+		return p.id, p.addr
+	}
+	return n.handOffTarget(ctx)
 }
 
 // handoverReason is the history's reason for a handover decided by succession.

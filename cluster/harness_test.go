@@ -82,6 +82,8 @@ type testCluster struct {
 	nodes []*testNode
 	// unreachable are Raft addresses the fake dialer refuses.
 	unreachable map[string]bool
+	// dials counts the calls of dial.
+	dials int
 	// lan, if set, is the ledger of the nodes' fake kernels, by node ID in
 	// fakes (newLedgerCluster).
 	lan   *netopstest.LAN
@@ -93,6 +95,7 @@ type testCluster struct {
 func (c *testCluster) dial(_ context.Context, addr string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.dials++
 	if c.unreachable[addr] {
 		return fmt.Errorf("dial tcp %s: connect: no route to host", addr)
 	}
@@ -256,6 +259,21 @@ func (c *testCluster) holder() *testNode {
 		return len(h) == 1
 	})
 	return c.node(h[0])
+}
+
+// otherTwo returns the two nodes of a three-node cluster other than n, in
+// the order they were started.
+func (c *testCluster) otherTwo(n *testNode) (a, b *testNode) {
+	for _, o := range c.nodes {
+		switch {
+		case o == n:
+		case a == nil:
+			a = o
+		default:
+			b = o
+		}
+	}
+	return a, b
 }
 
 func (c *testCluster) node(id string) *testNode {

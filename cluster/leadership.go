@@ -76,6 +76,9 @@ func (n *Node) Run(ctx context.Context) error {
 	pctx, stopPeers := context.WithCancel(ctx)
 	defer stopPeers()
 	peers.Go(func() { n.watchPeers(pctx, n.peerEvents) })
+	if n.warm != nil {
+		peers.Go(func() { n.warm.keep(pctx, n.peerAddrs) })
+	}
 	poked := true
 	for {
 		n.step(ctx, &w, poked)
@@ -170,11 +173,12 @@ func (n *Node) isMember() bool {
 // lost quorum: a healthy cluster elects within one or two.
 const leaderlessAfter = 5
 
-// establish makes this leader the VIP owner for term: a barrier so the FSM has
-// applied everything earlier leaders committed, then the claim, which proves a
-// majority in this term once committed (docs/design.md, "Claim, then bind"). If that
-// fails while it is still leader, it hands leadership to a node that may do
-// better, as Consul and Nomad do, and retries if even that fails.
+// establish makes this leader the VIP owner for term: the claim, which proves
+// a majority in this term once committed, and once applied means the FSM has
+// applied everything earlier leaders committed (docs/design.md, "Claim, then
+// bind"). If that fails while it is still leader, it hands leadership to a
+// node that may do better, as Consul and Nomad do, and retries if even that
+// fails.
 func (n *Node) establish(ctx context.Context, term uint64) {
 	n.health.mu.Lock()
 	clear(n.health.unreachable) // another term's observations
@@ -215,20 +219,16 @@ func (n *Node) lostLeadership(term uint64) bool {
 	return n.raft.State() != raft.Leader || n.raft.CurrentTerm() != term
 }
 
-// claim runs the barrier and commits fsm.Claim for term.
+// claim commits fsm.Claim for term. It is one log entry, with no barrier in
+// front of it: raft answers an Apply only once the FSM has applied the entry,
+// and it applies in log order, so a committed claim already means that the
+// FSM has applied everything earlier leaders committed, which is all a
+// barrier would add, for one more write on the leader (docs/design.md,
+// "Claim, then bind").
 func (n *Node) claim(ctx context.Context, term uint64) error {
-	// The claim is submitted right behind the barrier instead of after it
-	// completes: the log still orders barrier before claim, so the claim
-	// applies only after everything earlier leaders committed, but raft's
-	// group commit writes and replicates both in one fsync round. Measured in
-	// the bench: waiting for the barrier first cost 4-8 ms of each takeover.
 	started := time.Now()
-	barrier := n.futures.start(func() raft.Future { return n.raft.Barrier(n.timeout(ctx)) })
 	if err := n.Apply(ctx, n.claimCommand(term, started)); err != nil {
 		return err
-	}
-	if err := awaitDone(ctx, barrier); err != nil {
-		return wrapRaft("barrier", err)
 	}
 	// The commit is a quorum's acknowledgement: the VIPs can move now rather
 	// than at keepLease's next verification.

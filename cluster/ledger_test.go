@@ -54,6 +54,8 @@ func (c *testCluster) withReconciler(id string, cfg *Config) (start func(*Node))
 	if err != nil {
 		c.t.Fatalf("reconciler %s: %v", id, err)
 	}
+	// As in the agent: a handover waits for a pass that dropped the VIP.
+	cfg.Released = rec.Released
 	prev := cfg.OnChange
 	cfg.OnChange = func() {
 		rec.Poke()

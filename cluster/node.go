@@ -51,9 +51,10 @@ type Config struct {
 	// OnChange is called on every Raft state or leader change and after every
 	// FSM apply or restore. It must not block: it is meant as a poke.
 	OnChange func()
-	// Released waits until this node holds no VIP (its reconciler has
-	// dropped them), or ctx ends; a leader handing over calls it before the
-	// transfer. Nil: only the timing margin is waited.
+	// Released waits until a reconcile pass that began after the call has
+	// left this node holding no VIP, or ctx ends; a leader handing over
+	// calls it after giving up the quorum lease and before the transfer.
+	// Nil: the timing margin is waited instead.
 	Released func(ctx context.Context) error
 	// Transport replaces the TCP transport (tests use raft.NewInmemTransport).
 	// If it has a Close method (raft.WithClose), Shutdown calls it.
@@ -106,12 +107,15 @@ type Config struct {
 
 // Node is one raftvip cluster member.
 type Node struct {
-	cfg      Config
-	log      *slog.Logger
-	fsm      *fsm.FSM
-	raft     *raft.Raft
-	stores   stores
-	trans    raft.Transport
+	cfg    Config
+	log    *slog.Logger
+	fsm    *fsm.FSM
+	raft   *raft.Raft
+	stores stores
+	trans  raft.Transport
+	// warm keeps spare connections to the other members (nil with
+	// Config.Transport); Run runs its keeper.
+	warm     *warmStream
 	hasState bool
 	// openIndex is the last log index on disk at Open: the seed warning waits
 	// until the local log has been applied up to it.
@@ -128,8 +132,11 @@ type Node struct {
 	// health (SetHealth), which its next pass reports.
 	runPoke chan struct{}
 	// handOverMu serializes handovers: a second one must not take back the
-	// lease's resignation while the first is still under way.
-	handOverMu sync.Mutex
+	// lease's resignation while the first is still under way. It guards
+	// recorded and shutdownTarget.
+	handOverMu     sync.Mutex
+	recorded       recordedHandover
+	shutdownTarget preparedTarget
 	// lease gates View's "leader" on a recent quorum confirmation and on no
 	// handover under way (lease.go).
 	lease quorumLease
@@ -138,6 +145,8 @@ type Node struct {
 	counters counters
 	// handoverPoke wakes the leader's handover loop on a health or FSM change.
 	handoverPoke chan struct{}
+	// applied wakes awaitSuccessor on the same changes.
+	applied chan struct{}
 	// handoverPasses counts the handover loop's evaluations, so that a test
 	// can wait for decisions made rather than for time to pass.
 	handoverPasses atomic.Uint64
@@ -174,6 +183,7 @@ func Open(cfg Config) (*Node, error) {
 		runPoke:      make(chan struct{}, 1),
 		health:       healthState{unreachable: map[string]bool{}},
 		handoverPoke: make(chan struct{}, 1),
+		applied:      make(chan struct{}, 1),
 		peerEvents:   make(chan raft.Observation, 16),
 	}
 	if n.cfg.Priority == 0 {
@@ -192,7 +202,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	var mg *memberGuard
-	if n.trans, mg, err = openTransport(cfg, log, hlog); err != nil {
+	if n.trans, mg, n.warm, err = openTransport(cfg, log, hlog); err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
 	rc := raft.DefaultConfig()
@@ -264,10 +274,11 @@ func (c Config) validate() error {
 
 // openTransport returns cfg.Transport, or a TCP transport (over mutual TLS
 // with cfg.TLS) on cfg.RaftBind that advertises cfg.RaftAdvertise, behind a
-// memberGuard that Open points at raft once it runs (nil with cfg.Transport).
-func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transport, *memberGuard, error) {
+// memberGuard that Open points at raft once it runs, with spare connections
+// that Run keeps warm (both nil with cfg.Transport).
+func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transport, *memberGuard, *warmStream, error) {
 	if cfg.Transport != nil {
-		return cfg.Transport, nil, nil
+		return cfg.Transport, nil, nil, nil
 	}
 	adv := cfg.RaftAdvertise
 	if adv == "" {
@@ -275,27 +286,47 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 	}
 	addr, err := net.ResolveTCPAddr("tcp", adv)
 	if err != nil {
-		return nil, nil, fmt.Errorf("raft advertise address %q: %w", adv, err)
+		return nil, nil, nil, fmt.Errorf("raft advertise address %q: %w", adv, err)
 	}
 	if addr.IP == nil || addr.IP.IsUnspecified() {
 		// Peers would dial 0.0.0.0, i.e. themselves.
-		return nil, nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
+		return nil, nil, nil, fmt.Errorf("raft advertise address %q is not an address peers can dial: set the advertise address", adv)
 	}
 	tcp, err := newTCPStream(cfg.RaftBind, addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var stream raft.StreamLayer = tcp
+	dial := tcp.dialContext
 	if cfg.TLS != nil {
-		if stream, err = newTLSStream(tcp, cfg.TLS, log); err != nil {
-			return nil, nil, errors.Join(err, tcp.Close())
+		ts, err := newTLSStream(tcp, cfg.TLS, log)
+		if err != nil {
+			return nil, nil, nil, errors.Join(err, tcp.Close())
 		}
+		stream, dial = ts, ts.dialContext
 	}
 	// The member guard also stands in front of TLS, as a second bar: a member's
 	// certificate used from a host that is not a member gets no further
 	// unless that host also takes a member's address.
 	g := newMemberGuard(stream, log, memberGuardOpenAfter*cfg.Timing.Heartbeat)
-	return raft.NewNetworkTransportWithLogger(g, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, nil
+	w := newWarmStream(g, dial, log)
+	return raft.NewNetworkTransportWithLogger(w, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, w, nil
+}
+
+// peerAddrs returns the Raft addresses of the other members, for the spares
+// warmStream keeps.
+func (n *Node) peerAddrs() []raft.ServerAddress {
+	cf := n.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return nil
+	}
+	var out []raft.ServerAddress
+	for _, s := range cf.Configuration().Servers {
+		if string(s.ID) != n.cfg.ID {
+			out = append(out, s.Address)
+		}
+	}
+	return out
 }
 
 // HasState reports whether the data dir held Raft state when the node was
@@ -362,10 +393,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 func (n *Node) shutdown(ctx context.Context) error {
 	if n.raft.State() == raft.Leader {
-		id, addr := n.handOffTarget(ctx)
+		term := n.raft.CurrentTerm()
+		id, addr := n.shutdownTargetFor(ctx, term)
 		if err := n.handOver(ctx, id, addr, false, fsm.ReasonShutdown); err != nil {
 			n.log.Warn("leadership transfer before shutdown failed; the others elect a leader after the heartbeat timeout",
 				"err", err)
+		} else {
+			n.awaitSuccessor(ctx, term)
 		}
 	}
 	n.raft.DeregisterObserver(n.observer)
@@ -392,6 +426,30 @@ func (n *Node) shutdown(ctx context.Context) error {
 	}
 	n.log.Info("raft stopped")
 	return errors.Join(errs...)
+}
+
+// awaitSuccessor keeps raft running after this node handed leadership over
+// in term at shutdown, until the successor's claim has committed here, or
+// for leaderKnownWait at most. The successor needs a majority to acknowledge
+// the claim, and this node, which holds the whole log and has just voted for
+// it over an open connection, is usually the first to; the other followers
+// must first write the new term and their vote. A node that stopped at once
+// made its successor wait for one of them (docs/benchmarks.md, "Graceful
+// handover: where the milliseconds go").
+func (n *Node) awaitSuccessor(ctx context.Context, term uint64) {
+	ctx, cancel := context.WithTimeout(ctx, n.leaderKnownWait())
+	defer cancel()
+	for {
+		if o := n.fsm.Owner(); o.Term > term && o.Node != n.cfg.ID {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Info("no successor's claim seen before stopping", "term", term, "waited", n.leaderKnownWait())
+			return
+		case <-n.applied:
+		}
+	}
 }
 
 // stopRaft shuts raft down. Raft waits for its replication goroutines, and
@@ -468,6 +526,15 @@ func (n *Node) changed() {
 		n.cfg.OnChange()
 	}
 	n.pokeHandover()
+	select {
+	case n.applied <- struct{}{}:
+	default:
+	}
+	// A member that joined, left or moved shows up here first (a join
+	// applies its member record): its spares need not wait for a tick.
+	if n.warm != nil {
+		n.warm.poke()
+	}
 }
 
 // Status returns a point-in-time view of this node for the API and the CLI.

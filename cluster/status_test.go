@@ -42,16 +42,7 @@ func memberByID(t *testing.T, st Status, id string) Member {
 func TestStatusShowsUnreachableMember(t *testing.T) {
 	c := newCluster(t, 3)
 	leader := c.holder()
-	var down, other *testNode
-	for _, n := range c.nodes {
-		switch {
-		case n == leader:
-		case down == nil:
-			down = n
-		default:
-			other = n
-		}
-	}
+	down, other := c.otherTwo(leader)
 	if r := memberByID(t, leader.Status(), down.id).Reachable; r == nil || !*r {
 		t.Fatalf("before the fault, the leader shows %s reachable=%v, want true", down.id, r)
 	}

@@ -40,6 +40,12 @@ func newTLSStream(s *tcpStream, conf *tls.Config, log *slog.Logger) (*tlsStream,
 	if conf == nil || len(conf.Certificates) == 0 && conf.GetCertificate == nil {
 		return nil, errors.New("raft TLS: no certificate")
 	}
+	conf = conf.Clone()
+	// Raft's connections never resume a session (each Dial starts afresh),
+	// so tickets would only cost the server an encryption per connection;
+	// and without them a server never sends a byte before a request, which
+	// lets warmStream tell an idle spare from one its peer closed.
+	conf.SessionTicketsDisabled = true
 	return &tlsStream{tcpStream: s, conf: conf, log: log, timeout: handshakeTimeout}, nil
 }
 
@@ -59,7 +65,12 @@ func (s *tlsStream) Accept() (net.Conn, error) {
 func (s *tlsStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	c, err := s.tcpStream.Dial(address, timeout)
+	return s.dialContext(ctx, address)
+}
+
+// dialContext is Dial until ctx ends (warmStream's spares).
+func (s *tlsStream) dialContext(ctx context.Context, address raft.ServerAddress) (net.Conn, error) {
+	c, err := s.tcpStream.dialContext(ctx, address)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,13 @@ func tlsTransport(t *testing.T, conf *tls.Config, timeout time.Duration) *raft.N
 		t.Fatal(err)
 	}
 	s.timeout = timeout
+	return answering(t, s)
+}
+
+// answering is a raft transport on s that answers every RequestVote with
+// Granted, until the test ends.
+func answering(t *testing.T, s raft.StreamLayer) *raft.NetworkTransport {
+	t.Helper()
 	tr := raft.NewNetworkTransport(s, 2, tlsRPCTimeout, io.Discard)
 	// raft never closes Consumer: the answering goroutine ends on stop.
 	stop := make(chan struct{})

@@ -200,11 +200,7 @@ func TestWitnessLeadsHoldingNothing(t *testing.T) {
 func TestShutdownHandsToAVIPHost(t *testing.T) {
 	t.Parallel()
 	c := witnessCluster(t, "n3")
-	h := c.holder()
-	want := "n1"
-	if h.id == "n1" {
-		want = "n2"
-	}
+	h, want := c.holderAndHeir()
 	owned := c.ownerWatch("n3")
 	wasLeader := false
 	stopWatch := make(chan struct{})
@@ -220,10 +216,7 @@ func TestShutdownHandsToAVIPHost(t *testing.T) {
 		}
 	})
 	h.stop()
-	c.mu.Lock()
-	c.nodes = removeNode(c.nodes, h)
-	c.mu.Unlock()
-	testutil.Eventually(t, testutil.WaitLimit, want+" to hold", func() bool { hs := c.holders(); return len(hs) == 1 && hs[0] == want })
+	c.awaitHeir(h, want)
 	close(stopWatch)
 	wg.Wait()
 	if owned() || wasLeader {
@@ -232,6 +225,52 @@ func TestShutdownHandsToAVIPHost(t *testing.T) {
 	if got := c.node(want).Status().Members; roleOf(got, "n3") != fsm.RoleWitness || roleOf(got, want) != fsm.RoleVoter {
 		t.Fatalf("members %+v: want n3 a witness and %s a voter", got, want)
 	}
+}
+
+// TestPreparedShutdownChoosesOnce: a holder with a witness among the
+// members checks, by dialling them, which VIP host can take over. An agent
+// calls PrepareShutdown while it still serves the VIPs; Shutdown, after the
+// drop, then hands over to that choice without dialling anyone again, so
+// the dials are not part of the clients' outage.
+func TestPreparedShutdownChoosesOnce(t *testing.T) {
+	t.Parallel()
+	c := witnessCluster(t, "n3")
+	h, want := c.holderAndHeir()
+	dials := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.dials
+	}
+	before := dials()
+	h.PrepareShutdown(context.Background())
+	prepared := dials()
+	if prepared == before {
+		t.Fatal("PrepareShutdown chose a successor without checking that it answers")
+	}
+	h.stop()
+	if d := dials() - prepared; d != 0 {
+		t.Errorf("Shutdown dialled %d times after PrepareShutdown had chosen, want 0", d)
+	}
+	c.awaitHeir(h, want)
+}
+
+// holderAndHeir returns, in a witness cluster whose witness is n3, the
+// holder and the other VIP host.
+func (c *testCluster) holderAndHeir() (*testNode, string) {
+	h := c.holder()
+	if h.id == "n1" {
+		return h, "n2"
+	}
+	return h, "n1"
+}
+
+// awaitHeir forgets the stopped holder h and waits until heir alone holds.
+func (c *testCluster) awaitHeir(h *testNode, heir string) {
+	c.t.Helper()
+	c.mu.Lock()
+	c.nodes = removeNode(c.nodes, h)
+	c.mu.Unlock()
+	testutil.Eventually(c.t, testutil.WaitLimit, heir+" to hold", func() bool { hs := c.holders(); return len(hs) == 1 && hs[0] == heir })
 }
 
 func removeNode(ns []*testNode, x *testNode) []*testNode {

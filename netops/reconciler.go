@@ -112,6 +112,12 @@ type Reconciler struct {
 	published  []netip.Prefix // a copy of held's prefixes, for Held
 	conflicted []Conflict     // a copy of conflicts, for Conflicts
 	lastPass   time.Time      // when publish last ran, for LastPass
+	// begun counts the passes that have read the view; settled is the
+	// number of the pass published last, stopped is set by the final one,
+	// and passed is closed by every publish (Released waits on them).
+	begun, settled uint64
+	stopped        bool
+	passed         chan struct{}
 	// reload is a schedule set by SetSchedule, adopted by Run's next pass.
 	reload *Schedule
 
@@ -163,6 +169,7 @@ func NewReconciler(cfg Config) (*Reconciler, error) {
 		poke:   make(chan struct{}, 1),
 		held:   map[netip.Addr]*hold{},
 		lan:    newLANGuard(cfg.Node, cfg.Prober, cfg.Watcher, log),
+		passed: make(chan struct{}),
 	}, nil
 }
 
@@ -232,6 +239,42 @@ func (r *Reconciler) LastPass() time.Time {
 	return r.lastPass
 }
 
+// Released returns once a pass that began after the call has finished and
+// left this node holding no VIP: its view was read after the call and every
+// unbind it made had returned. It pokes for that pass. A leader that has just
+// given up leadership calls it before the transfer (docs/design.md, "Drop,
+// then transfer"): a pass already under way read the view before, and may
+// still bind, so Held alone cannot tell. After Run has returned, the final
+// pass counts. It fails with ctx's error, naming what is still held.
+func (r *Reconciler) Released(ctx context.Context) error {
+	r.mu.Lock()
+	after := r.begun
+	r.mu.Unlock()
+	r.Poke()
+	for {
+		r.mu.Lock()
+		done := (r.settled > after || r.stopped) && len(r.published) == 0
+		held, passed := slices.Clone(r.published), r.passed
+		r.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("still holding %v: %w", held, ctx.Err())
+		case <-passed:
+		}
+	}
+}
+
+// begin numbers a pass that is about to read the view.
+func (r *Reconciler) begin() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.begun++
+	return r.begun
+}
+
 // Run reconciles on every Poke, on a ticker (to repair drift such as an admin's
 // `ip addr del`, and to renew lifetimes) and announces on schedule, until ctx
 // is cancelled. Then it unbinds everything it manages and returns nil. Call it
@@ -248,12 +291,13 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		// a hold must never be announced on the strength of an old view (a
 		// leader thawed after SIGSTOP would call clients back to itself).
 		r.adoptSchedule()
+		seq := r.begin()
 		v := r.view()
 		want := Desired(v, r.node)
 		r.pass(ctx, v, want)
 		r.announceDue(ctx, time.Now())
 		r.guardLAN(ctx, time.Now())
-		notifyAt := r.publish(v, false)
+		notifyAt := r.publish(v, seq, false)
 		if p := passEvery(r.lease, r.busy(want)); p != period {
 			period = p
 			tick.Reset(p)
@@ -310,6 +354,7 @@ func (r *Reconciler) busy(want []fsm.VIP) bool {
 func (r *Reconciler) shutdown(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
+	seq := r.begin()
 	v := r.view()
 	r.stopping = true
 	r.pass(ctx, v, nil)
@@ -321,13 +366,13 @@ func (r *Reconciler) shutdown(ctx context.Context) {
 	for _, link := range links {
 		r.release(link)
 	}
-	r.publish(v, true)
+	r.publish(v, seq, true)
 }
 
-// publish makes the held set visible to Held and reports a change to OnHeld
-// as heldNotice decides; final (shutdown) reports at once. It returns when to
-// look again for a deferred report (zero if none).
-func (r *Reconciler) publish(v View, final bool) time.Time {
+// publish makes the held set of pass seq visible to Held and Released and
+// reports a change to OnHeld as heldNotice decides; final (shutdown) reports
+// at once. It returns when to look again for a deferred report (zero if none).
+func (r *Reconciler) publish(v View, seq uint64, final bool) time.Time {
 	ps := make([]netip.Prefix, 0, len(r.held))
 	for _, h := range r.sortedHolds() {
 		ps = append(ps, h.Prefix)
@@ -339,6 +384,9 @@ func (r *Reconciler) publish(v View, final bool) time.Time {
 	r.published = ps
 	r.conflicted = cs
 	r.lastPass = now
+	r.settled, r.stopped = seq, final
+	close(r.passed)
+	r.passed = make(chan struct{})
 	r.mu.Unlock()
 	tell, due := r.notice.next(ps, v, now, r.grace, final)
 	if tell && r.onHeld != nil {

@@ -147,7 +147,7 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		// A joining node must answer on its API, as itself, before it enters
 		// the configuration (cluster/join.go).
 		ProbeJoiner: func(ctx context.Context, addr string) (cluster.Status, error) { return a.client.At(addr).Status(ctx) },
-		Released:    a.released,
+		Released:    a.rec.Released,
 	})
 	if err != nil {
 		return nil, err
@@ -301,7 +301,10 @@ func (a *Agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, can
 	defer cancel()
 	// 1. No new writes: a VIP added now could not be served by this node anyway.
 	a.srv.StopWrites()
-	// 2. Drop the VIPs. The reconciler unbinds everything it manages on return.
+	// 2. While the VIPs are still served: the leader's handover below needs
+	// its reason in the log, and that write round must not lengthen the outage.
+	a.node.PrepareShutdown(ctx)
+	// 3. Drop the VIPs. The reconciler unbinds everything it manages on return.
 	cancelRec()
 	if err := waitDone(ctx, recDone); err != nil {
 		log.Error("reconciler did not stop cleanly", "err", err)
@@ -311,7 +314,7 @@ func (a *Agent) shutdown(cancelRec context.CancelFunc, recDone <-chan error, can
 	// The handover below does not need it.
 	cancelRun()
 	_ = waitDone(ctx, runDone)
-	// 3-5. Transfer leadership if leader, shut Raft down, close the stores.
+	// 4-6. Transfer leadership if leader, shut Raft down, close the stores.
 	if err := a.node.Shutdown(ctx); err != nil {
 		log.Error("raft shutdown", "err", err)
 	}

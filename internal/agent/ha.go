@@ -1,11 +1,9 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
@@ -131,19 +129,4 @@ func addressConflicts(cs []netops.Conflict) []cluster.AddressConflict {
 		}
 	}
 	return out
-}
-
-// released waits until the reconciler holds no VIP: a leader handing over
-// lets its successor bind only after that (cluster.Config.Released).
-func (a *Agent) released(ctx context.Context) error {
-	t := time.NewTicker(time.Millisecond)
-	defer t.Stop()
-	for len(a.rec.Held()) > 0 {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("still holding %v: %w", a.rec.Held(), ctx.Err())
-		case <-t.C:
-		}
-	}
-	return nil
 }

@@ -165,12 +165,9 @@ func TestSafetyLeaderLosesOneFollower(t *testing.T) {
 
 // TestSafetyTransfer: `raftvip transfer`, sent to a follower that forwards
 // it to the leader, moves the VIP: the leader drops it, then the target
-// takes it, with never two holders.
-//
-// Unlike a graceful stop, a transfer does not wait for the drop to finish
-// but for the timing margin (cluster.Timing.margin), the reconciler's
-// latency budget, so a slowed Unbind here would break the claim by design
-// rather than find a fault.
+// takes it, with never two holders. The transfer waits for the reconciler
+// to confirm the drop (netops.Reconciler.Released), not for a fixed time, so
+// an Unbind slower than the timing margin must still come first.
 func TestSafetyTransfer(t *testing.T) {
 	c := newParallelCluster(t)
 	n1, _, n3 := c.three(t, nil)
