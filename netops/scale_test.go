@@ -1,0 +1,99 @@
+package netops_test
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/netops/netopstest"
+)
+
+// manyVIPs returns n IPv6 VIPs in eth0's subnet (own6), in address order.
+func manyVIPs(n int) []fsm.VIP {
+	vs := make([]fsm.VIP, n)
+	for i := range vs {
+		vs[i] = fsm.VIP{Prefix: netip.MustParsePrefix(fmt.Sprintf("2001:db8::1:%x/64", i+1))}
+	}
+	return vs
+}
+
+// passCost is what the passes in one second of a holder's steady state cost:
+// the reads of the kernel, the addresses they read and the kernel changes.
+type passCost struct {
+	reads, addrs, changes int
+}
+
+// steadyPasses is the number of passes in steadyCost's second: a tick every
+// 250 ms with the 1 s lease, and nothing else wakes the reconciler.
+const steadyPasses = 4
+
+// steadyCost holds n VIPs, lets the announcement bursts pass, then measures
+// one second of passes that only renew.
+func steadyCost(t *testing.T, n int) passCost {
+	t.Helper()
+	var c passCost
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, held(3, manyVIPs(n)...), nil).start()
+		sleep(3*time.Second + 100*time.Millisecond)
+		if got := len(h.fake.Bound()); got != n {
+			t.Fatalf("%d of %d VIPs bound", got, n)
+		}
+		h.fake.Reset()
+		t0 := h.rec.LastPass()
+		sleep(time.Second)
+		if d := h.rec.LastPass().Sub(t0); d != time.Second {
+			t.Fatalf("last pass %s after the window began, want the 4th tick at 1s", d)
+		}
+		r := h.fake.Reads()
+		c = passCost{reads: r.Calls, addrs: r.Addrs, changes: len(h.fake.Events())}
+		want(t, "expiries", 0, count(h.fake.Events(), "expire"))
+		h.stop()
+	})
+	return c
+}
+
+// TestPassCostIsLinearInVIPs: a pass reads the kernel once, whatever the
+// number of VIPs, and makes at most one change per VIP, so that the cost of a
+// pass grows with the VIP count, not its square (a read per VIP for its
+// link, and one before every bind and renewal, made a pass over 1024 VIPs
+// take 2.6 s, longer than the 1 s lease).
+func TestPassCostIsLinearInVIPs(t *testing.T) {
+	const own = 2 // eth0's own addresses
+	perPass := map[int]int{}
+	for _, n := range []int{10, 1000} {
+		c := steadyCost(t, n)
+		if c.reads != steadyPasses {
+			t.Errorf("%d VIPs: %d reads in %d passes, want one each", n, c.reads, steadyPasses)
+		}
+		if c.addrs != steadyPasses*(n+own) {
+			t.Errorf("%d VIPs: %d addresses read in %d passes, want each pass to read the %d once", n, c.addrs, steadyPasses, n+own)
+		}
+		// Renewed once a third of the 1 s lease has passed: every other tick.
+		if c.changes != 2*n {
+			t.Errorf("%d VIPs: %d kernel changes in %d passes, want %d renewals", n, c.changes, steadyPasses, 2*n)
+		}
+		perPass[n] = (c.reads + c.addrs + c.changes) / steadyPasses
+	}
+	if r := perPass[1000] / perPass[10]; r > 2*1000/10 {
+		t.Errorf("a pass over 1000 VIPs costs %d times one over 10 (%d, %d calls and addresses), want about 100",
+			r, perPass[1000], perPass[10])
+	}
+}
+
+// TestDropManyVIPsReadsOnce: dropping 1000 VIPs is one read and an unbind
+// each.
+func TestDropManyVIPsReadsOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		vips := manyVIPs(1000)
+		h := newHarness(t, held(3, vips...), nil).start()
+		h.fake.Reset()
+		h.set(following(vips...))
+		want(t, "reads", netopstest.Reads{Calls: 1, Addrs: 1002}, h.fake.Reads())
+		want(t, "unbinds", 1000, count(h.fake.Events(), "unbind "))
+		want(t, "bound", 0, len(h.fake.Bound()))
+		h.stop()
+	})
+}
