@@ -266,7 +266,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			r.shutdown(ctx)
 			return nil
 		case res := <-r.lan.results:
-			r.lan.probed(res, &r.errs, time.Now())
+			r.lan.probedAll(res, &r.errs, time.Now())
 		case s := <-r.lan.seen:
 			r.sighted(ctx, s)
 		case <-r.poke:

@@ -3,11 +3,13 @@ package netops_test
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
+	"github.com/raftvip/raftvip/netops"
 	"github.com/raftvip/raftvip/netops/netopstest"
 )
 
@@ -94,6 +96,34 @@ func TestDropManyVIPsReadsOnce(t *testing.T) {
 		want(t, "reads", netopstest.Reads{Calls: 1, Addrs: 1002}, h.fake.Reads())
 		want(t, "unbinds", 1000, count(h.fake.Events(), "unbind "))
 		want(t, "bound", 0, len(h.fake.Bound()))
+		h.stop()
+	})
+}
+
+// TestFirstClaimProbesConcurrently: the cluster's first claim of 1000 VIPs
+// probes them up to 64 at a time, not one after another (50 s at 50 ms a
+// probe), and still leaves out the one another host answers for.
+func TestFirstClaimProbesConcurrently(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		vips := manyVIPs(1000)
+		taken := vips[500].Prefix
+		hosts := netopstest.NewHosts()
+		hosts.Wait(netops.DefaultProbeWait)
+		hosts.Claim(taken.Addr(), otherMAC)
+		h := guarded(t, held(2, vips...), hosts).start()
+		// 16 rounds of 64 probes, 50 ms each.
+		sleep(16 * netops.DefaultProbeWait)
+		bound := h.fake.Bound()
+		if len(bound) != 999 || slices.Contains(bound, taken) {
+			t.Fatalf("%d VIPs bound 800 ms after the claim (%s among them: %t), want all 999 free ones",
+				len(bound), taken, slices.Contains(bound, taken))
+		}
+		if n := hosts.MostInFlight(); n != 64 {
+			t.Errorf("at most %d probes under way at once, want 64", n)
+		}
+		want(t, "probes", 1000, len(hosts.Probes()))
+		want(t, "conflicts", []netops.Conflict{{VIP: vips[500], At: netops.Binding{Link: "eth0"}, MAC: otherMAC.String()}},
+			h.rec.Conflicts())
 		h.stop()
 	})
 }
