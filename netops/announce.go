@@ -23,9 +23,13 @@ func (h *hold) due(s Schedule) (time.Time, bool) {
 	return h.start.Add(at), ok
 }
 
-// announceDue makes every announcement due by now.
+// announceDue makes every announcement due by now, unless the view may have
+// changed since the pass (stale): then the next pass reads it first.
 func (r *Reconciler) announceDue(ctx context.Context, now time.Time) {
 	for _, h := range r.sortedHolds() {
+		if r.stale() {
+			return
+		}
 		if next, ok := h.due(r.sched); !ok || next.After(now) {
 			continue
 		}

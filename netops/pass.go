@@ -30,13 +30,37 @@ func (r *Reconciler) pass(ctx context.Context, v View, want []fsm.VIP) {
 	for _, b := range plan.Unbind {
 		r.unbind(ctx, b, seen[b])
 	}
-	for _, d := range r.lan.screen(ctx, plan.Bind, v, want, now) {
+	for i, d := range r.lan.screen(ctx, plan.Bind, v, want, now) {
+		if i >= minBatch && r.stale() {
+			break
+		}
 		r.bind(ctx, d, v.Term, now)
 	}
-	for _, d := range plan.Keep {
+	for i, d := range plan.Keep {
+		if i >= minBatch && r.stale() {
+			break
+		}
 		r.keep(ctx, d, v.Term, now)
 	}
 	r.releaseIdle(before)
+}
+
+// minBatch is how many binds, and how many renewals, a pass makes before it
+// yields to a pending poke, so that a stream of pokes (API writes) cannot
+// keep the VIPs from being bound or renewed; 64 kernel calls take some 15 ms.
+// It is maxProbes, so that a pass binds all the VIPs that a wave of probes
+// cleared (a clearance lasts one pass; one unused is probed again).
+const minBatch = maxProbes
+
+// stale reports that the view a pass acts on may be old: a poke is pending,
+// and every change of the view pokes. A pass over many VIPs takes long enough
+// for a step-down to come in its middle (binding 1024 VIPs took about 0.2 s),
+// so past minBatch it leaves the rest of its binds and renewals, and the
+// announcements, to the next pass, which reads the view afresh: at most
+// minBatch VIPs are bound on a view that has become old, none announced, and
+// the next pass unbinds them. Unbinds are never left: dropping is safe.
+func (r *Reconciler) stale() bool {
+	return len(r.poke) > 0
 }
 
 // logDrop says once, at WARN, why held VIPs are about to be unbound: a client

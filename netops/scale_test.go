@@ -1,6 +1,7 @@
 package netops_test
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -124,6 +125,50 @@ func TestFirstClaimProbesConcurrently(t *testing.T) {
 		want(t, "probes", 1000, len(hosts.Probes()))
 		want(t, "conflicts", []netops.Conflict{{VIP: vips[500], At: netops.Binding{Link: "eth0"}, MAC: otherMAC.String()}},
 			h.rec.Conflicts())
+		h.stop()
+	})
+}
+
+// flipBinder calls flip from within the after-th Bind, as a step-down would
+// come in the middle of a pass.
+type flipBinder struct {
+	netops.Binder
+	after, binds int
+	flip         func()
+}
+
+func (f *flipBinder) Bind(ctx context.Context, link string, a netops.Addr, validFor time.Duration) error {
+	if f.binds++; f.binds == f.after {
+		f.flip()
+	}
+	return f.Binder.Bind(ctx, link, a, validFor)
+}
+
+// TestStepDownInTheMiddleOfAPass: a pass binding 1000 VIPs learns of a step-
+// down (a poke) after its 100th bind: it binds no more, announces none of
+// them, and the next pass, on the new view, unbinds the 100.
+func TestStepDownInTheMiddleOfAPass(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		vips := manyVIPs(1000)
+		var h *harness
+		h = newHarness(t, held(3, vips...), func(c *netops.Config) {
+			c.Binder = &flipBinder{Binder: c.Binder, after: 100, flip: func() {
+				h.mu.Lock()
+				h.view = following(vips...)
+				h.mu.Unlock()
+				h.rec.Poke()
+			}}
+		})
+		h.start()
+		sleep(3 * time.Second)
+		ev := h.fake.Events()
+		want(t, "binds", 100, count(ev, "bind "))
+		want(t, "announcements", 0, count(ev, "announce "))
+		want(t, "unbinds", 100, count(ev, "unbind "))
+		want(t, "bound", 0, len(h.fake.Bound()))
+		if n := h.logs.Count("dropping VIPs"); n != 1 {
+			t.Errorf("drop logged %d times, want once", n)
+		}
 		h.stop()
 	})
 }
