@@ -71,12 +71,11 @@ func (p *LinkProber) Probe(ctx context.Context, link string, ip netip.Addr) (net
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", ip, err)
 	}
-	deadline := time.Now().Add(p.wait)
 	var mac net.HardwareAddr
 	if ip.Is4() {
-		mac, err = p.probeARP(ctx, ifi, ip, deadline)
+		mac, err = p.probeARP(ctx, ifi, ip)
 	} else {
-		mac, err = p.probeNDP(ctx, ifi, ip, deadline)
+		mac, err = p.probeNDP(ctx, ifi, ip)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("probe %s on %s: %w", ip, link, err)
@@ -84,7 +83,7 @@ func (p *LinkProber) Probe(ctx context.Context, link string, ip netip.Addr) (net
 	return mac, nil
 }
 
-func (p *LinkProber) probeARP(ctx context.Context, ifi *net.Interface, ip netip.Addr, deadline time.Time) (net.HardwareAddr, error) {
+func (p *LinkProber) probeARP(ctx context.Context, ifi *net.Interface, ip netip.Addr) (net.HardwareAddr, error) {
 	req, err := arpProbe(ifi.HardwareAddr, ip)
 	if err != nil {
 		return nil, err
@@ -94,7 +93,7 @@ func (p *LinkProber) probeARP(ctx context.Context, ifi *net.Interface, ip netip.
 		return nil, fmt.Errorf("open ARP socket: %w", err)
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline); err != nil {
+	if err := c.SetDeadline(p.answerBy()); err != nil {
 		return nil, err
 	}
 	defer context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })()
@@ -112,7 +111,7 @@ func (p *LinkProber) probeARP(ctx context.Context, ifi *net.Interface, ip netip.
 	}
 }
 
-func (p *LinkProber) probeNDP(ctx context.Context, ifi *net.Interface, ip netip.Addr, deadline time.Time) (net.HardwareAddr, error) {
+func (p *LinkProber) probeNDP(ctx context.Context, ifi *net.Interface, ip netip.Addr) (net.HardwareAddr, error) {
 	snm, err := ndp.SolicitedNodeMulticast(ip)
 	if err != nil {
 		return nil, err
@@ -122,7 +121,7 @@ func (p *LinkProber) probeNDP(ctx context.Context, ifi *net.Interface, ip netip.
 		return nil, err
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline); err != nil {
+	if err := c.SetDeadline(p.answerBy()); err != nil {
 		return nil, err
 	}
 	defer context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })()
@@ -144,6 +143,15 @@ func (p *LinkProber) probeNDP(ctx context.Context, ifi *net.Interface, ip netip.
 			}
 		}
 	}
+}
+
+// answerBy returns the deadline of a probe whose socket is open: the wait is
+// for the answer alone. Opening the socket reads every address of the node
+// (arp.Dial, ndp.Listen), which with a thousand VIPs and 64 probes at once
+// can take longer than the wait itself; counted in, it made the sending
+// time out.
+func (p *LinkProber) answerBy() time.Time {
+	return time.Now().Add(p.wait)
 }
 
 // readEnd maps the error that ends a probe's reads: the deadline means no
