@@ -103,6 +103,38 @@ func TestKernelBindListUnbind(t *testing.T) {
 	}
 }
 
+// TestKernelLinkMadeAgain: Bind acts on the link indexes Addrs read, and a
+// link deleted and made again since, under a new index, is found again.
+func TestKernelLinkMadeAgain(t *testing.T) {
+	ns := nstest.New(t)
+	ctx := context.Background()
+	b := openNetlink(t, ns)
+	addDummy := func() int {
+		t.Helper()
+		if err := ns.Handle.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "rvd0"}, PeerName: "rvd1"}); err != nil {
+			t.Fatal(err)
+		}
+		return ns.Attrs(t, "rvd0").Index
+	}
+	old := addDummy()
+	if _, err := b.Addrs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Handle.LinkDel(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "rvd0", Index: old}}); err != nil {
+		t.Fatal(err)
+	}
+	if idx := addDummy(); idx == old {
+		t.Fatalf("the link made again has its old index %d", old)
+	}
+	vip := Addr{Prefix: netip.MustParsePrefix("198.51.100.100/24"), Label: "rvd0:vip"}
+	if err := b.Bind(ctx, "rvd0", vip, 10*time.Second); err != nil {
+		t.Fatalf("Bind on the link made again = %v", err)
+	}
+	if ps := listed(t, b, "rvd0"); !slices.Contains(ps, vip.Prefix) {
+		t.Fatalf("rvd0 has %v, want %s", ps, vip.Prefix)
+	}
+}
+
 func TestKernelIPv6NoDAD(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
