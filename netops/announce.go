@@ -30,16 +30,21 @@ func (r *Reconciler) announceDue(ctx context.Context, now time.Time) {
 		if r.stale() {
 			return
 		}
+		r.announceIfDue(ctx, h, now)
+	}
+}
+
+// announceIfDue makes h's announcement if one is due by now.
+func (r *Reconciler) announceIfDue(ctx context.Context, h *hold, now time.Time) {
+	if next, ok := h.due(r.sched); !ok || next.After(now) {
+		return
+	}
+	r.announce(ctx, h)
+	// Slots missed while a pass was slow are skipped rather than sent back
+	// to back: one announcement already told the LAN.
+	for h.sent++; ; h.sent++ {
 		if next, ok := h.due(r.sched); !ok || next.After(now) {
-			continue
-		}
-		r.announce(ctx, h)
-		// Slots missed while a pass was slow are skipped rather than sent back
-		// to back: one announcement already told the LAN.
-		for h.sent++; ; h.sent++ {
-			if next, ok := h.due(r.sched); !ok || next.After(now) {
-				break
-			}
+			break
 		}
 	}
 }

@@ -258,14 +258,24 @@ func (r *Reconciler) unbind(ctx context.Context, b Binding, f Found) {
 // with its announcement schedule.
 func (r *Reconciler) bind(ctx context.Context, d ResolvedVIP, term uint64, now time.Time) {
 	if r.bindKernel(ctx, r.binder.Bind, d, term, "cannot bind VIP") {
-		r.startHold(d, term, now)
+		r.startHold(ctx, d, term, now)
 	}
 }
 
-func (r *Reconciler) startHold(d ResolvedVIP, term uint64, now time.Time) {
+// startHold records d as held from now on and makes its first announcement
+// at once: with many VIPs, the first is in the kernel long before the last,
+// and its clients need not wait for the others. Its schedule starts when it
+// was bound, not when the pass began, so that a long pass does not eat
+// into the burst.
+func (r *Reconciler) startHold(ctx context.Context, d ResolvedVIP, term uint64, renewed time.Time) {
 	p := d.VIP.Prefix
-	r.held[p.Addr()] = &hold{Binding: Binding{Link: d.Link, Prefix: p}, term: term, renewed: now, start: now}
+	now := time.Now()
+	h := &hold{Binding: Binding{Link: d.Link, Prefix: p}, term: term, renewed: renewed, start: now}
+	r.held[p.Addr()] = h
 	r.log.Info("bound VIP", "vip", p, "link", d.Link, "term", term, "label", d.Addr().Label, "lifetime", r.lease)
+	if !r.stale() {
+		r.announceIfDue(ctx, h, now)
+	}
 }
 
 // kernelOp is Binder.Bind or Binder.Renew.
@@ -296,7 +306,7 @@ func (r *Reconciler) keep(ctx context.Context, d ResolvedVIP, term uint64, now t
 		// Left by an earlier run, perhaps with a longer lifetime: renew it to
 		// set ours, and announce it like any new hold.
 		if r.bindKernel(ctx, r.binder.Renew, d, term, "cannot bind VIP") {
-			r.startHold(d, term, now)
+			r.startHold(ctx, d, term, now)
 		}
 		return
 	case h.term != term:

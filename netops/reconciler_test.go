@@ -158,10 +158,11 @@ func TestFollowerBindsNothing(t *testing.T) {
 func TestHolderBindsWithLabelAndLifetime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, held(3, vip100, vip6), nil).start()
+		// Each VIP is announced as soon as it is bound.
 		want(t, "events", []string{
 			bind100,
-			"bind 2001:db8::100/64 eth0 lft=1s",
 			announce100,
+			"bind 2001:db8::100/64 eth0 lft=1s",
 			"announce 2001:db8::100 eth0",
 		}, h.fake.Events())
 		want(t, "held", []netip.Prefix{vip100.Prefix, vip6.Prefix}, h.rec.Held())
