@@ -262,15 +262,16 @@ func (r *Reconciler) bind(ctx context.Context, d ResolvedVIP, term uint64, now t
 	}
 }
 
-// startHold records d as held from now on and makes its first announcement
-// at once: with many VIPs, the first is in the kernel long before the last,
-// and its clients need not wait for the others. Its schedule starts when it
-// was bound, not when the pass began, so that a long pass does not eat
-// into the burst.
-func (r *Reconciler) startHold(ctx context.Context, d ResolvedVIP, term uint64, renewed time.Time) {
+// startHold records d as held since now, the start of the pass, and makes
+// its first announcement at once: with many VIPs, the first is in the kernel
+// long before the last, and its clients need not wait for the others. Every
+// hold of the pass shares the start of its schedule, so that the rest of
+// their bursts take one wake-up a slot rather than one a VIP. (After a pass
+// longer than the burst, the next slot is announced and those that went by
+// meanwhile are skipped: announceIfDue.)
+func (r *Reconciler) startHold(ctx context.Context, d ResolvedVIP, term uint64, now time.Time) {
 	p := d.VIP.Prefix
-	now := time.Now()
-	h := &hold{Binding: Binding{Link: d.Link, Prefix: p}, term: term, renewed: renewed, start: now}
+	h := &hold{Binding: Binding{Link: d.Link, Prefix: p}, term: term, renewed: now, start: now}
 	r.held[p.Addr()] = h
 	r.log.Info("bound VIP", "vip", p, "link", d.Link, "term", term, "label", d.Addr().Label, "lifetime", r.lease)
 	if !r.stale() {

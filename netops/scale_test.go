@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -172,6 +173,52 @@ func TestStepDownInTheMiddleOfAPass(t *testing.T) {
 		want(t, "bound", 0, len(h.fake.Bound()))
 		if n := h.logs.Count("dropping VIPs"); n != 1 {
 			t.Errorf("drop logged %d times, want once", n)
+		}
+		h.stop()
+	})
+}
+
+// slowBinder takes d for every Bind, as a busy kernel does.
+type slowBinder struct {
+	netops.Binder
+	d time.Duration
+}
+
+func (s slowBinder) Bind(ctx context.Context, link string, a netops.Addr, validFor time.Duration) error {
+	time.Sleep(s.d)
+	return s.Binder.Bind(ctx, link, a, validFor)
+}
+
+// TestLongPassAnnouncesAsItBinds: in a pass that takes 200 ms to bind 200
+// VIPs, each VIP is announced right after its bind, and once more after the
+// pass (the slots that went by meanwhile are skipped); the holds share one
+// schedule, so the reconciler wakes once for that, not once a VIP.
+func TestLongPassAnnouncesAsItBinds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		vips := manyVIPs(200)
+		h := newHarness(t, held(3, vips...), func(c *netops.Config) {
+			c.Binder = slowBinder{Binder: c.Binder, d: time.Millisecond}
+		})
+		h.start()
+		sleep(time.Second)
+		tl := h.fake.Timeline()
+		t0 := tl[0].At
+		first := map[string]time.Duration{}
+		for _, e := range tl {
+			if strings.HasPrefix(e.Text, "announce ") {
+				if _, ok := first[e.Text]; !ok {
+					first[e.Text] = e.At.Sub(t0)
+				}
+			}
+		}
+		if d := first["announce 2001:db8::1:1 eth0"]; d != 0 {
+			t.Errorf("first VIP first announced %s after its bind, want at once", d)
+		}
+		want(t, "announcements in the first second", 2*len(vips), count(h.fake.Events(), "announce "))
+		// The binding pass, one for the burst after it, and the ticks at
+		// 250, 500, 750 and 1000 ms.
+		if n := h.fake.Reads().Calls; n > 6 {
+			t.Errorf("%d passes in the first second, want at most 6", n)
 		}
 		h.stop()
 	})
