@@ -56,11 +56,13 @@ const (
 	// addresses do not disturb each other (each has its own socket and
 	// counts only an answer for its own address), and one at a time made a
 	// cluster's first claim of 1024 VIPs take 51 s at 50 ms a probe; 64 at
-	// a time take about 0.8 s. The bound keeps the rest modest: every probe
-	// holds a raw socket while it waits and each such socket receives a copy
-	// of every ARP frame on the link (64 sockets, 64 probes: some 4000
-	// copies a wave), and the LAN sees at most 64 probes per wait, about
-	// 1300 small broadcast frames a second for the second it takes.
+	// a time wait 16 rounds of 50 ms (3.4 s in all, opening the sockets and
+	// binding included, in a bench run: docs/benchmarks.md). The bound keeps
+	// the rest modest: every probe holds a raw socket while it waits and each
+	// such socket receives a copy of every ARP frame on the link (64 sockets,
+	// 64 probes: some 4000 copies a round), and the LAN sees at most 64
+	// probes per wait, about 1300 small broadcast frames a second while it
+	// lasts.
 	maxProbes = 64
 )
 

@@ -63,7 +63,8 @@ func steadyCost(t *testing.T, n int) passCost {
 // number of VIPs, and makes at most one change per VIP, so that the cost of a
 // pass grows with the VIP count, not its square (a read per VIP for its
 // link, and one before every bind and renewal, made a pass over 1024 VIPs
-// take 2.6 s, longer than the 1 s lease).
+// take longer than the 1 s lease: docs/benchmarks.md, "Cluster size and many
+// VIPs").
 func TestPassCostIsLinearInVIPs(t *testing.T) {
 	const own = 2 // eth0's own addresses
 	perPass := map[int]int{}
