@@ -62,5 +62,8 @@ func TestPartitionedLeaderDropsFirst(t *testing.T) {
 	}
 }
 
-func isBind(ev string) bool   { return strings.HasPrefix(ev, "bind ") }
+// isBind reports a call that puts the address in the kernel: a bind or a renewal.
+func isBind(ev string) bool {
+	return strings.HasPrefix(ev, "bind ") || strings.HasPrefix(ev, "renew ")
+}
 func isUnbind(ev string) bool { return strings.HasPrefix(ev, "unbind ") }

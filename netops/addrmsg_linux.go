@@ -38,7 +38,8 @@ func (a kaddr) found() (Found, bool) {
 	if !ok {
 		return Found{}, false
 	}
-	f := Found{Addr: Addr{Prefix: p, Label: a.Label}, Ours: a.proto == Mark}
+	f := Found{Addr: Addr{Prefix: p, Label: a.Label}, Ours: a.proto == Mark,
+		Deprecated: a.Flags&unix.IFA_F_DEPRECATED != 0}
 	// valid_lft is 0xffffffff (INFINITY_LIFE_TIME) for a static address. Old
 	// versions bound IPv6 VIPs with NODAD, which SLAAC never sets: a SLAAC
 	// address past its preferred lifetime is deprecated but not Legacy.
@@ -56,12 +57,47 @@ func (n *Netlink) request(proto, flags int) *nl.NetlinkRequest {
 	}
 }
 
-// replaceMarked adds a to the link with index idx, or replaces it, carrying
-// Mark. It is netlink's AddrReplace (addr_linux.go, addrHandle) for a local
-// address without a peer, plus IFA_PROTO; like it, it sets the IPv4 broadcast
-// address of prefixes shorter than /31.
-func (n *Netlink) replaceMarked(idx int, a Addr, flags uint8, validSecs int) error {
-	req := n.request(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK)
+// newMarked adds a to the link with index idx, carrying Mark, valid for
+// validSecs and deprecated. mode is unix.NLM_F_EXCL (fail with EEXIST if the
+// address is there) or unix.NLM_F_REPLACE (add it or replace it: a renewal).
+// It is netlink's AddrReplace (addr_linux.go, addrHandle) for a local address
+// without a peer, plus IFA_PROTO; like it, it sets the IPv4 broadcast address
+// of prefixes shorter than /31.
+func (n *Netlink) newMarked(idx int, a Addr, validSecs int, mode int) error {
+	var flags uint8
+	if !a.Prefix.Addr().Is4() {
+		// IPv6 has no labels. Without NODAD the address is tentative for
+		// 1-2 s (binding to it fails) and ends up dadfailed if the old owner
+		// still holds it (docs/design.md, "IPv6 neighbour advertisements").
+		a.Label = ""
+		flags = unix.IFA_F_NODAD
+	}
+	req := n.addrRequest(unix.RTM_NEWADDR, unix.NLM_F_CREATE|mode|unix.NLM_F_ACK, idx, a, flags)
+	if a.Prefix.Addr().Is4() && a.Prefix.Bits() < 31 {
+		req.AddData(nl.NewRtAttr(unix.IFA_BROADCAST, broadcast(a.Prefix).AsSlice()))
+	}
+	ci := nl.IfaCacheInfo{IfaCacheinfo: unix.IfaCacheinfo{Valid: uint32(validSecs), Prefered: 0}}
+	req.AddData(nl.NewRtAttr(unix.IFA_CACHEINFO, ci.Serialize()))
+	req.AddData(nl.NewRtAttr(ifaProto, nl.Uint8Attr(Mark)))
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
+}
+
+// delAddr deletes a from the link with index idx. The kernel matches the
+// address and prefix length, and for IPv4 the label if a has one.
+func (n *Netlink) delAddr(idx int, a Addr) error {
+	if !a.Prefix.Addr().Is4() {
+		a.Label = ""
+	}
+	req := n.addrRequest(unix.RTM_DELADDR, unix.NLM_F_ACK, idx, a, 0)
+	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
+	return err
+}
+
+// addrRequest returns an address request of type typ for a on the link with
+// index idx: the message, the local address and, for IPv4, the label.
+func (n *Netlink) addrRequest(typ, flags, idx int, a Addr, ifaFlags uint8) *nl.NetlinkRequest {
+	req := n.request(typ, flags)
 	ip := a.Prefix.Addr()
 	family := netlink.FAMILY_V6
 	if ip.Is4() {
@@ -70,23 +106,14 @@ func (n *Netlink) replaceMarked(idx int, a Addr, flags uint8, validSecs int) err
 	msg := nl.NewIfAddrmsg(family)
 	msg.Index = uint32(idx)
 	msg.Prefixlen = uint8(a.Prefix.Bits())
-	msg.Flags = flags
+	msg.Flags = ifaFlags
 	req.AddData(msg)
 	req.AddData(nl.NewRtAttr(unix.IFA_LOCAL, ip.AsSlice()))
 	req.AddData(nl.NewRtAttr(unix.IFA_ADDRESS, ip.AsSlice()))
-	if ip.Is4() {
-		if a.Prefix.Bits() < 31 {
-			req.AddData(nl.NewRtAttr(unix.IFA_BROADCAST, broadcast(a.Prefix).AsSlice()))
-		}
-		if a.Label != "" {
-			req.AddData(nl.NewRtAttr(unix.IFA_LABEL, nl.ZeroTerminated(a.Label)))
-		}
+	if ip.Is4() && a.Label != "" {
+		req.AddData(nl.NewRtAttr(unix.IFA_LABEL, nl.ZeroTerminated(a.Label)))
 	}
-	ci := nl.IfaCacheInfo{IfaCacheinfo: unix.IfaCacheinfo{Valid: uint32(validSecs), Prefered: 0}}
-	req.AddData(nl.NewRtAttr(unix.IFA_CACHEINFO, ci.Serialize()))
-	req.AddData(nl.NewRtAttr(ifaProto, nl.Uint8Attr(Mark)))
-	_, err := req.Execute(unix.NETLINK_ROUTE, 0)
-	return err
+	return req
 }
 
 // broadcast returns the last address of an IPv4 prefix.

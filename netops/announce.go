@@ -23,19 +23,28 @@ func (h *hold) due(s Schedule) (time.Time, bool) {
 	return h.start.Add(at), ok
 }
 
-// announceDue makes every announcement due by now.
+// announceDue makes every announcement due by now, unless the view may have
+// changed since the pass (stale): then the next pass reads it first.
 func (r *Reconciler) announceDue(ctx context.Context, now time.Time) {
 	for _, h := range r.sortedHolds() {
-		if next, ok := h.due(r.sched); !ok || next.After(now) {
-			continue
+		if r.stale() {
+			return
 		}
-		r.announce(ctx, h)
-		// Slots missed while a pass was slow are skipped rather than sent back
-		// to back: one announcement already told the LAN.
-		for h.sent++; ; h.sent++ {
-			if next, ok := h.due(r.sched); !ok || next.After(now) {
-				break
-			}
+		r.announceIfDue(ctx, h, now)
+	}
+}
+
+// announceIfDue makes h's announcement if one is due by now.
+func (r *Reconciler) announceIfDue(ctx context.Context, h *hold, now time.Time) {
+	if next, ok := h.due(r.sched); !ok || next.After(now) {
+		return
+	}
+	r.announce(ctx, h)
+	// Slots missed while a pass was slow are skipped rather than sent back
+	// to back: one announcement already told the LAN.
+	for h.sent++; ; h.sent++ {
+		if next, ok := h.due(r.sched); !ok || next.After(now) {
+			break
 		}
 	}
 }

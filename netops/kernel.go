@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/raftvip/raftvip/fsm"
@@ -39,25 +40,77 @@ const maxLabel = 15
 // Binder is the reconciler's only access to interface addresses.
 //
 // raftvip marks every address it binds (netlink: the IFA_PROTO attribute) and
-// deletes only marked ones, so that a VIP equal to an address of the node's own
-// (a mistake in the VIP set, or an address an operator added by hand) is never
-// taken over, announced or deleted.
+// deletes or renews only marked ones, so that a VIP equal to an address of the
+// node's own (a mistake in the VIP set, or an address an operator added by
+// hand) is never taken over, announced or deleted.
+//
+// Reading the kernel is one call for every link (Addrs), and Renew and Unbind
+// act on what the caller read there rather than reading again: a reconcile
+// pass over N VIPs then costs one dump and at most N changes, not a dump per
+// VIP (docs/benchmarks.md, "Cluster size and many VIPs").
 type Binder interface {
-	// List returns the addresses configured on link, with their labels and
-	// whether raftvip added them.
-	List(ctx context.Context, link string) ([]Found, error)
-	// Bind adds a to link, marked as raftvip's, or refreshes it, with a valid
-	// lifetime of validFor. It must be idempotent (replace, not add). If link
-	// has a.Prefix's address without the mark, it changes nothing and returns
-	// an error wrapping ErrForeign.
+	// Addrs returns the addresses of every link, with their labels and
+	// whether raftvip added them, read at once.
+	Addrs(ctx context.Context) (Links, error)
+	// Bind adds a to link, marked as raftvip's, with a valid lifetime of
+	// validFor. It must be idempotent: if link has a.Prefix with the mark,
+	// Bind renews it. If link has a.Prefix without the mark, it changes
+	// nothing and returns an error wrapping ErrForeign. The kernel decides
+	// whether a.Prefix is there as it adds, so an address that appeared
+	// after the caller's Addrs is never taken over.
 	Bind(ctx context.Context, link string, a Addr, validFor time.Duration) error
-	// Unbind removes p from link if raftvip added it (Found.Ours or
-	// Found.Legacy); an address without the mark is left in place and the
-	// error wraps ErrForeign. An absent address is not an error.
-	Unbind(ctx context.Context, link string, p netip.Prefix) error
-	// LinkFor returns the link whose configured subnet contains ip, ignoring
-	// VIPs. It returns an error wrapping ErrNoLink if there is none.
-	LinkFor(ctx context.Context, ip netip.Addr) (string, error)
+	// Renew sets the valid lifetime of a, which the caller's Addrs found on
+	// link with the mark, to validFor (re-adding it if it went since).
+	Renew(ctx context.Context, link string, a Addr, validFor time.Duration) error
+	// Unbind removes f from link, f as the caller's Addrs found it there. An
+	// address without the mark that is not Legacy is left in place and the
+	// error wraps ErrForeign; an IPv4 address is removed only while it still
+	// has f's label. An absent address is not an error.
+	Unbind(ctx context.Context, link string, f Found) error
+}
+
+// Links is one reading of the kernel's addresses: every link by name, with
+// its addresses (none for a link that has none).
+type Links map[string][]Found
+
+// List returns the addresses of link, read with b.Addrs; a link that does not
+// exist is an error wrapping ErrNoLink.
+func List(ctx context.Context, b Binder, link string) ([]Found, error) {
+	ls, err := b.Addrs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fs, ok := ls[link]
+	if !ok {
+		return nil, fmt.Errorf("list addresses: %w: %s", ErrNoLink, link)
+	}
+	return fs, nil
+}
+
+// LinkFor returns the link with the most specific configured subnet that
+// contains ip, ties going to the first link by name, for a stable answer. VIPs
+// do not configure subnets: addresses raftvip added (or Legacy ones),
+// deprecated ones (every VIP is bound with preferred_lft 0), those with a VIP
+// label, host prefixes, and ip itself are passed over. It returns an error
+// wrapping ErrNoLink if no link has such a subnet.
+func (ls Links) LinkFor(ip netip.Addr) (string, error) {
+	best, bestBits := "", -1
+	for link, fs := range ls {
+		for _, f := range fs {
+			p := f.Prefix
+			if f.Ours || f.Legacy || f.Deprecated || p.Addr() == ip || p.IsSingleIP() || !p.Contains(ip) ||
+				strings.HasSuffix(f.Label, ":"+fsm.DefaultLabel) {
+				continue
+			}
+			if p.Bits() > bestBits || p.Bits() == bestBits && link < best {
+				best, bestBits = link, p.Bits()
+			}
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%w: no subnet on any link contains %s", ErrNoLink, ip)
+	}
+	return best, nil
 }
 
 // Addr is an address as bound in the kernel.
@@ -80,6 +133,9 @@ type Found struct {
 	// long as it is valid, and SLAAC never sets NODAD, so none of them is ever
 	// Legacy. Only RemoveLeftovers acts on it.
 	Legacy bool
+	// Deprecated reports an address whose preferred lifetime is over, as
+	// every VIP's is: LinkFor passes it over.
+	Deprecated bool
 }
 
 // Prefixes returns the prefixes of fs, in order.

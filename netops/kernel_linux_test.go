@@ -56,7 +56,7 @@ func TestKernelBindListUnbind(t *testing.T) {
 	if err := b.Bind(ctx, nstest.Link, vip, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	fs, err := b.List(ctx, nstest.Link)
+	fs, err := List(ctx, b, nstest.Link)
 	ps := Prefixes(fs)
 	if err != nil || !slices.Contains(ps, vip.Prefix) || !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
 		t.Fatalf("List = %v, %v; want the VIP and the primary", ps, err)
@@ -65,20 +65,27 @@ func TestKernelBindListUnbind(t *testing.T) {
 	if na.ValidLft <= 0 || na.ValidLft > 10 || na.Label != vip.Label {
 		t.Fatalf("kernel has valid_lft %d label %q, want 1..10 and %q", na.ValidLft, na.Label, vip.Label)
 	}
-	// Binding again is how the lease is renewed: the lifetime is replaced.
-	if err := b.Bind(ctx, nstest.Link, vip, 30*time.Second); err != nil {
+	// Binding again renews, as Renew does: the lifetime is replaced.
+	if err := b.Bind(ctx, nstest.Link, vip, 20*time.Second); err != nil {
 		t.Fatalf("second Bind = %v, want nil (idempotent)", err)
 	}
-	if na := kernelAddr(t, ns, nstest.Link, vip.Prefix); na.ValidLft <= 10 || na.ValidLft > 30 {
-		t.Fatalf("valid_lft after renewal = %d, want 11..30", na.ValidLft)
+	if na := kernelAddr(t, ns, nstest.Link, vip.Prefix); na.ValidLft <= 10 || na.ValidLft > 20 {
+		t.Fatalf("valid_lft after a second Bind = %d, want 11..20", na.ValidLft)
 	}
-	if err := b.Unbind(ctx, nstest.Link, vip.Prefix); err != nil {
+	if err := b.Renew(ctx, nstest.Link, vip, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if na := kernelAddr(t, ns, nstest.Link, vip.Prefix); na.ValidLft <= 20 || na.ValidLft > 30 || na.Label != vip.Label {
+		t.Fatalf("after Renew: valid_lft %d label %q, want 21..30 and %q", na.ValidLft, na.Label, vip.Label)
+	}
+	f := foundOn(t, b, vip.Prefix)
+	if err := b.Unbind(ctx, nstest.Link, f); err != nil {
 		t.Fatal(err)
 	}
 	if ps := listed(t, b, nstest.Link); slices.Contains(ps, vip.Prefix) {
 		t.Fatalf("List after Unbind = %v", ps)
 	}
-	if err := b.Unbind(ctx, nstest.Link, vip.Prefix); err != nil {
+	if err := b.Unbind(ctx, nstest.Link, f); err != nil {
 		t.Fatalf("Unbind of an absent address = %v, want nil", err)
 	}
 	if ps := listed(t, b, nstest.Link); !slices.Contains(ps, netip.MustParsePrefix(nstest.Primary)) {
@@ -86,12 +93,45 @@ func TestKernelBindListUnbind(t *testing.T) {
 	}
 	for name, err := range map[string]error{
 		"Bind":   b.Bind(ctx, "nope0", vip, time.Second),
-		"Unbind": b.Unbind(ctx, "nope0", vip.Prefix),
-		"List":   func() error { _, err := b.List(ctx, "nope0"); return err }(),
+		"Renew":  b.Renew(ctx, "nope0", vip, time.Second),
+		"Unbind": b.Unbind(ctx, "nope0", f),
+		"List":   func() error { _, err := List(ctx, b, "nope0"); return err }(),
 	} {
 		if !errors.Is(err, ErrNoLink) {
 			t.Errorf("%s on a missing link = %v, want ErrNoLink", name, err)
 		}
+	}
+}
+
+// TestKernelLinkMadeAgain: Bind acts on the link indexes Addrs read, and a
+// link deleted and made again since, under a new index, is found again.
+func TestKernelLinkMadeAgain(t *testing.T) {
+	ns := nstest.New(t)
+	ctx := context.Background()
+	b := openNetlink(t, ns)
+	addDummy := func() int {
+		t.Helper()
+		if err := ns.Handle.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "rvd0"}, PeerName: "rvd1"}); err != nil {
+			t.Fatal(err)
+		}
+		return ns.Attrs(t, "rvd0").Index
+	}
+	old := addDummy()
+	if _, err := b.Addrs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Handle.LinkDel(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "rvd0", Index: old}}); err != nil {
+		t.Fatal(err)
+	}
+	if idx := addDummy(); idx == old {
+		t.Fatalf("the link made again has its old index %d", old)
+	}
+	vip := Addr{Prefix: netip.MustParsePrefix("198.51.100.100/24"), Label: "rvd0:vip"}
+	if err := b.Bind(ctx, "rvd0", vip, 10*time.Second); err != nil {
+		t.Fatalf("Bind on the link made again = %v", err)
+	}
+	if ps := listed(t, b, "rvd0"); !slices.Contains(ps, vip.Prefix) {
+		t.Fatalf("rvd0 has %v, want %s", ps, vip.Prefix)
 	}
 }
 
@@ -113,10 +153,18 @@ func TestKernelLinkFor(t *testing.T) {
 	ns := nstest.New(t)
 	ctx := context.Background()
 	b := openNetlink(t, ns)
-	if link, err := b.LinkFor(ctx, netip.MustParseAddr("192.0.2.100")); link != nstest.Link || err != nil {
+	linkFor := func(ip string) (string, error) {
+		t.Helper()
+		ls, err := b.Addrs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ls.LinkFor(netip.MustParseAddr(ip))
+	}
+	if link, err := linkFor("192.0.2.100"); link != nstest.Link || err != nil {
 		t.Fatalf("LinkFor(192.0.2.100) = %q, %v; want %s", link, err, nstest.Link)
 	}
-	if _, err := b.LinkFor(ctx, netip.MustParseAddr("198.51.100.1")); !errors.Is(err, ErrNoLink) {
+	if _, err := linkFor("198.51.100.1"); !errors.Is(err, ErrNoLink) {
 		t.Fatalf("LinkFor outside every subnet = %v, want ErrNoLink", err)
 	}
 	// A VIP held on the peer must not make the peer the link of its subnet.
@@ -124,16 +172,35 @@ func TestKernelLinkFor(t *testing.T) {
 	if err := b.Bind(ctx, nstest.Peer, held, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if link, err := b.LinkFor(ctx, netip.MustParseAddr("192.0.2.151")); link != nstest.Link || err != nil {
+	if link, err := linkFor("192.0.2.151"); link != nstest.Link || err != nil {
 		t.Fatalf("LinkFor with a VIP on the peer = %q, %v; want %s", link, err, nstest.Link)
 	}
 	if err := b.Bind(ctx, nstest.Link, Addr{Prefix: netip.MustParsePrefix("2001:db8::11/64")}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	// That address is deprecated like a VIP, so it is no subnet of the node's.
-	if _, err := b.LinkFor(ctx, netip.MustParseAddr("2001:db8::100")); !errors.Is(err, ErrNoLink) {
+	// That address is a VIP, so it is no subnet of the node's.
+	if _, err := linkFor("2001:db8::100"); !errors.Is(err, ErrNoLink) {
 		t.Fatalf("LinkFor(2001:db8::100) with only a VIP in the subnet = %v, want ErrNoLink", err)
 	}
+	// Nor is an address without the mark that is deprecated, as every VIP of
+	// a version from before the mark was, though its subnet is more specific.
+	addByHand(t, ns, netip.MustParsePrefix("198.51.100.11/24"), 0, 0)
+	if err := ns.Handle.AddrReplace(peerLink(t, ns), &netlink.Addr{IPNet: ipNet(netip.MustParsePrefix("198.51.100.12/25")),
+		ValidLft: 60, PreferedLft: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if link, err := linkFor("198.51.100.100"); link != nstest.Link || err != nil {
+		t.Fatalf("LinkFor with a deprecated address on the peer = %q, %v; want %s", link, err, nstest.Link)
+	}
+}
+
+func peerLink(t *testing.T, ns *nstest.NS) netlink.Link {
+	t.Helper()
+	l, err := ns.Handle.LinkByName(nstest.Peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 func TestKernelRemoveLeftovers(t *testing.T) {
@@ -293,7 +360,7 @@ func TestKernelReconciler(t *testing.T) {
 // listed returns the prefixes on link, failing t if List fails.
 func listed(t *testing.T, b Binder, link string) []netip.Prefix {
 	t.Helper()
-	fs, err := b.List(context.Background(), link)
+	fs, err := List(context.Background(), b, link)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/mdlayher/arp"
@@ -28,13 +27,13 @@ const DefaultProbeWait = 50 * time.Millisecond
 // with backoff while it is in use), and an idle ARP socket would queue every
 // ARP frame of the LAN. A watch keeps its socket for as long as it runs.
 // Both need CAP_NET_RAW in the namespace of the links; an ARP socket needs an
-// IPv4 address on the link (the node's own). It is safe for concurrent use.
+// IPv4 address on the link (the node's own). It is safe for concurrent use:
+// probes on one link at once each read every frame on their own socket and
+// count only an answer for their own address, and they never answer each
+// other (a probe's sender is this link's MAC, its sender IP 0.0.0.0).
 type LinkProber struct {
 	wait  time.Duration
 	iface func(name string) (*net.Interface, error)
-
-	mu    sync.Mutex
-	links map[string]*sync.Mutex // one probe at a time per link: they read the same frames
 }
 
 var (
@@ -48,19 +47,7 @@ func NewProber(wait time.Duration) *LinkProber {
 	if wait <= 0 {
 		wait = DefaultProbeWait
 	}
-	return &LinkProber{wait: wait, iface: net.InterfaceByName, links: map[string]*sync.Mutex{}}
-}
-
-func (p *LinkProber) lock(link string) func() {
-	p.mu.Lock()
-	m := p.links[link]
-	if m == nil {
-		m = &sync.Mutex{}
-		p.links[link] = m
-	}
-	p.mu.Unlock()
-	m.Lock()
-	return m.Unlock
+	return &LinkProber{wait: wait, iface: net.InterfaceByName}
 }
 
 func (p *LinkProber) ifi(link string) (*net.Interface, error) {
@@ -84,13 +71,11 @@ func (p *LinkProber) Probe(ctx context.Context, link string, ip netip.Addr) (net
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: %w", ip, err)
 	}
-	defer p.lock(link)()
-	deadline := time.Now().Add(p.wait)
 	var mac net.HardwareAddr
 	if ip.Is4() {
-		mac, err = p.probeARP(ctx, ifi, ip, deadline)
+		mac, err = p.probeARP(ctx, ifi, ip)
 	} else {
-		mac, err = p.probeNDP(ctx, ifi, ip, deadline)
+		mac, err = p.probeNDP(ctx, ifi, ip)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("probe %s on %s: %w", ip, link, err)
@@ -98,7 +83,7 @@ func (p *LinkProber) Probe(ctx context.Context, link string, ip netip.Addr) (net
 	return mac, nil
 }
 
-func (p *LinkProber) probeARP(ctx context.Context, ifi *net.Interface, ip netip.Addr, deadline time.Time) (net.HardwareAddr, error) {
+func (p *LinkProber) probeARP(ctx context.Context, ifi *net.Interface, ip netip.Addr) (net.HardwareAddr, error) {
 	req, err := arpProbe(ifi.HardwareAddr, ip)
 	if err != nil {
 		return nil, err
@@ -108,7 +93,7 @@ func (p *LinkProber) probeARP(ctx context.Context, ifi *net.Interface, ip netip.
 		return nil, fmt.Errorf("open ARP socket: %w", err)
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline); err != nil {
+	if err := c.SetDeadline(p.answerBy()); err != nil {
 		return nil, err
 	}
 	defer context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })()
@@ -126,7 +111,7 @@ func (p *LinkProber) probeARP(ctx context.Context, ifi *net.Interface, ip netip.
 	}
 }
 
-func (p *LinkProber) probeNDP(ctx context.Context, ifi *net.Interface, ip netip.Addr, deadline time.Time) (net.HardwareAddr, error) {
+func (p *LinkProber) probeNDP(ctx context.Context, ifi *net.Interface, ip netip.Addr) (net.HardwareAddr, error) {
 	snm, err := ndp.SolicitedNodeMulticast(ip)
 	if err != nil {
 		return nil, err
@@ -136,7 +121,7 @@ func (p *LinkProber) probeNDP(ctx context.Context, ifi *net.Interface, ip netip.
 		return nil, err
 	}
 	defer c.Close()
-	if err := c.SetDeadline(deadline); err != nil {
+	if err := c.SetDeadline(p.answerBy()); err != nil {
 		return nil, err
 	}
 	defer context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })()
@@ -158,6 +143,15 @@ func (p *LinkProber) probeNDP(ctx context.Context, ifi *net.Interface, ip netip.
 			}
 		}
 	}
+}
+
+// answerBy returns the deadline of a probe whose socket is open: the wait is
+// for the answer alone. Opening the socket reads every address of the node
+// (arp.Dial, ndp.Listen), which with a thousand VIPs and 64 probes at once
+// can take longer than the wait itself; counted in, it made the sending
+// time out.
+func (p *LinkProber) answerBy() time.Time {
+	return time.Now().Add(p.wait)
 }
 
 // readEnd maps the error that ends a probe's reads: the deadline means no

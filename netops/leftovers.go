@@ -27,18 +27,14 @@ func RemoveLeftovers(ctx context.Context, b Binder, links []string, vips []fsm.V
 		}
 	}
 	slices.Sort(all)
+	ls, err := b.Addrs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var removed []netip.Prefix
 	var errs []error
 	for _, link := range slices.Compact(all) {
-		found, err := b.List(ctx, link)
-		if errors.Is(err, ErrNoLink) {
-			continue
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, f := range found {
+		for _, f := range ls[link] {
 			switch leftover(link, f, vips) {
 			case notVIP:
 				continue
@@ -46,7 +42,7 @@ func RemoveLeftovers(ctx context.Context, b Binder, links []string, vips []fsm.V
 				log.Warn("address was not added by raftvip: left in place", "addr", f.Prefix, "link", link)
 				continue
 			}
-			if err := b.Unbind(ctx, link, f.Prefix); err != nil {
+			if err := b.Unbind(ctx, link, f); err != nil {
 				errs = append(errs, err)
 				continue
 			}

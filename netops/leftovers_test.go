@@ -50,7 +50,7 @@ func TestRemoveLeftovers(t *testing.T) {
 		netip.MustParsePrefix("192.0.2.120/24"),
 		netip.MustParsePrefix("198.51.100.7/24"),
 	}, removed)
-	left, _ := f.List(ctx, "eth0")
+	left, _ := netops.List(ctx, f, "eth0")
 	want(t, "left on eth0", []netip.Prefix{own, own6, netip.MustParsePrefix("192.0.2.50/24"),
 		netip.MustParsePrefix("192.0.2.60/24"), netip.MustParsePrefix("192.0.2.130/24"),
 		netip.MustParsePrefix("192.0.2.140/32")}, netops.Prefixes(left))

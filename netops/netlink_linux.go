@@ -1,7 +1,6 @@
 package netops
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 
-	"github.com/raftvip/raftvip/fsm"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -37,6 +35,14 @@ type Netlink struct {
 	// sends only requests it built itself, while Bind must set IFA_PROTO and
 	// List must read it (addrmsg_linux.go).
 	route map[int]*nl.SocketHandle
+
+	mu sync.Mutex
+	// index is every link's index by name, as the last Addrs read them (or
+	// a lookup since): Bind, Renew and Unbind act on the reading, and a
+	// lookup per call was a sixth of the time of binding 1024 VIPs. A link
+	// renamed since is acted on under its old name until the next reading,
+	// as the rest of a pass acts on that reading.
+	index map[string]int
 }
 
 var _ Binder = (*Netlink)(nil)
@@ -58,7 +64,7 @@ func OpenNetlink(ns netns.NsHandle, log *slog.Logger) (*Netlink, error) {
 		return nil, fmt.Errorf("netlink route socket: %w", err)
 	}
 	return &Netlink{h: h, log: log.With("component", "netlink"),
-		route: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}}, nil
+		route: map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}, index: map[string]int{}}, nil
 }
 
 // Close releases the sockets.
@@ -69,22 +75,44 @@ func (n *Netlink) Close() {
 	}
 }
 
-// List returns the addresses of link, IPv4 and IPv6, with their labels and
-// raftvip's mark.
-func (n *Netlink) List(_ context.Context, link string) ([]Found, error) {
-	l, err := n.link(link)
+// Addrs returns the addresses of every link, IPv4 and IPv6, with their labels
+// and raftvip's mark: one dump of the links and one of the addresses,
+// whatever the number of VIPs.
+func (n *Netlink) Addrs(_ context.Context) (Links, error) {
+	ls, err := n.h.LinkList()
+	if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		return nil, fmt.Errorf("list links: %w", err)
+	}
+	// An interrupted link dump may miss a link that changed meanwhile: its
+	// addresses are then left out of this reading, as if it had come a
+	// moment later, and the next pass sees it.
+	names := make(map[int]string, len(ls))
+	index := make(map[string]int, len(ls))
+	out := make(Links, len(ls))
+	for _, l := range ls {
+		names[l.Attrs().Index] = l.Attrs().Name
+		index[l.Attrs().Name] = l.Attrs().Index
+		out[l.Attrs().Name] = nil
+	}
+	n.mu.Lock()
+	n.index = index
+	n.mu.Unlock()
+	kas, err := n.dump(0, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses: %w", err)
 	}
-	fs, err := n.list(l)
-	if err != nil {
-		return nil, fmt.Errorf("list addresses on %s: %w", link, err)
+	for _, ka := range kas {
+		name, known := names[ka.LinkIndex]
+		if f, ok := ka.found(); ok && known {
+			out[name] = append(out[name], f)
+		}
 	}
-	return fs, nil
+	return out, nil
 }
 
-func (n *Netlink) list(l netlink.Link) ([]Found, error) {
-	kas, err := n.dump(l.Attrs().Index, netlink.FAMILY_ALL)
+// list returns the addresses of the link with index idx.
+func (n *Netlink) list(idx int) ([]Found, error) {
+	kas, err := n.dump(idx, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, err
 	}
@@ -97,135 +125,121 @@ func (n *Netlink) list(l netlink.Link) ([]Found, error) {
 	return out, nil
 }
 
-// Bind adds a to link, or replaces it, valid for validFor (whole seconds, the
-// kernel's granularity) and deprecated at once (preferred_lft 0), so that the
-// VIP is not picked as the source of the node's own connections. The address
-// carries Mark. An address of the link with a's IP and without the mark is
-// not touched: replacing it would mark it as raftvip's and give it a lifetime,
-// and the kernel would delete it when that ran out.
+// Bind adds a to link, valid for validFor (whole seconds, the kernel's
+// granularity) and deprecated at once (preferred_lft 0), so that the VIP is
+// not picked as the source of the node's own connections. The address carries
+// Mark. It is added exclusively: if the kernel already has it, Bind reads the
+// link (only then) and renews an address of raftvip's, but leaves one without
+// the mark untouched: replacing it would mark it as raftvip's and give it a
+// lifetime, and the kernel would delete it when that ran out.
 func (n *Netlink) Bind(_ context.Context, link string, a Addr, validFor time.Duration) error {
-	secs := int(validFor / time.Second)
-	if secs < 1 {
-		return fmt.Errorf("bind %s on %s: lifetime %s is under the kernel's 1s granularity", a.Prefix, link, validFor)
-	}
-	if len(a.Label) > maxLabel {
-		return fmt.Errorf("bind %s on %s: label %q is longer than %d characters", a.Prefix, link, a.Label, maxLabel)
-	}
-	l, err := n.link(link)
-	if err != nil {
-		return fmt.Errorf("bind %s: %w", a.Prefix, err)
-	}
-	fs, err := n.list(l)
+	secs, err := lifetime(a, validFor)
 	if err != nil {
 		return fmt.Errorf("bind %s on %s: %w", a.Prefix, link, err)
 	}
-	if i := slices.IndexFunc(fs, func(f Found) bool { return f.Prefix.Addr() == a.Prefix.Addr() && !f.Ours }); i >= 0 {
-		return fmt.Errorf("bind %s: %w", a.Prefix, foreignError(fs[i].Prefix, link))
-	}
-	var flags uint8
-	if !a.Prefix.Addr().Is4() {
-		a.Label = ""
-		// Without NODAD the address is tentative for 1-2 s (binding to it fails)
-		// and ends up dadfailed if the old owner still holds it (docs/design.md,
-		// "IPv6 neighbour advertisements").
-		flags = unix.IFA_F_NODAD
-	}
-	// Replace, not add: adding an existing address fails with EEXIST, and
-	// replacing is how the lifetime is renewed.
-	if err := n.replaceMarked(l.Attrs().Index, a, flags, secs); err != nil {
+	err = n.onLink(link, func(idx int) error {
+		err := n.newMarked(idx, a, secs, unix.NLM_F_EXCL)
+		if !errors.Is(err, unix.EEXIST) {
+			return err
+		}
+		// IPv4 refuses the same address and prefix length, IPv6 the same
+		// address with any: look for either.
+		fs, err := n.list(idx)
+		if err != nil {
+			return err
+		}
+		if i := slices.IndexFunc(fs, func(f Found) bool { return f.Prefix.Addr() == a.Prefix.Addr() && !f.Ours }); i >= 0 {
+			return foreignError(fs[i].Prefix, link)
+		}
+		return n.newMarked(idx, a, secs, unix.NLM_F_REPLACE)
+	})
+	if err != nil {
 		return fmt.Errorf("bind %s on %s: %w", a.Prefix, link, err)
 	}
 	return nil
 }
 
-// Unbind removes p from link if it carries the mark or is Legacy. An address
-// already gone is not an error; one without the mark is left in place.
-func (n *Netlink) Unbind(_ context.Context, link string, p netip.Prefix) error {
-	l, err := n.link(link)
+// Renew replaces a on link, which the caller found there with the mark, with
+// a fresh lifetime of validFor, without reading the link first: that read is
+// what made a pass cost the square of the VIP count.
+func (n *Netlink) Renew(_ context.Context, link string, a Addr, validFor time.Duration) error {
+	secs, err := lifetime(a, validFor)
+	if err == nil {
+		err = n.onLink(link, func(idx int) error { return n.newMarked(idx, a, secs, unix.NLM_F_REPLACE) })
+	}
 	if err != nil {
-		return fmt.Errorf("unbind %s: %w", p, err)
+		return fmt.Errorf("renew %s on %s: %w", a.Prefix, link, err)
 	}
-	fs, err := n.list(l)
-	if err != nil {
-		return fmt.Errorf("unbind %s on %s: %w", p, link, err)
+	return nil
+}
+
+// lifetime returns validFor in whole seconds, and checks a's label.
+func lifetime(a Addr, validFor time.Duration) (int, error) {
+	secs := int(validFor / time.Second)
+	if secs < 1 {
+		return 0, fmt.Errorf("lifetime %s is under the kernel's 1s granularity", validFor)
 	}
-	i := slices.IndexFunc(fs, func(f Found) bool { return f.Prefix == p })
-	switch {
-	case i < 0:
-		return nil
-	case !fs[i].Ours && !fs[i].Legacy:
-		return fmt.Errorf("unbind %s: %w", p, foreignError(p, link))
+	if len(a.Label) > maxLabel {
+		return 0, fmt.Errorf("label %q is longer than %d characters", a.Label, maxLabel)
 	}
-	err = n.h.AddrDel(l, &netlink.Addr{IPNet: ipNet(p)})
+	return secs, nil
+}
+
+// Unbind removes f from link if it carries the mark or is Legacy, as the
+// caller found it. An address already gone is not an error; one without the
+// mark is left in place. For IPv4 the kernel matches f's label too, so that
+// an address put in the place of f since it was read, without that label, is
+// not removed.
+func (n *Netlink) Unbind(_ context.Context, link string, f Found) error {
+	if !f.Ours && !f.Legacy {
+		return fmt.Errorf("unbind %s: %w", f.Prefix, foreignError(f.Prefix, link))
+	}
+	err := n.onLink(link, func(idx int) error { return n.delAddr(idx, f.Addr) })
 	if err == nil || errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ESRCH) {
 		return nil
 	}
-	return fmt.Errorf("unbind %s on %s: %w", p, link, err)
+	return fmt.Errorf("unbind %s on %s: %w", f.Prefix, link, err)
 }
 
-// LinkFor returns the link with the most specific configured subnet that
-// contains ip. VIPs are ignored: they are recognised by being deprecated
-// (Bind sets preferred_lft 0), by a VIP label, or by being ip itself.
-func (n *Netlink) LinkFor(_ context.Context, ip netip.Addr) (string, error) {
-	family := netlink.FAMILY_V6
-	if ip.Is4() {
-		family = netlink.FAMILY_V4
-	}
-	kas, err := n.dump(0, family)
-	if err != nil {
-		return "", fmt.Errorf("find link for %s: %w", ip, err)
-	}
-	nas := make([]netlink.Addr, len(kas))
-	for i, ka := range kas {
-		nas[i] = ka.Addr
-	}
-	idx, ok := pickLink(nas, ip)
-	if !ok {
-		return "", fmt.Errorf("%w: no subnet on any link contains %s", ErrNoLink, ip)
-	}
-	l, err := n.h.LinkByIndex(idx)
-	if err != nil {
-		return "", fmt.Errorf("find link for %s: link %d: %w", ip, idx, err)
-	}
-	return l.Attrs().Name, nil
-}
-
-// pickLink returns the index of the link whose non-VIP address has the longest
-// prefix containing ip; ties go to the lowest index, for a stable answer.
-func pickLink(nas []netlink.Addr, ip netip.Addr) (int, bool) {
-	var best *netlink.Addr
-	for i, na := range nas {
-		p, ok := prefixOf(na.IPNet)
-		if !ok || p.Addr() == ip || p.IsSingleIP() || !p.Contains(ip) ||
-			na.Flags&unix.IFA_F_DEPRECATED != 0 || strings.HasSuffix(na.Label, ":"+fsm.DefaultLabel) {
-			continue
-		}
-		if best == nil || cmp.Or(cmp.Compare(bits(*best), p.Bits()), cmp.Compare(na.LinkIndex, best.LinkIndex)) < 0 {
-			best = &nas[i]
+// onLink runs op with the index of the link called name. An index Addrs
+// read may be stale by the time op runs: if the kernel no longer has it
+// (ENODEV: the link was deleted, perhaps made again under a new index), the
+// name is looked up afresh and op runs again. A missing link is ErrNoLink.
+func (n *Netlink) onLink(name string, op func(idx int) error) error {
+	n.mu.Lock()
+	idx, known := n.index[name]
+	n.mu.Unlock()
+	if known {
+		err := op(idx)
+		if !errors.Is(err, unix.ENODEV) {
+			return err
 		}
 	}
-	if best == nil {
-		return 0, false
+	idx, err := n.lookUp(name)
+	if err != nil {
+		return err
 	}
-	return best.LinkIndex, true
+	return op(idx)
 }
 
-func bits(na netlink.Addr) int {
-	ones, _ := na.Mask.Size()
-	return ones
-}
-
-// link looks a link up by name; a missing one is ErrNoLink.
-func (n *Netlink) link(name string) (netlink.Link, error) {
+// lookUp asks the kernel for the index of the link called name, and
+// remembers it.
+func (n *Netlink) lookUp(name string) (int, error) {
 	l, err := n.h.LinkByName(name)
 	var nf netlink.LinkNotFoundError
 	if errors.As(err, &nf) {
-		return nil, fmt.Errorf("%w: %s", ErrNoLink, name)
+		n.mu.Lock()
+		delete(n.index, name)
+		n.mu.Unlock()
+		return 0, fmt.Errorf("%w: %s", ErrNoLink, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up link %s: %w", name, err)
+		return 0, fmt.Errorf("look up link %s: %w", name, err)
 	}
-	return l, nil
+	n.mu.Lock()
+	n.index[name] = l.Attrs().Index
+	n.mu.Unlock()
+	return l.Attrs().Index, nil
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {

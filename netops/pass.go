@@ -11,28 +11,56 @@ import (
 	"github.com/raftvip/raftvip/fsm"
 )
 
-// pass is one level-triggered reconcile: find each VIP's link, read the
-// kernel, diff, then unbind, bind and renew, in that order.
+// pass is one level-triggered reconcile: read the kernel once, find each
+// VIP's link, diff, then unbind, bind and renew, in that order. The one
+// reading serves the link lookups, the diff and the checks of every change,
+// so a pass over N VIPs makes one dump and at most N changes.
 func (r *Reconciler) pass(ctx context.Context, v View, want []fsm.VIP) {
 	now := time.Now()
 	before := r.heldLinks()
-	links := r.resolve(ctx, v.State.VIPs, want)
-	observed := r.observe(ctx, r.linksToList(links))
-	r.forgetVanished(observed)
+	kernel := r.read(ctx)
+	links := r.resolve(kernel, v.State.VIPs, want)
+	observed := observe(kernel, r.linksToList(links))
+	seen := foundBy(observed)
+	r.forgetVanished(observed, seen)
 	plan := Diff(resolved(want, links, observed), observed, r.managed(v.State.VIPs)...)
 	r.logDrop(v, want, plan.Unbind)
 	r.noteConflicts(plan.Conflict, want)
 	r.noteForeign(plan.Foreign)
 	for _, b := range plan.Unbind {
-		r.unbind(ctx, b)
+		r.unbind(ctx, b, seen[b])
 	}
-	for _, d := range r.lan.screen(ctx, plan.Bind, v, want, now) {
+	for i, d := range r.lan.screen(ctx, plan.Bind, v, want, now) {
+		if i >= minBatch && r.stale() {
+			break
+		}
 		r.bind(ctx, d, v.Term, now)
 	}
-	for _, d := range plan.Keep {
+	for i, d := range plan.Keep {
+		if i >= minBatch && r.stale() {
+			break
+		}
 		r.keep(ctx, d, v.Term, now)
 	}
 	r.releaseIdle(before)
+}
+
+// minBatch is how many binds, and how many renewals, a pass makes before it
+// yields to a pending poke, so that a stream of pokes (API writes) cannot
+// keep the VIPs from being bound or renewed; 64 kernel calls take some 15 ms.
+// It is maxProbes, so that a pass binds all the VIPs that a wave of probes
+// cleared (a clearance lasts one pass; one unused is probed again).
+const minBatch = maxProbes
+
+// stale reports that the view a pass acts on may be old: a poke is pending,
+// and every change of the view pokes. A pass over many VIPs takes long enough
+// for a step-down to come in its middle (binding 1024 VIPs took about 0.2 s),
+// so past minBatch it leaves the rest of its binds and renewals, and the
+// announcements, to the next pass, which reads the view afresh: at most
+// minBatch VIPs are bound on a view that has become old, none announced, and
+// the next pass unbinds them. Unbinds are never left: dropping is safe.
+func (r *Reconciler) stale() bool {
+	return len(r.poke) > 0
 }
 
 // logDrop says once, at WARN, why held VIPs are about to be unbound: a client
@@ -60,25 +88,47 @@ func (r *Reconciler) logDrop(v View, want []fsm.VIP, unbind []Binding) {
 	r.log.Warn("dropping VIPs", "vips", gone, "reason", why, "term", v.Term)
 }
 
+// read returns the addresses of every link, or nil if the kernel cannot be
+// read: then no VIP is placed or observed, so the pass changes nothing.
+func (r *Reconciler) read(ctx context.Context) Links {
+	ls, err := r.binder.Addrs(ctx)
+	if err != nil {
+		r.errs.failed("read", "cannot read addresses", err)
+		return nil
+	}
+	if r.errs.clear("read") {
+		r.log.Info("reading addresses works again")
+	}
+	return ls
+}
+
 // resolve returns the link of every managed VIP it can place. A VIP that
 // cannot be placed but is held stays on its link: a transient lookup failure
 // must not drop a VIP that is serving.
-func (r *Reconciler) resolve(ctx context.Context, state, want []fsm.VIP) map[netip.Addr]string {
+func (r *Reconciler) resolve(kernel Links, state, want []fsm.VIP) map[netip.Addr]string {
 	links := map[netip.Addr]string{}
+	var wanted map[netip.Addr]bool
 	for _, v := range slices.Concat(state, r.extra) {
 		a := v.Prefix.Addr()
 		if _, done := links[a]; done {
 			continue
 		}
-		link, err := r.linkFor(ctx, v)
+		link, err := linkFor(kernel, v)
 		key := "link " + a.String()
 		switch {
 		case err == nil:
 			r.errs.clear(key)
 			links[a] = link
 			continue
-		case slices.ContainsFunc(want, func(w fsm.VIP) bool { return w.Prefix.Addr() == a }):
-			r.errs.failed(key, "cannot find a link for VIP", err, "vip", v.Prefix)
+		case kernel == nil:
+			// Unread, not unplaced: read has said why.
+		default:
+			if wanted == nil {
+				wanted = addrSet(want)
+			}
+			if wanted[a] {
+				r.errs.failed(key, "cannot find a link for VIP", err, "vip", v.Prefix)
+			}
 		}
 		if h := r.held[a]; h != nil {
 			links[a] = h.Link
@@ -87,11 +137,19 @@ func (r *Reconciler) resolve(ctx context.Context, state, want []fsm.VIP) map[net
 	return links
 }
 
-func (r *Reconciler) linkFor(ctx context.Context, v fsm.VIP) (string, error) {
+func linkFor(kernel Links, v fsm.VIP) (string, error) {
 	if v.Interface != "" {
 		return v.Interface, nil
 	}
-	return r.binder.LinkFor(ctx, v.Prefix.Addr())
+	return kernel.LinkFor(v.Prefix.Addr())
+}
+
+func addrSet(vs []fsm.VIP) map[netip.Addr]bool {
+	out := make(map[netip.Addr]bool, len(vs))
+	for _, v := range vs {
+		out[v.Prefix.Addr()] = true
+	}
+	return out
 }
 
 // linksToList returns the links to read: those of the VIPs and those this
@@ -105,36 +163,42 @@ func (r *Reconciler) linksToList(links map[netip.Addr]string) []string {
 	return slices.Compact(all)
 }
 
-// observe lists the addresses of each link. A link that is gone has none; a
-// link that cannot be read is left out, so nothing is bound or unbound there.
-func (r *Reconciler) observe(ctx context.Context, links []string) map[string][]Found {
+// observe returns the addresses of each of links as the kernel reading has
+// them. A link that is gone has none; with no reading (nil) every link is
+// left out, so nothing is bound or unbound.
+func observe(kernel Links, links []string) map[string][]Found {
+	if kernel == nil {
+		return nil
+	}
 	obs := make(map[string][]Found, len(links))
 	for _, link := range links {
-		ps, err := r.binder.List(ctx, link)
-		key := "list " + link
-		if err != nil {
-			r.errs.failed(key, "cannot list addresses", err, "link", link)
-			if errors.Is(err, ErrNoLink) {
-				obs[link] = nil
-			}
-			continue
-		}
-		if r.errs.clear(key) {
-			r.log.Info("listing addresses works again", "link", link)
-		}
-		obs[link] = ps
+		obs[link] = kernel[link]
 	}
 	return obs
+}
+
+// foundBy indexes the observed addresses by link and prefix.
+func foundBy(obs map[string][]Found) map[Binding]Found {
+	n := 0
+	for _, fs := range obs {
+		n += len(fs)
+	}
+	out := make(map[Binding]Found, n)
+	for link, fs := range obs {
+		for _, f := range fs {
+			out[Binding{Link: link, Prefix: f.Prefix}] = f
+		}
+	}
+	return out
 }
 
 // forgetVanished drops the holds that the kernel no longer has with raftvip's
 // mark: the lifetime ran out, an admin deleted or replaced the address, or the
 // link went away. A VIP still desired is then bound again, and announced, as a
 // new hold, unless an address in its way makes it a Conflict.
-func (r *Reconciler) forgetVanished(obs map[string][]Found) {
+func (r *Reconciler) forgetVanished(obs map[string][]Found, seen map[Binding]Found) {
 	for a, h := range r.held {
-		fs, listed := obs[h.Link]
-		if listed && !containsOurs(fs, h.Prefix) {
+		if _, listed := obs[h.Link]; listed && !seen[h.Binding].Ours {
 			r.log.Warn("VIP vanished from the kernel", "vip", h.Prefix, "link", h.Link, "term", h.term)
 			delete(r.held, a)
 		}
@@ -167,14 +231,15 @@ func (r *Reconciler) managed(state []fsm.VIP) []netip.Addr {
 	return out
 }
 
-func (r *Reconciler) unbind(ctx context.Context, b Binding) {
+// unbind removes b, which the pass's reading found as f.
+func (r *Reconciler) unbind(ctx context.Context, b Binding, f Found) {
 	key := "unbind " + b.Prefix.Addr().String()
 	// A link that is gone took its addresses with it.
-	err := r.binder.Unbind(ctx, b.Link, b.Prefix)
+	err := r.binder.Unbind(ctx, b.Link, f)
 	switch {
 	case errors.Is(err, ErrForeign):
-		// Replaced by an address without the mark since the pass listed the
-		// link: no longer this reconciler's to remove, nor to hold.
+		// Not raftvip's in the reading: no longer this reconciler's to
+		// remove, nor to hold.
 		r.log.Warn("address was not added by raftvip: left in place", "addr", b.Prefix, "link", b.Link)
 		delete(r.held, b.Prefix.Addr())
 		return
@@ -189,22 +254,40 @@ func (r *Reconciler) unbind(ctx context.Context, b Binding) {
 	r.log.Info("unbound VIP", "vip", b.Prefix, "link", b.Link)
 }
 
-// bind binds d and starts a new hold, with its announcement schedule.
+// bind binds d, which the pass's reading did not find, and starts a new hold,
+// with its announcement schedule.
 func (r *Reconciler) bind(ctx context.Context, d ResolvedVIP, term uint64, now time.Time) {
-	if !r.bindKernel(ctx, d, term, "cannot bind VIP") {
-		return
+	if r.bindKernel(ctx, r.binder.Bind, d, term, "cannot bind VIP") {
+		r.startHold(ctx, d, term, now)
 	}
-	p := d.VIP.Prefix
-	r.held[p.Addr()] = &hold{Binding: Binding{Link: d.Link, Prefix: p}, term: term, renewed: now, start: now}
-	r.log.Info("bound VIP", "vip", p, "link", d.Link, "term", term, "label", d.Addr().Label, "lifetime", r.lease)
 }
 
-// bindKernel adds d to the kernel, or refreshes it, with a full lease. A
-// failure is logged once, as msg, and the first success after it too.
-func (r *Reconciler) bindKernel(ctx context.Context, d ResolvedVIP, term uint64, msg string) bool {
+// startHold records d as held since now, the start of the pass, and makes
+// its first announcement at once: with many VIPs, the first is in the kernel
+// long before the last, and its clients need not wait for the others. Every
+// hold of the pass shares the start of its schedule, so that the rest of
+// their bursts take one wake-up a slot rather than one a VIP. (After a pass
+// longer than the burst, the next slot is announced and those that went by
+// meanwhile are skipped: announceIfDue.)
+func (r *Reconciler) startHold(ctx context.Context, d ResolvedVIP, term uint64, now time.Time) {
+	p := d.VIP.Prefix
+	h := &hold{Binding: Binding{Link: d.Link, Prefix: p}, term: term, renewed: now, start: now}
+	r.held[p.Addr()] = h
+	r.log.Info("bound VIP", "vip", p, "link", d.Link, "term", term, "label", d.Addr().Label, "lifetime", r.lease)
+	if !r.stale() {
+		r.announceIfDue(ctx, h, now)
+	}
+}
+
+// kernelOp is Binder.Bind or Binder.Renew.
+type kernelOp func(ctx context.Context, link string, a Addr, validFor time.Duration) error
+
+// bindKernel binds or renews d with a full lease, by op. A failure is logged
+// once, as msg, and the first success after it too.
+func (r *Reconciler) bindKernel(ctx context.Context, op kernelOp, d ResolvedVIP, term uint64, msg string) bool {
 	a := d.Addr()
 	key := "bind " + a.Prefix.Addr().String()
-	if err := r.binder.Bind(ctx, d.Link, a, r.lease); err != nil {
+	if err := op(ctx, d.Link, a, r.lease); err != nil {
 		r.errs.failed(key, msg, err, "vip", a.Prefix, "link", d.Link, "term", term)
 		return false
 	}
@@ -214,15 +297,18 @@ func (r *Reconciler) bindKernel(ctx context.Context, d ResolvedVIP, term uint64,
 	return true
 }
 
-// keep handles a desired VIP the kernel already has: it is adopted if another
-// run bound it, announced again in a new term, and renewed when due.
+// keep handles a desired VIP the pass's reading found with raftvip's mark: it
+// is adopted if another run bound it, announced again in a new term, and
+// renewed when due.
 func (r *Reconciler) keep(ctx context.Context, d ResolvedVIP, term uint64, now time.Time) {
 	h := r.held[d.VIP.Prefix.Addr()]
 	switch {
 	case h == nil:
-		// Left by an earlier run or an admin, perhaps without a lifetime: bind
-		// it to set ours, and announce it like any new hold.
-		r.bind(ctx, d, term, now)
+		// Left by an earlier run, perhaps with a longer lifetime: renew it to
+		// set ours, and announce it like any new hold.
+		if r.bindKernel(ctx, r.binder.Renew, d, term, "cannot bind VIP") {
+			r.startHold(ctx, d, term, now)
+		}
 		return
 	case h.term != term:
 		// A holder that reconfirms ownership in a new term announces again:
@@ -234,7 +320,7 @@ func (r *Reconciler) keep(ctx context.Context, d ResolvedVIP, term uint64, now t
 	if now.Sub(h.renewed) <= r.lease/3 {
 		return
 	}
-	if !r.bindKernel(ctx, d, term, "cannot renew VIP lifetime") {
+	if !r.bindKernel(ctx, r.binder.Renew, d, term, "cannot renew VIP lifetime") {
 		return
 	}
 	h.renewed = now

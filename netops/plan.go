@@ -73,10 +73,14 @@ type Conflict struct {
 func Diff(desired []ResolvedVIP, observed map[string][]Found, managed ...netip.Addr) Plan {
 	var p Plan
 	foreign := map[netip.Addr]Binding{}
+	ours := map[Binding]bool{}
 	for _, link := range slices.Sorted(maps.Keys(observed)) {
 		for _, o := range observed[link] {
-			if _, seen := foreign[o.Prefix.Addr()]; !o.Ours && !seen {
-				foreign[o.Prefix.Addr()] = Binding{Link: link, Prefix: o.Prefix}
+			b := Binding{Link: link, Prefix: o.Prefix}
+			if o.Ours {
+				ours[b] = true
+			} else if _, seen := foreign[o.Prefix.Addr()]; !seen {
+				foreign[o.Prefix.Addr()] = b
 			}
 		}
 	}
@@ -90,7 +94,7 @@ func Diff(desired []ResolvedVIP, observed map[string][]Found, managed ...netip.A
 			continue
 		}
 		want[a] = d
-		if containsOurs(observed[d.Link], d.VIP.Prefix) {
+		if ours[Binding{Link: d.Link, Prefix: d.VIP.Prefix}] {
 			p.Keep = append(p.Keep, d)
 		} else {
 			p.Bind = append(p.Bind, d)
@@ -118,11 +122,6 @@ func Diff(desired []ResolvedVIP, observed map[string][]Found, managed ...netip.A
 	slices.SortFunc(p.Unbind, compareBindings)
 	slices.SortFunc(p.Foreign, compareBindings)
 	return p
-}
-
-// containsOurs reports whether fs has p with raftvip's mark.
-func containsOurs(fs []Found, p netip.Prefix) bool {
-	return slices.ContainsFunc(fs, func(f Found) bool { return f.Ours && f.Prefix == p })
 }
 
 func compareBindings(a, b Binding) int {

@@ -316,7 +316,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 			r.shutdown(ctx)
 			return nil
 		case res := <-r.lan.results:
-			r.lan.probed(res, &r.errs, time.Now())
+			r.lan.probedAll(res, &r.errs, time.Now())
 		case s := <-r.lan.seen:
 			r.sighted(ctx, s)
 		case <-r.poke:
@@ -358,10 +358,11 @@ func (r *Reconciler) shutdown(ctx context.Context) {
 	v := r.view()
 	r.stopping = true
 	r.pass(ctx, v, nil)
-	// What a failed List hid from the pass is still ours to remove.
+	// What a failed read hid from the pass is still ours to remove: this
+	// reconciler bound it, with the mark.
 	links := r.heldLinks()
 	for _, h := range r.sortedHolds() {
-		r.unbind(ctx, h.Binding)
+		r.unbind(ctx, h.Binding, Found{Addr: Addr{Prefix: h.Prefix}, Ours: true})
 	}
 	for _, link := range links {
 		r.release(link)

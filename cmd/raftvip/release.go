@@ -125,13 +125,13 @@ func stillConfigured(ctx context.Context, b netops.Binder, links func() ([]strin
 	if err != nil {
 		return nil, err
 	}
+	ls, err := b.Addrs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var left []netip.Prefix
 	for _, link := range names {
-		found, err := b.List(ctx, link)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range found {
+		for _, f := range ls[link] {
 			known := slices.ContainsFunc(vips, func(v fsm.VIP) bool { return v.Prefix.Addr() == f.Prefix.Addr() })
 			if known && !slices.Contains(left, f.Prefix) {
 				left = append(left, f.Prefix)

@@ -37,7 +37,7 @@ func TestReleaseRemovesLeftoverVIPInNetns(t *testing.T) {
 	if err := release(ctx, b, links(nstest.Link), targets, cfg.Interface, &out, nil); err != nil {
 		t.Fatalf("release: %v", err)
 	}
-	found, err := b.List(ctx, nstest.Link)
+	found, err := netops.List(ctx, b, nstest.Link)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestReleaseLeavesPrimaryInNetns(t *testing.T) {
 	if err := release(ctx, b, links(nstest.Link), []fsm.VIP{{Prefix: primary}}, nstest.Link, &out, nil); err != nil {
 		t.Fatalf("release: %v", err)
 	}
-	found, err := b.List(ctx, nstest.Link)
+	found, err := netops.List(ctx, b, nstest.Link)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func TestReleaseRemovesKnownVIPsOnly(t *testing.T) {
 	if err := release(ctx, f, links("eth0"), []fsm.VIP{vip}, "", &out, nil); err != nil {
 		t.Fatal(err)
 	}
-	found, _ := f.List(ctx, "eth0")
+	found, _ := netops.List(ctx, f, "eth0")
 	left := netops.Prefixes(found)
 	if slices.Contains(left, vip.Prefix) || !slices.Contains(left, admin.Prefix) {
 		t.Fatalf("left on eth0: %v; want %s gone and %s kept", left, vip.Prefix, admin.Prefix)
@@ -170,7 +170,7 @@ func TestReleaseLeavesTheHostsOwnAddress(t *testing.T) {
 	if err := release(ctx, f, links("eth0"), []fsm.VIP{{Prefix: primary}}, "", &out, log); err != nil {
 		t.Fatal(err)
 	}
-	found, _ := f.List(ctx, "eth0")
+	found, _ := netops.List(ctx, f, "eth0")
 	if !slices.Contains(netops.Prefixes(found), primary) {
 		t.Fatalf("release deleted the host's own address %s", primary)
 	}

@@ -63,9 +63,9 @@ func (j *journal) len() int {
 	return len(j.lines)
 }
 
-// journaled is a node's fake kernel that also writes its binds (before the
-// call: the address may be in use from then on) and unbinds (after it: only
-// then is it gone) to the journal.
+// journaled is a node's fake kernel that also writes its binds and renewals
+// (as "bind", before the call: the address may be in use from then on) and
+// unbinds (after it: only then is it gone) to the journal.
 type journaled struct {
 	*netopstest.Fake
 	node string
@@ -80,11 +80,16 @@ func (k journaled) Bind(ctx context.Context, link string, a netops.Addr, validFo
 	return k.Fake.Bind(ctx, link, a, validFor)
 }
 
-func (k journaled) Unbind(ctx context.Context, link string, p netip.Prefix) error {
+func (k journaled) Renew(ctx context.Context, link string, a netops.Addr, validFor time.Duration) error {
+	k.j.add(k.node + " bind " + a.Prefix.String())
+	return k.Fake.Renew(ctx, link, a, validFor)
+}
+
+func (k journaled) Unbind(ctx context.Context, link string, f netops.Found) error {
 	time.Sleep(time.Duration(k.slow.Load()))
-	err := k.Fake.Unbind(ctx, link, p)
+	err := k.Fake.Unbind(ctx, link, f)
 	if err == nil {
-		k.j.add(k.node + " unbind " + p.String())
+		k.j.add(k.node + " unbind " + f.Prefix.String())
 	}
 	return err
 }

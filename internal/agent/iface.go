@@ -20,14 +20,18 @@ import (
 // checkLinks refuses an unknown -interface, and -vip values that no local
 // interface could carry, before anything is started.
 func checkLinks(ctx context.Context, b netops.Binder, iface string, seeds []fsm.VIP) error {
+	ls, err := b.Addrs(ctx)
+	if err != nil {
+		return fmt.Errorf("check links: %w", err)
+	}
 	if iface != "" {
-		if _, err := b.List(ctx, iface); err != nil {
-			return fmt.Errorf("-interface %q: %w", iface, err)
+		if _, ok := ls[iface]; !ok {
+			return fmt.Errorf("-interface %q: %w", iface, netops.ErrNoLink)
 		}
 		return nil
 	}
 	for _, v := range seeds {
-		if _, err := b.LinkFor(ctx, v.Prefix.Addr()); err != nil {
+		if _, err := ls.LinkFor(v.Prefix.Addr()); err != nil {
 			return fmt.Errorf("-vip %s: %w; set -interface", v.Prefix, err)
 		}
 	}

@@ -57,21 +57,21 @@ var (
 	_ netops.Announcer = witnessKernel{}
 )
 
-// List finds nothing: a witness has no VIPs to look for.
-func (witnessKernel) List(context.Context, string) ([]netops.Found, error) { return nil, nil }
+// Addrs finds nothing: a witness has no VIPs to look for.
+func (witnessKernel) Addrs(context.Context) (netops.Links, error) { return netops.Links{}, nil }
 
 // Bind refuses.
 func (witnessKernel) Bind(_ context.Context, link string, a netops.Addr, _ time.Duration) error {
 	return fmt.Errorf("bind %s on %s: %w", a.Prefix, link, errWitnessKernel)
 }
 
-// Unbind has nothing to remove.
-func (witnessKernel) Unbind(context.Context, string, netip.Prefix) error { return nil }
-
-// LinkFor knows no link.
-func (witnessKernel) LinkFor(_ context.Context, ip netip.Addr) (string, error) {
-	return "", fmt.Errorf("%s: %w", ip, netops.ErrNoLink)
+// Renew refuses.
+func (witnessKernel) Renew(_ context.Context, link string, a netops.Addr, _ time.Duration) error {
+	return fmt.Errorf("renew %s on %s: %w", a.Prefix, link, errWitnessKernel)
 }
+
+// Unbind has nothing to remove.
+func (witnessKernel) Unbind(context.Context, string, netops.Found) error { return nil }
 
 // Announce refuses.
 func (witnessKernel) Announce(_ context.Context, link string, ip netip.Addr) error {

@@ -20,10 +20,10 @@ type Method string
 
 // The methods whose errors Fail can inject.
 const (
-	List     Method = "list"
+	Addrs    Method = "addrs"
 	Bind     Method = "bind"
+	Renew    Method = "renew"
 	Unbind   Method = "unbind"
-	LinkFor  Method = "linkfor"
 	Announce Method = "announce"
 	Release  Method = "release"
 )
@@ -41,12 +41,16 @@ type entry struct {
 	expires time.Time // zero: forever, like the node's own addresses
 	bound   bool      // raftvip's: added through Bind, or Put with Ours
 	legacy  bool      // Put with Legacy
+	// deprecated: preferred lifetime over, as every bound VIP's is.
+	deprecated bool
 }
 
 // Fake is an in-memory kernel: a Binder and Announcer that records every
-// call as an Event. Addresses added by Bind carry raftvip's mark and expire
-// after their lifetime, as in the kernel; Bind and Unbind refuse addresses
-// without the mark as Netlink does. It is safe for concurrent use.
+// change as an Event, and counts its reads (Reads). Addresses added by Bind
+// carry raftvip's mark and expire after their lifetime, as in the kernel; Bind
+// and Unbind refuse addresses without the mark as Netlink does, and Renew
+// refuses them too, where the kernel would take them over, so that a test
+// sees the reconciler renew what it should not. It is safe for concurrent use.
 type Fake struct {
 	node string
 	lan  *LAN
@@ -55,6 +59,14 @@ type Fake struct {
 	links  map[string][]entry
 	fail   map[Method]error
 	events []Event
+	reads  Reads
+}
+
+// Reads is what the Fake's Addrs calls have read since the last Reset.
+type Reads struct {
+	// Calls counts the Addrs calls, Addrs the addresses they returned in
+	// all: what reading the kernel cost.
+	Calls, Addrs int
 }
 
 var (
@@ -69,8 +81,8 @@ func newFake(node string, lan *LAN) *Fake {
 	return &Fake{node: node, lan: lan, links: map[string][]entry{}, fail: map[Method]error{}}
 }
 
-// AddLink adds a link with the node's own, permanent addresses. LinkFor finds
-// the link by their subnets.
+// AddLink adds a link with the node's own, permanent addresses. Links.LinkFor
+// finds the link by their subnets.
 func (f *Fake) AddLink(name string, own ...netip.Prefix) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -90,7 +102,7 @@ func (f *Fake) AddLink(name string, own ...netip.Prefix) {
 func (f *Fake) Put(link string, a netops.Found, validFor time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	e := entry{Addr: a.Addr, bound: a.Ours, legacy: a.Legacy}
+	e := entry{Addr: a.Addr, bound: a.Ours, legacy: a.Legacy, deprecated: a.Deprecated || a.Ours || a.Legacy}
 	if validFor > 0 {
 		e.expires = time.Now().Add(validFor)
 	}
@@ -151,52 +163,73 @@ func (f *Fake) Timeline() []Event {
 	return slices.Clone(f.events)
 }
 
-// Reset forgets the recorded calls.
+// Reads returns what Addrs has read since the last Reset.
+func (f *Fake) Reads() Reads {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reads
+}
+
+// Reset forgets the recorded calls and reads.
 func (f *Fake) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.events = nil
+	f.reads = Reads{}
 }
 
-// List implements netops.Binder.
-func (f *Fake) List(_ context.Context, link string) ([]netops.Found, error) {
+// Addrs implements netops.Binder. It is not recorded as an Event but counted
+// in Reads.
+func (f *Fake) Addrs(_ context.Context) (netops.Links, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.expire()
-	if err := f.fail[List]; err != nil {
+	if err := f.fail[Addrs]; err != nil {
 		return nil, err
 	}
-	es, ok := f.links[link]
-	if !ok {
-		return nil, fmt.Errorf("list %s: %w: %s", link, netops.ErrNoLink, link)
-	}
-	out := make([]netops.Found, len(es))
-	for i, e := range es {
-		out[i] = netops.Found{Addr: e.Addr, Ours: e.bound, Legacy: e.legacy}
+	out := make(netops.Links, len(f.links))
+	f.reads.Calls++
+	for link, es := range f.links {
+		fs := make([]netops.Found, len(es))
+		for i, e := range es {
+			fs[i] = netops.Found{Addr: e.Addr, Ours: e.bound, Legacy: e.legacy, Deprecated: e.deprecated}
+		}
+		out[link] = fs
+		f.reads.Addrs += len(fs)
 	}
 	return out, nil
 }
 
 // Bind implements netops.Binder: it adds a, or replaces its label and lifetime.
 func (f *Fake) Bind(_ context.Context, link string, a netops.Addr, validFor time.Duration) error {
+	return f.put(Bind, link, a, validFor)
+}
+
+// Renew implements netops.Binder: it replaces a's label and lifetime, or adds
+// it if it went.
+func (f *Fake) Renew(_ context.Context, link string, a netops.Addr, validFor time.Duration) error {
+	return f.put(Renew, link, a, validFor)
+}
+
+func (f *Fake) put(m Method, link string, a netops.Addr, validFor time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.expire()
-	text := fmt.Sprintf("bind %s %s", a.Prefix, link)
+	text := fmt.Sprintf("%s %s %s", m, a.Prefix, link)
 	if a.Label != "" {
 		text += " label=" + a.Label
 	}
 	text += fmt.Sprintf(" lft=%s", validFor)
-	if err := f.failed(Bind, text, link); err != nil {
+	if err := f.failed(m, text, link); err != nil {
 		return err
 	}
 	if i := slices.IndexFunc(f.links[link], func(e entry) bool { return !e.bound && e.Prefix.Addr() == a.Prefix.Addr() }); i >= 0 {
 		f.record(text + " refused")
-		return fmt.Errorf("bind %s: %s on %s was %w: left in place", a.Prefix, f.links[link][i].Prefix, link, netops.ErrForeign)
+		return fmt.Errorf("%s %s: %s on %s was %w: left in place", m, a.Prefix, f.links[link][i].Prefix, link, netops.ErrForeign)
 	}
 	f.record(text)
 	now := time.Now()
-	e := entry{Addr: a, expires: now.Add(validFor), bound: true}
+	e := entry{Addr: a, expires: now.Add(validFor), bound: true, deprecated: true}
 	if i := f.index(link, a.Prefix); i >= 0 {
 		f.links[link][i] = e
 	} else {
@@ -208,40 +241,25 @@ func (f *Fake) Bind(_ context.Context, link string, a netops.Addr, validFor time
 	return nil
 }
 
-// Unbind implements netops.Binder. An absent address is not an error.
-func (f *Fake) Unbind(_ context.Context, link string, p netip.Prefix) error {
+// Unbind implements netops.Binder. An absent address is not an error; one
+// that fo or the fake has without the mark and not Legacy is refused.
+func (f *Fake) Unbind(_ context.Context, link string, fo netops.Found) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.expire()
+	p := fo.Prefix
 	text := fmt.Sprintf("unbind %s %s", p, link)
 	if err := f.failed(Unbind, text, link); err != nil {
 		return err
 	}
-	if i := f.index(link, p); i >= 0 && !f.links[link][i].bound && !f.links[link][i].legacy {
+	i := f.index(link, p)
+	if !fo.Ours && !fo.Legacy || i >= 0 && !f.links[link][i].bound && !f.links[link][i].legacy {
 		f.record(text + " refused")
 		return fmt.Errorf("unbind %s: %s on %s was %w: left in place", p, p, link, netops.ErrForeign)
 	}
 	f.record(text)
 	f.remove(link, p)
 	return nil
-}
-
-// LinkFor implements netops.Binder: the link of an own address whose subnet
-// contains ip. It is not recorded.
-func (f *Fake) LinkFor(_ context.Context, ip netip.Addr) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.fail[LinkFor]; err != nil {
-		return "", err
-	}
-	for _, link := range slices.Sorted(maps.Keys(f.links)) {
-		for _, e := range f.links[link] {
-			if !e.bound && e.Prefix.Addr() != ip && e.Prefix.Contains(ip) {
-				return link, nil
-			}
-		}
-	}
-	return "", fmt.Errorf("%w: no subnet contains %s", netops.ErrNoLink, ip)
 }
 
 // Announce implements netops.Announcer.

@@ -20,6 +20,11 @@ var (
 	vip = netip.MustParsePrefix("192.0.2.100/24")
 )
 
+// ours is p as Addrs finds an address raftvip added.
+func ours(p string) netops.Found {
+	return netops.Found{Addr: netops.Addr{Prefix: netip.MustParsePrefix(p)}, Ours: true, Deprecated: true}
+}
+
 func bind(t *testing.T, f *netopstest.Fake, lft time.Duration) {
 	t.Helper()
 	if err := f.Bind(context.Background(), "eth0", netops.Addr{Prefix: vip, Label: "eth0:vip"}, lft); err != nil {
@@ -32,14 +37,21 @@ func TestFakeRecordsAndExpires(t *testing.T) {
 		ctx := context.Background()
 		f := netopstest.NewFake()
 		f.AddLink("eth0", own)
-		if link, err := f.LinkFor(ctx, vip.Addr()); link != "eth0" || err != nil {
+		ls, err := f.Addrs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if link, err := ls.LinkFor(vip.Addr()); link != "eth0" || err != nil {
 			t.Fatalf("LinkFor = %q, %v; want eth0", link, err)
 		}
-		if _, err := f.LinkFor(ctx, netip.MustParseAddr("198.51.100.1")); !errors.Is(err, netops.ErrNoLink) {
+		if _, err := ls.LinkFor(netip.MustParseAddr("198.51.100.1")); !errors.Is(err, netops.ErrNoLink) {
 			t.Fatalf("LinkFor outside every subnet = %v, want ErrNoLink", err)
 		}
 		bind(t, f, 2*time.Second)
-		if err := f.Unbind(ctx, "eth0", netip.MustParsePrefix("192.0.2.99/24")); err != nil {
+		if err := f.Renew(ctx, "eth0", netops.Addr{Prefix: vip, Label: "eth0:vip"}, 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Unbind(ctx, "eth0", ours("192.0.2.99/24")); err != nil {
 			t.Fatalf("Unbind of an absent address = %v, want nil", err)
 		}
 		f.Fail(netopstest.Announce, errors.New("boom"))
@@ -56,8 +68,12 @@ func TestFakeRecordsAndExpires(t *testing.T) {
 		if got := f.Bound(); len(got) != 0 {
 			t.Fatalf("Bound after the lifetime = %v, want none", got)
 		}
+		if r := f.Reads(); r != (netopstest.Reads{Calls: 1, Addrs: 1}) {
+			t.Errorf("Reads = %+v, want one call that read the own address", r)
+		}
 		want := []string{
 			"bind 192.0.2.100/24 eth0 label=eth0:vip lft=2s",
+			"renew 192.0.2.100/24 eth0 label=eth0:vip lft=2s",
 			"unbind 192.0.2.99/24 eth0",
 			"announce 192.0.2.100 eth0 failed",
 			"bind 192.0.2.100/24 eth9 lft=1s failed",
@@ -150,7 +166,8 @@ func TestHandoverHasOneHolder(t *testing.T) {
 }
 
 // The fake refuses, as Netlink does, to take over or delete an address that
-// raftvip did not add, and reports the mark in List.
+// raftvip did not add, and reports the mark in Addrs; it refuses to renew one
+// too.
 func TestFakeRefusesForeignAddresses(t *testing.T) {
 	ctx := context.Background()
 	f := netopstest.NewFake()
@@ -160,15 +177,23 @@ func TestFakeRefusesForeignAddresses(t *testing.T) {
 	if err := f.Bind(ctx, "eth0", netops.Addr{Prefix: netip.PrefixFrom(own.Addr(), 32)}, time.Second); !errors.Is(err, netops.ErrForeign) {
 		t.Errorf("Bind over the node's own address = %v, want ErrForeign", err)
 	}
-	if err := f.Unbind(ctx, "eth0", own); !errors.Is(err, netops.ErrForeign) {
+	if err := f.Renew(ctx, "eth0", netops.Addr{Prefix: own}, time.Second); !errors.Is(err, netops.ErrForeign) {
+		t.Errorf("Renew of the node's own address = %v, want ErrForeign", err)
+	}
+	if err := f.Unbind(ctx, "eth0", netops.Found{Addr: netops.Addr{Prefix: own}}); !errors.Is(err, netops.ErrForeign) {
 		t.Errorf("Unbind of the node's own address = %v, want ErrForeign", err)
 	}
+	// Even if the caller thinks it is raftvip's.
+	if err := f.Unbind(ctx, "eth0", ours(own.String())); !errors.Is(err, netops.ErrForeign) {
+		t.Errorf("Unbind of the node's own address, read as marked = %v, want ErrForeign", err)
+	}
 	bind(t, f, time.Hour)
-	if err := f.Unbind(ctx, "eth0", legacy); err != nil {
+	if err := f.Unbind(ctx, "eth0", netops.Found{Addr: netops.Addr{Prefix: legacy}, Legacy: true}); err != nil {
 		t.Errorf("Unbind of a legacy leftover = %v, want nil", err)
 	}
-	found, err := f.List(ctx, "eth0")
-	want := []netops.Found{{Addr: netops.Addr{Prefix: own}}, {Addr: netops.Addr{Prefix: vip, Label: "eth0:vip"}, Ours: true}}
+	found, err := netops.List(ctx, f, "eth0")
+	want := []netops.Found{{Addr: netops.Addr{Prefix: own}},
+		{Addr: netops.Addr{Prefix: vip, Label: "eth0:vip"}, Ours: true, Deprecated: true}}
 	if err != nil || !slices.Equal(found, want) {
 		t.Fatalf("List = %+v, %v; want %+v", found, err, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/raftvip/raftvip/netops"
 )
@@ -18,7 +19,10 @@ type Hosts struct {
 	mu       sync.Mutex
 	answers  map[netip.Addr]net.HardwareAddr
 	fail     error
+	wait     time.Duration
 	probes   []string
+	inFlight int
+	most     int                              // the most probes under way at once
 	watchers map[string]func(netops.Sighting) // by "link v4|v6"
 }
 
@@ -53,15 +57,40 @@ func (h *Hosts) Fail(err error) {
 	h.fail = err
 }
 
-// Probe implements netops.Prober: it records "probe <ip> <link>".
-func (h *Hosts) Probe(_ context.Context, link string, ip netip.Addr) (net.HardwareAddr, error) {
+// Wait makes every later Probe wait d (or until its context ends) before it
+// returns, as a real probe waits for an answer that does not come.
+func (h *Hosts) Wait(d time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.wait = d
+}
+
+// Probe implements netops.Prober: it records "probe <ip> <link>".
+func (h *Hosts) Probe(ctx context.Context, link string, ip netip.Addr) (net.HardwareAddr, error) {
+	h.mu.Lock()
 	h.probes = append(h.probes, fmt.Sprintf("probe %s %s", ip, link))
+	h.inFlight++
+	h.most = max(h.most, h.inFlight)
+	wait := h.wait
+	h.mu.Unlock()
+	select {
+	case <-time.After(wait):
+	case <-ctx.Done():
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.inFlight--
 	if h.fail != nil {
 		return nil, h.fail
 	}
 	return h.answers[ip], nil
+}
+
+// MostInFlight returns the most probes that were under way at once.
+func (h *Hosts) MostInFlight() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.most
 }
 
 // Probes returns the recorded probes, in order.

@@ -68,9 +68,9 @@ const (
 	apiTimeout = time.Second
 	// firstBindProbe is raftvip's LAN probe before the cluster's first claim
 	// binds a VIP (netops.DefaultProbeWait, "Why a VIP is probed before its
-	// first bind" in netops/languard.go): the probes of one link run one at
-	// a time and an unanswered one waits it out, so a new cluster binds
-	// about 20 VIPs a second. 1024 VIPs take 51 s.
+	// first bind" in netops/languard.go). Up to 64 run at once, and 1024 VIPs
+	// took 3.4 s (docs/benchmarks.md); the wait still allows for one probe at
+	// a time, as a bound that a loaded machine never reaches.
 	firstBindProbe = 50 * time.Millisecond
 )
 
