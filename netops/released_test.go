@@ -86,7 +86,9 @@ func TestReleasedWaitsForAPassAfterTheCall(t *testing.T) {
 			t.Fatal("Released has not returned after the pass that read the resigned view")
 		}
 		want(t, "bound when Released returned", []netip.Prefix(nil), boundAtReturn)
-		want(t, "kernel events", []string{bind100, announce100, unbind100, "release eth0"}, h.fake.Events())
+		// The held-back pass binds but does not announce: Released's poke
+		// waits, so its view may be old.
+		want(t, "kernel events", []string{bind100, unbind100, "release eth0"}, h.fake.Events())
 		h.stop()
 	})
 }
