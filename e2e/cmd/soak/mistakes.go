@@ -87,7 +87,7 @@ func injectRebuildBootstrap(ctx context.Context, r *run, p *plan) error {
 	bg := context.WithoutCancel(ctx)
 	others := r.others(t)
 	k := 0
-	if !r.retry(bg, 30*time.Second, func() history.Call {
+	if !r.retryUntil(bg, 30*time.Second, gone, func() history.Call {
 		k++
 		return r.call(bg, others[k%len(others)], history.OpLeave, id, http.MethodPost, "/v1/leave", map[string]string{"id": id})
 	}) {

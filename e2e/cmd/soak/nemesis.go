@@ -474,7 +474,7 @@ func injectLeaveJoin(ctx context.Context, r *run, p *plan) error {
 	t := p.targets[0]
 	id := lab.NodeName(t)
 	via := func() int { return r.others(t)[int(time.Now().UnixNano()/1000)%(r.cfg.nodes-1)] }
-	if !r.retry(ctx, 20*time.Second, func() history.Call {
+	if !r.retryUntil(ctx, 20*time.Second, gone, func() history.Call {
 		return r.call(ctx, via(), history.OpLeave, id, http.MethodPost, "/v1/leave", map[string]string{"id": id})
 	}) {
 		return fmt.Errorf("leave %s never acknowledged; %s keeps running", id, id)
@@ -504,15 +504,28 @@ func injectLeaveJoin(ctx context.Context, r *run, p *plan) error {
 // retry repeats call until it is acknowledged or within passes, and reports
 // whether it was.
 func (r *run) retry(ctx context.Context, within time.Duration, call func() history.Call) bool {
+	return r.retryUntil(ctx, within, history.Call.Acked, call)
+}
+
+// retryUntil repeats call until done says its answer settles it or within
+// passes, and reports whether one did.
+func (r *run) retryUntil(ctx context.Context, within time.Duration, done func(history.Call) bool, call func() history.Call) bool {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if call().Acked() {
+		if done(call()) {
 			return true
 		}
 		sleep(ctx, 500*time.Millisecond)
 	}
 	return false
 }
+
+// gone reports whether a leave's answer says the member is out of the
+// cluster: acknowledged, or refused as an unknown member. The second is what
+// a retry gets when an earlier attempt went unanswered but was applied; the
+// node must then be replaced all the same, or it keeps running outside the
+// cluster, and the nemesis would name it as a member for the rest of the run.
+func gone(c history.Call) bool { return c.Acked() || c.Code == http.StatusNotFound }
 
 func injectQuorumLoss(ctx context.Context, r *run, p *plan) error {
 	if p.detail != "hosts down" {

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/raftvip/raftvip/e2e/internal/history"
 )
 
 // impairNobody are the kinds that impair no node: a call or a rogue host.
@@ -111,5 +113,17 @@ func TestClaim(t *testing.T) {
 	}
 	if r.claim(&plan{kind: kill, targets: []int{3}}) {
 		t.Errorf("a third fault was accepted with %d slots", r.maxActive())
+	}
+}
+
+// TestGone: a leave whose retry is refused as an unknown member took effect
+// (an earlier attempt went unanswered but was applied): the nemesis must
+// replace the node, not leave it running outside the cluster and name it as
+// a member afterwards. Any other refusal or no answer settles nothing.
+func TestGone(t *testing.T) {
+	for code, want := range map[int]bool{200: true, 404: true, 0: false, 409: false, 502: false, 503: false} {
+		if got := gone(history.Call{Op: history.OpLeave, Code: code}); got != want {
+			t.Errorf("gone(leave answered %d) = %v, want %v", code, got, want)
+		}
 	}
 }
