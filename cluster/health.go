@@ -122,19 +122,27 @@ func (n *Node) unreachablePeers() map[string]time.Time {
 	return out
 }
 
+// healthDue returns this node's health and links, and whether the
+// replicated record still differs from them: a report is due, or in flight.
+func (n *Node) healthDue() (Health, []string, bool) {
+	h := n.localHealth()
+	if !h.Known {
+		return h, nil, false
+	}
+	want := fsm.Health{Reported: true, Healthy: h.Healthy, Fault: h.Fault, Priority: n.cfg.Priority}
+	links := n.links()
+	m := n.fsm.Members()[n.cfg.ID]
+	return h, links, !(m.Health == want && m.Witness == n.cfg.Witness &&
+		(slices.Equal(m.Links, links) || n.linksSent(links)))
+}
+
 // reportHealth publishes this node's health and priority through the log when
 // the replicated record differs: directly as leader, through Config.Report
 // otherwise. One report at a time, retried after a failure; it runs in
 // reports, which Run waits for.
 func (n *Node) reportHealth(ctx context.Context, reports *sync.WaitGroup) {
-	h := n.localHealth()
-	if !h.Known {
-		return
-	}
-	want := fsm.Health{Reported: true, Healthy: h.Healthy, Fault: h.Fault, Priority: n.cfg.Priority}
-	links := n.links()
-	if m := n.fsm.Members()[n.cfg.ID]; m.Health == want && m.Witness == n.cfg.Witness &&
-		(slices.Equal(m.Links, links) || n.linksSent(links)) {
+	h, links, due := n.healthDue()
+	if !due {
 		return
 	}
 	n.health.mu.Lock()

@@ -327,7 +327,7 @@ func TestFollowerHealthReachesLeaderAtOnce(t *testing.T) {
 			for leader.fsm.State().Members[f.id].Health.Healthy != healthy {
 				if d := time.Since(t0); d > 100*time.Millisecond {
 					t.Fatalf("healthy=%v of %s not in the leader's state %s after it changed (Run passes every %s)",
-						healthy, f.id, d, stepEvery(f.cfg.Timing))
+						healthy, f.id, d, stepEvery(f.cfg.Timing, false))
 				}
 				time.Sleep(time.Millisecond)
 			}

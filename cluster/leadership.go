@@ -64,7 +64,8 @@ func (e *establishment) stop() {
 // establish for that term; losing leadership or ctx cancels it. Every
 // goroutine Run starts has ended when it returns.
 func (n *Node) Run(ctx context.Context) error {
-	tick := time.NewTicker(stepEvery(n.cfg.Timing))
+	period := stepEvery(n.cfg.Timing, true)
+	tick := time.NewTicker(period)
 	defer tick.Stop()
 	var w watch
 	var peers sync.WaitGroup
@@ -83,6 +84,11 @@ func (n *Node) Run(ctx context.Context) error {
 	for {
 		n.step(ctx, &w, poked)
 		poked = false
+		_, _, due := n.healthDue()
+		if p := stepEvery(n.cfg.Timing, due); p != period {
+			period = p
+			tick.Reset(p)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -103,8 +109,17 @@ func (n *Node) Run(ctx context.Context) error {
 // removal from the configuration, and a term that changed under the same
 // leader. Once a second is soon enough for those, and an idle node then
 // wakes once a second for Run rather than every half heartbeat (10 times a
-// second with lan, 20 with fast).
-func stepEvery(t Timing) time.Duration { return max(t.Heartbeat/2, time.Second) }
+// second with lan, 20 with fast). While this node's health or links are not
+// yet in the replicated state (reportDue: a node that has just started or
+// joined), Run looks every half heartbeat, as the leader checks a VIP's
+// interface against the links members reported (`vip add -interface`), and
+// a member it has not heard from yet cannot be checked.
+func stepEvery(t Timing, reportDue bool) time.Duration {
+	if reportDue {
+		return max(t.Heartbeat/2, time.Millisecond)
+	}
+	return max(t.Heartbeat/2, time.Second)
+}
 
 // step is one pass of Run.
 func (n *Node) step(ctx context.Context, w *watch, poked bool) {
