@@ -327,8 +327,37 @@ func checkHostPort(field, addr string) error {
 	if host == "" {
 		return fmt.Errorf("%s %q has no host", field, addr)
 	}
+	ip, ipErr := netip.ParseAddr(host)
+	switch {
+	case strings.HasPrefix(addr, "[") && (ipErr != nil || !ip.Is6()):
+		return fmt.Errorf("%s %q: brackets hold an IPv6 address, not %q", field, addr, host)
+	case ipErr != nil && !isHostName(host):
+		return fmt.Errorf("%s %q: host %q is neither an IP address nor a host name", field, addr, host)
+	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("%s %q: port must be a number from 1 to 65535", field, addr)
 	}
 	return nil
+}
+
+// isHostName reports whether h is a DNS name other nodes could resolve:
+// dot-separated labels of letters, digits, '-' and '_', each 1 to 63
+// characters, 253 in all. It keeps spaces and control characters, which no
+// resolver accepts, out of the replicated membership.
+func isHostName(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
