@@ -139,16 +139,17 @@ func (n *Node) healthDue() (Health, []string, bool) {
 // reportHealth publishes this node's health and priority through the log when
 // the replicated record differs: directly as leader, through Config.Report
 // otherwise. One report at a time, retried after a failure; it runs in
-// reports, which Run waits for.
-func (n *Node) reportHealth(ctx context.Context, reports *sync.WaitGroup) {
+// reports, which Run waits for. It returns whether a report is due: the
+// replicated record still differs, whether or not one was sent now.
+func (n *Node) reportHealth(ctx context.Context, reports *sync.WaitGroup) bool {
 	h, links, due := n.healthDue()
 	if !due {
-		return
+		return false
 	}
 	n.health.mu.Lock()
 	if n.health.reporting || time.Now().Before(n.health.retryAt) {
 		n.health.mu.Unlock()
-		return
+		return true
 	}
 	n.health.reporting = true
 	n.health.mu.Unlock()
@@ -175,6 +176,7 @@ func (n *Node) reportHealth(ctx context.Context, reports *sync.WaitGroup) {
 			n.log.Warn("cannot report this node's health to the leader; retrying", "healthy", h.Healthy, "err", err)
 		}
 	})
+	return true
 }
 
 // setDegraded records why this leader keeps the VIPs while unhealthy, and

@@ -82,9 +82,8 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	poked := true
 	for {
-		n.step(ctx, &w, poked)
+		due := n.step(ctx, &w, poked)
 		poked = false
-		_, _, due := n.healthDue()
 		if p := stepEvery(n.cfg.Timing, due); p != period {
 			period = p
 			tick.Reset(p)
@@ -121,8 +120,9 @@ func stepEvery(t Timing, reportDue bool) time.Duration {
 	return max(t.Heartbeat/2, time.Second)
 }
 
-// step is one pass of Run.
-func (n *Node) step(ctx context.Context, w *watch, poked bool) {
+// step is one pass of Run. It reports whether this node's health report is
+// still due (reportHealth).
+func (n *Node) step(ctx context.Context, w *watch, poked bool) bool {
 	state := n.raft.State()
 	term := n.raft.CurrentTerm()
 	_, leaderID := n.raft.LeaderWithID()
@@ -151,7 +151,7 @@ func (n *Node) step(ctx context.Context, w *watch, poked bool) {
 	if !w.seedChecked {
 		w.seedChecked = n.checkSeeds()
 	}
-	n.reportHealth(ctx, &w.reports)
+	return n.reportHealth(ctx, &w.reports)
 }
 
 // watchQuorum says loudly, once, when no leader has been known for longer than
