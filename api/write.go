@@ -186,7 +186,8 @@ type vipRequest struct {
 	// with this address; without it such a change is refused (409).
 	Replace bool `json:"replace,omitempty"`
 	// Force accepts an interface that VIP-capable members reported they
-	// lack; without it such a VIP is refused (409) naming them.
+	// lack, and an address another host answers for; without it such a VIP
+	// is refused (409) naming them or that host's MAC.
 	Force bool `json:"force,omitempty"`
 }
 

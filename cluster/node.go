@@ -81,6 +81,11 @@ type Config struct {
 	// members lack (checkVIPLinks). It is called on every pass of Run, so
 	// it must be cheap. Nil, or a witness, reports none.
 	Links func() []string
+	// InUse, if set, says who already has a VIP's address ("" for nobody),
+	// asked on this host's LAN (netops.InUse): a leader refuses to add a VIP
+	// that another host answers for (AddVIP). An error means it could not
+	// ask, and the add goes on: the holder still probes before it binds.
+	InUse func(ctx context.Context, v fsm.VIP) (string, error)
 	// TLS, when set, carries Raft over mutual TLS with this configuration
 	// (pki.Identity.TLSConfig); nil means plain TCP.
 	TLS *tls.Config

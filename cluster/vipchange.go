@@ -26,7 +26,8 @@ type AddVIPOptions struct {
 	// VIP with the same address (checkVIPChange).
 	Replace bool
 	// Force accepts a VIP pinned to an interface that VIP-capable members
-	// lack (checkVIPLinks).
+	// lack (checkVIPLinks), and one whose address another host answers for
+	// (Config.InUse): no node binds it until that host lets it go.
 	Force bool
 }
 
@@ -42,9 +43,10 @@ type AddVIPResult struct {
 // of its own: unless o.Replace, it refuses to change the prefix length or
 // the interface of the VIP with v's address (checkVIPChange); unless
 // o.Force, it refuses an interface that VIP-capable members lack
-// (checkVIPLinks). Adding a VIP that is already there as it is changes
-// nothing. Leader only: a follower answers ErrNotLeader, so that the
-// leader, whose state is current, decides.
+// (checkVIPLinks) or an address another host answers for (checkInUse).
+// Adding a VIP that is already there as it is changes nothing. Leader only:
+// a follower answers ErrNotLeader, so that the leader, whose state is
+// current, decides.
 func (n *Node) AddVIP(ctx context.Context, v fsm.VIP, o AddVIPOptions) (AddVIPResult, error) {
 	if err := n.requireLeader("add VIP " + v.Prefix.String()); err != nil {
 		return AddVIPResult{}, err
@@ -59,10 +61,46 @@ func (n *Node) AddVIP(ctx context.Context, v fsm.VIP, o AddVIPOptions) (AddVIPRe
 			"holding the VIPs (their links: %s): create it there, or pass -force (\"force\": true) to add it anyway",
 			ErrLinkMissing, v.Interface, v.Prefix, strings.Join(missing, ", "), memberLinks(missing, st.Members))
 	}
+	if !o.Force {
+		if err := n.checkInUse(ctx, v, st.VIPs); err != nil {
+			return AddVIPResult{}, err
+		}
+	}
 	if err := n.Apply(ctx, fsm.AddVIP(v)); err != nil {
 		return AddVIPResult{}, err
 	}
 	return AddVIPResult{MissingLink: missing}, nil
+}
+
+// checkInUse refuses a new VIP whose address another host has, asked on the
+// LAN through Config.InUse. The holder also probes before its first bind,
+// but keeps what it finds to itself: a node taking over later inherits the
+// VIP and binds it unprobed (netops, "Why a VIP is probed before its first
+// bind"), taking the other host's address. A VIP already in the set is not
+// asked about: its holder answers for it. A member's own address is refused
+// first, by name (checkVIPCommand), rather than as a MAC here.
+func (n *Node) checkInUse(ctx context.Context, v fsm.VIP, vips []fsm.VIP) error {
+	if n.cfg.InUse == nil || slices.ContainsFunc(vips, func(o fsm.VIP) bool { return o.Prefix.Addr() == v.Prefix.Addr() }) {
+		return nil
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return wrapRaft("add VIP "+v.Prefix.String(), err)
+	}
+	if err := checkVIPCommand(fsm.AddVIP(v), cf.Configuration(), n.fsm.Members()); err != nil {
+		return fmt.Errorf("add VIP %s: %w", v.Prefix, err)
+	}
+	who, err := n.cfg.InUse(ctx, v)
+	switch {
+	case err != nil:
+		n.log.Info("could not ask the LAN whether another host has a new VIP's address; its holder asks before it binds it",
+			"vip", v.Prefix, "err", err)
+	case who != "":
+		return fmt.Errorf("%w: refusing VIP %s: %s; a VIP must be an address no host has of its own: "+
+			"free it there, or pass -force (\"force\": true) to add it anyway (no node binds it while another host answers for it)",
+			ErrAddressConflict, v.Prefix, who)
+	}
+	return nil
 }
 
 // checkVIPLinks returns, sorted, the VIP-capable members that reported their

@@ -3,8 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -154,5 +156,59 @@ func TestLinksRefusedByOldLeaderAreNotResent(t *testing.T) {
 	c.holder().waitHandoverPasses(t, 5)
 	if got := reports.Load() - before; got > 1 {
 		t.Fatalf("%d more reports after the first was accepted without links, want none", got)
+	}
+}
+
+// The leader asks who has a new VIP's address before adding it: one another
+// host answers for is refused, naming that host, and stays out of the set
+// unless forced; a VIP already in the set is not asked about again, and a
+// leader that cannot ask adds the VIP (its holder probes before binding).
+func TestAddVIPRefusesAddressInUse(t *testing.T) {
+	t.Parallel()
+	var asked []string
+	var mu sync.Mutex
+	taken := vip("192.0.2.12/24")
+	c := newClusterWith(t, 1, func(cfg *Config) {
+		cfg.InUse = func(_ context.Context, v fsm.VIP) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, v.Prefix.String())
+			switch v.Prefix.Addr() {
+			case taken.Prefix.Addr():
+				return "another host (MAC 02:00:00:00:00:09) answers for 192.0.2.12 on eth0", nil
+			case netip.MustParseAddr("198.51.100.5"):
+				return "", errors.New("no link for it here")
+			}
+			return "", nil
+		}
+	})
+	n := c.holder()
+	ctx := context.Background()
+	_, err := n.AddVIP(ctx, taken, AddVIPOptions{})
+	if !errors.Is(err, ErrAddressConflict) || !strings.Contains(err.Error(), "02:00:00:00:00:09") ||
+		!strings.Contains(err.Error(), "-force") {
+		t.Fatalf("add of an address another host answers for: %v, want ErrAddressConflict naming its MAC and -force", err)
+	}
+	if got := n.Status().VIPs; len(got) != 0 {
+		t.Fatalf("VIPs after the refusal: %v", got)
+	}
+	for _, p := range []string{"192.0.2.101/24", "198.51.100.5/24"} {
+		if _, err := n.AddVIP(ctx, vip(p), AddVIPOptions{}); err != nil {
+			t.Fatalf("add of %s: %v", p, err)
+		}
+	}
+	if _, err := n.AddVIP(ctx, taken, AddVIPOptions{Force: true}); err != nil {
+		t.Fatalf("forced add: %v", err)
+	}
+	if _, err := n.AddVIP(ctx, vip("192.0.2.101/24"), AddVIPOptions{}); err != nil {
+		t.Fatalf("add of a VIP in the set: %v", err)
+	}
+	if got := len(n.Status().VIPs); got != 3 {
+		t.Fatalf("%d VIPs, want 3: %v", got, n.Status().VIPs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"192.0.2.12/24", "192.0.2.101/24", "198.51.100.5/24"}; !slices.Equal(asked, want) {
+		t.Fatalf("asked about %v, want %v (not when forced, not for a VIP in the set)", asked, want)
 	}
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/raftvip/raftvip/e2e/internal/lab"
 )
 
-// TestVIPOfAnotherHost: a VIP added with the client's own address (a typing
-// mistake) is never bound, and `raftvip status` says who answers for it; a
+// TestVIPOfAnotherHost: a VIP with the client's own address (a typing
+// mistake) is refused by the client's MAC; forced in, it is never bound, and
+// `raftvip status` says who answers for it; a
 // host announcing a held VIP is logged with its MAC, and the holder announces
 // again so that the client's entry returns to it.
 func TestVIPOfAnotherHost(t *testing.T) {
@@ -22,8 +23,14 @@ func TestVIPOfAnotherHost(t *testing.T) {
 
 	client := e.lab.ClientIP()
 	w := e.watchHolders(client)
-	e.cli(h, "vip", "add", netip.PrefixFrom(client, 24).String())
 	clientMAC := hostMAC(t, e.lab.ClientNS())
+	// The leader asks the LAN first, and refuses the client's address by
+	// its MAC; forced, the VIP enters the set but no node binds it.
+	out, err := e.c.CLI(e.ctx, h, "vip", "add", netip.PrefixFrom(client, 24).String())
+	if err == nil || !strings.Contains(out, "answers for "+client.String()) || !strings.Contains(out, clientMAC.String()) {
+		t.Fatalf("vip add of the client's address: err %v, output:\n%s\nwant a refusal naming %s", err, out, clientMAC)
+	}
+	e.cli(h, "vip", "add", "-force", netip.PrefixFrom(client, 24).String())
 	e.await("status names the client's MAC", settle, func() error {
 		out := e.cli(h, "status")
 		if !strings.Contains(out, "CONFLICT") || !strings.Contains(out, "answered by "+clientMAC.String()) {

@@ -90,8 +90,10 @@ const (
 //
 // What this does not cover: a VIP found in use that then moves with a
 // failover is bound by the new holder without a probe (the record is not
-// replicated). The watcher sees the other host as soon as it speaks ARP or NDP
-// for the address, and says so (logs, metric, status).
+// replicated). The leader narrows that to VIPs forced in (`vip add -force`)
+// or taken by a host after they were added, by asking before it accepts a
+// VIP (InUse). The watcher sees the other host as soon as it speaks ARP or
+// NDP for the address, and says so (logs, metric, status).
 
 // probeStep is what the reconciler does with a desired VIP it does not hold.
 type probeStep int

@@ -93,7 +93,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		fs.StringVar(&vip.Interface, "interface", "", "pin the VIP to this interface name on every node")
 		fs.StringVar(&vip.Label, "label", "", "IPv4 label suffix (shown as <ifname>:<label>)")
 		fs.BoolVar(&vip.Replace, "replace", false, "change the prefix length or interface of the VIP with this address")
-		fs.BoolVar(&vip.Force, "force", false, "add the VIP even if members lack its -interface (they cannot hold it)")
+		fs.BoolVar(&vip.Force, "force", false, "add the VIP even if members lack its -interface (they cannot hold it) or another host answers for its address (it stays unbound)")
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {

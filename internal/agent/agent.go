@@ -22,6 +22,7 @@ import (
 
 	"github.com/raftvip/raftvip/api"
 	"github.com/raftvip/raftvip/cluster"
+	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/health"
 	"github.com/raftvip/raftvip/internal/metrics"
 	"github.com/raftvip/raftvip/internal/notify"
@@ -148,6 +149,7 @@ func New(cfg Config, parts Parts) (_ *Agent, err error) {
 		// the configuration (cluster/join.go).
 		ProbeJoiner: func(ctx context.Context, addr string) (cluster.Status, error) { return a.client.At(addr).Status(ctx) },
 		Released:    a.rec.Released,
+		InUse:       inUse(parts),
 	})
 	if err != nil {
 		return nil, err
@@ -443,4 +445,16 @@ func (a *Agent) reportHealth(ctx context.Context, r cluster.HealthReport) error 
 func certRefused(err error) bool {
 	var unknown x509.UnknownAuthorityError
 	return errors.As(err, &unknown) || errors.Is(err, pki.ErrOtherCluster)
+}
+
+// inUse asks the LAN through the parts' Prober whether another host has a
+// VIP's address before this node, as leader, adds it; nil without a Prober
+// (a witness, which has no LAN link to ask on).
+func inUse(parts Parts) func(context.Context, fsm.VIP) (string, error) {
+	if parts.Prober == nil {
+		return nil
+	}
+	return func(ctx context.Context, v fsm.VIP) (string, error) {
+		return netops.InUse(ctx, parts.Binder, parts.Prober, v)
+	}
 }
