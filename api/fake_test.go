@@ -123,7 +123,8 @@ func serve(t *testing.T, f *fakeCluster, logs io.Writer) (*Server, *httptest.Ser
 	if logs != nil {
 		log = slog.New(slog.NewTextHandler(logs, nil))
 	}
-	s, err := NewServer(ServerConfig{Cluster: f, Token: []byte(testToken), Logger: log})
+	// A short hold: the no-leader cases answer without waiting the default.
+	s, err := NewServer(ServerConfig{Cluster: f, Token: []byte(testToken), Logger: log, LeaderWait: testLeaderWait})
 	if err != nil {
 		t.Fatal(err)
 	}

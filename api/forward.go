@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/raftvip/raftvip/cluster"
 )
@@ -19,13 +20,7 @@ const maxRelay = 1 << 20
 // notLeader handles a write the local node refused with cluster.ErrNotLeader:
 // forward it to the leader once, or say where the leader is.
 func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, err error) {
-	st := s.cluster.Status()
-	if st.LeaderID != "" && st.LeaderID == st.ID {
-		// Our own view still names us, though the node just refused: leadership
-		// is being handed over (Leave of the leader does that). Forwarding to
-		// ourselves would only trip the loop guard.
-		st.LeaderID, st.LeaderAPIAddr = "", ""
-	}
+	st := s.awaitLeader(ctx)
 	if st.LeaderAPIAddr == "" {
 		msg := "not applied: no leader"
 		if st.LeaderID != "" {
@@ -47,6 +42,39 @@ func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.R
 		return
 	}
 	s.forward(ctx, w, r, body, st)
+}
+
+// leaderPoll is how often a held write looks for a leader again.
+const leaderPoll = 10 * time.Millisecond
+
+// awaitLeader returns the node's status once it names another node as
+// leader, with that leader's API address, or as it is when s.leaderWait has
+// passed or ctx ended; then LeaderAPIAddr is "" if no leader can be
+// forwarded to. Holding the write there is what makes `raftvip leave` or
+// `vip add`, sent to a follower just after a failover, succeed instead of
+// failing for a few hundred milliseconds.
+func (s *Server) awaitLeader(ctx context.Context) cluster.Status {
+	ctx, cancel := context.WithTimeout(ctx, s.leaderWait)
+	defer cancel()
+	t := time.NewTicker(leaderPoll)
+	defer t.Stop()
+	for {
+		st := s.cluster.Status()
+		if st.LeaderID != "" && st.LeaderID == st.ID {
+			// Our own view still names us, though the node just refused:
+			// leadership is being handed over (Leave of the leader does
+			// that). Forwarding to ourselves would only trip the loop guard.
+			st.LeaderID, st.LeaderAPIAddr = "", ""
+		}
+		if st.LeaderAPIAddr != "" {
+			return st
+		}
+		select {
+		case <-ctx.Done():
+			return st
+		case <-t.C:
+		}
+	}
 }
 
 // forwardOutcome says what a forward that got no answer means for the change:

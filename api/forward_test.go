@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/raftvip/raftvip/fsm"
@@ -136,5 +137,36 @@ func TestForwardWithoutLeader(t *testing.T) {
 				t.Errorf("got %d %q, want %d with %q", a.code, a.errMsg(), tt.wantCode, tt.wantInMsg)
 			}
 		})
+	}
+}
+
+// testLeaderWait is the hold of the servers serve makes.
+const testLeaderWait = 100 * time.Millisecond
+
+// A write that reaches a follower during a failover, before it knows the
+// new leader's API address, is held and forwarded once it does, instead
+// of being refused; a follower that learns of no leader within the hold
+// refuses it (TestForwardWithoutLeader).
+func TestFollowerHoldsWriteUntilLeaderKnown(t *testing.T) {
+	l := startLeader(t)
+	f := newFollower("n2", "n1", "")
+	s, err := NewServer(ServerConfig{Cluster: f, Token: []byte(testToken), LeaderWait: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	learn := time.AfterFunc(3*leaderPoll, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.status.LeaderAPIAddr = l.addr()
+	})
+	t.Cleanup(func() { learn.Stop() })
+	a := call(t, ts.URL, "POST", "/v1/leave", testToken, `{"id":"n3"}`)
+	if a.code != 200 {
+		t.Fatalf("answer %d %q, want 200 once the leader is known", a.code, a.errMsg())
+	}
+	if got := l.forwardedBy(); len(got) != 1 || got[0] != "n2" {
+		t.Fatalf("the leader got the write from %q, want once from n2", got)
 	}
 }

@@ -5,6 +5,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -63,7 +64,16 @@ type ServerConfig struct {
 	// address in the way, shown in GET /v1/status. It must be cheap: every
 	// status read calls it.
 	Conflicts func() []cluster.AddressConflict
+	// LeaderWait is how long a follower holds a write while it knows no
+	// leader to forward it to (an election, or a new leader whose API
+	// address has not reached this node yet); 0 means DefaultLeaderWait.
+	LeaderWait time.Duration
 }
+
+// DefaultLeaderWait covers an election and the new leader's member record
+// reaching the followers, with room for a loaded host: a write sent during
+// a failover is forwarded once there is a leader, rather than refused.
+const DefaultLeaderWait = 2 * time.Second
 
 // Server answers the HTTP API for one node.
 type Server struct {
@@ -75,7 +85,9 @@ type Server struct {
 	mux       *http.ServeMux
 	metrics   http.Handler
 	conflicts func() []cluster.AddressConflict
-	stopped   atomic.Bool
+	// leaderWait: ServerConfig.LeaderWait.
+	leaderWait time.Duration
+	stopped    atomic.Bool
 }
 
 // Limits of the HTTP server and of the work a request may cause.
@@ -113,6 +125,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		conflicts: cfg.Conflicts,
 		scheme:    "http",
 	}
+	s.leaderWait = cmp.Or(cfg.LeaderWait, DefaultLeaderWait)
 	if cfg.TLS != nil {
 		s.scheme = "https"
 	}
