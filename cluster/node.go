@@ -22,9 +22,21 @@ import (
 
 // tcpMaxPool and tcpTimeout are the TCP transport's connection pool size per
 // peer and I/O timeout, as in hashicorp's own examples and Consul.
+//
+// tcpMaxInFlight 1 turns raft's pipelined replication off: every
+// AppendEntries waits for its answer. In raft v1.7.3 a pipeline whose
+// consumer has stopped (the leader stepped down) can wedge: the sender
+// blocks handing a request to the decoder, the decoder blocks handing an
+// answer to the consumer that is gone, and only the pipeline's Close, which
+// the sender would call, frees them; Shutdown then waits for that
+// replication goroutine for ever (docs/reliability.md, finding 1). The
+// pipeline buys throughput under a high write rate, which a VIP manager
+// never has: its writes are a VIP change, a health report or a claim, one
+// at a time, and heartbeats go their own way either way.
 const (
-	tcpMaxPool = 3
-	tcpTimeout = 10 * time.Second
+	tcpMaxPool     = 3
+	tcpMaxInFlight = 1
+	tcpTimeout     = 10 * time.Second
 )
 
 // Config is what Open needs to start a node.
@@ -315,7 +327,10 @@ func openTransport(cfg Config, log *slog.Logger, hlog hclog.Logger) (raft.Transp
 	// unless that host also takes a member's address.
 	g := newMemberGuard(stream, log, memberGuardOpenAfter*cfg.Timing.Heartbeat)
 	w := newWarmStream(g, dial, log)
-	return raft.NewNetworkTransportWithLogger(w, tcpMaxPool, tcpTimeout, hlog.Named("transport")), g, w, nil
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: w, MaxPool: tcpMaxPool, Timeout: tcpTimeout, Logger: hlog.Named("transport"),
+		MaxRPCsInFlight: tcpMaxInFlight,
+	}), g, w, nil
 }
 
 // peerAddrs returns the Raft addresses of the other members, for the spares

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/raftvip/raftvip/fsm"
 	"github.com/raftvip/raftvip/internal/testutil"
@@ -206,5 +207,25 @@ func TestOpenTCP(t *testing.T) {
 	}
 	if err := n.Shutdown(context.Background()); err != nil {
 		t.Fatalf("second Shutdown = %v, want the first's nil", err)
+	}
+}
+
+// The TCP transport replicates without raft's pipeline, whose wedged sender
+// and decoder can keep Shutdown waiting for ever after a step-down (see
+// tcpMaxInFlight): raft asks for a pipeline and is told there is none.
+func TestTCPTransportHasNoPipeline(t *testing.T) {
+	log, _ := testLogger(t)
+	trans, _, _, err := openTransport(Config{ID: "n1", RaftBind: "127.0.0.1:0", RaftAdvertise: "127.0.0.1:7000"},
+		log, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = trans.(raft.WithClose).Close() })
+	p, err := trans.AppendEntriesPipeline("n2", "127.0.0.1:1")
+	if !errors.Is(err, raft.ErrPipelineReplicationNotSupported) {
+		if p != nil {
+			_ = p.Close()
+		}
+		t.Fatalf("AppendEntriesPipeline: %v, want raft.ErrPipelineReplicationNotSupported", err)
 	}
 }
