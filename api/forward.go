@@ -17,10 +17,10 @@ import (
 // are a few hundred bytes.
 const maxRelay = 1 << 20
 
-// notLeader handles a write the local node refused with cluster.ErrNotLeader:
-// forward it to the leader once, or say where the leader is.
-func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, err error) {
-	st := s.awaitLeader(ctx)
+// notLeader handles a write the local node refused with cluster.ErrNotLeader,
+// with st from awaitLeader: forward it to the leader once, or say where the
+// leader is.
+func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, err error, st cluster.Status) {
 	if st.LeaderAPIAddr == "" {
 		msg := "not applied: no leader"
 		if st.LeaderID != "" {
@@ -47,12 +47,16 @@ func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.R
 // leaderPoll is how often a held write looks for a leader again.
 const leaderPoll = 10 * time.Millisecond
 
-// awaitLeader returns the node's status once it names another node as
-// leader, with that leader's API address, or as it is when s.leaderWait has
-// passed or ctx ended; then LeaderAPIAddr is "" if no leader can be
-// forwarded to. Holding the write there is what makes `raftvip leave` or
-// `vip add`, sent to a follower just after a failover, succeed instead of
-// failing for a few hundred milliseconds.
+// leaderState is cluster.Status.State of a leader.
+const leaderState = "Leader"
+
+// awaitLeader returns the node's status once this node leads (State
+// leaderState) or it names another node as leader, with that leader's API
+// address, or as it is when s.leaderWait has passed or ctx ended; then
+// LeaderAPIAddr is "" if no leader can be forwarded to. Holding the write
+// there is what makes `raftvip leave` or `vip add`, sent to a follower just
+// after a failover, succeed instead of failing for a few hundred
+// milliseconds.
 func (s *Server) awaitLeader(ctx context.Context) cluster.Status {
 	ctx, cancel := context.WithTimeout(ctx, s.leaderWait)
 	defer cancel()
@@ -60,6 +64,9 @@ func (s *Server) awaitLeader(ctx context.Context) cluster.Status {
 	defer t.Stop()
 	for {
 		st := s.cluster.Status()
+		if st.State == leaderState {
+			return st
+		}
 		if st.LeaderID != "" && st.LeaderID == st.ID {
 			// Our own view still names us, though the node just refused:
 			// leadership is being handed over (Leave of the leader does

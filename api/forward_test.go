@@ -170,3 +170,30 @@ func TestFollowerHoldsWriteUntilLeaderKnown(t *testing.T) {
 		t.Fatalf("the leader got the write from %q, want once from n2", got)
 	}
 }
+
+// A node that is elected while it holds a write applies the write itself,
+// rather than refusing it or forwarding it to itself: a node's own first
+// health report, sent through its own API as it starts, takes that path.
+func TestWriteHeldUntilThisNodeLeads(t *testing.T) {
+	f := newFollower("n1", "", "")
+	s, err := NewServer(ServerConfig{Cluster: f, Token: []byte(testToken), LeaderWait: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	elected := time.AfterFunc(3*leaderPoll, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.leader = true
+		f.status.State, f.status.LeaderID = leaderState, "n1"
+	})
+	t.Cleanup(func() { elected.Stop() })
+	a := call(t, ts.URL, "POST", "/v1/leave", testToken, `{"id":"n3"}`)
+	if a.code != 200 {
+		t.Fatalf("answer %d %q, want 200 once this node leads", a.code, a.errMsg())
+	}
+	if got := f.Calls(); len(got) != 2 {
+		t.Fatalf("calls %q, want the leave refused, then applied here", got)
+	}
+}

@@ -99,9 +99,18 @@ func (s *Server) writeResult(parse resultParser) http.HandlerFunc {
 		ctx, cancel := context.WithTimeout(r.Context(), writeBudget)
 		defer cancel()
 		ans, err := act(ctx)
+		var st cluster.Status
+		if errors.Is(err, cluster.ErrNotLeader) {
+			// During an election: wait for a leader. If it is this node,
+			// the write is done here after all (a node's own health report
+			// at start goes through its own API).
+			if st = s.awaitLeader(ctx); st.State == leaderState {
+				ans, err = act(ctx)
+			}
+		}
 		switch {
 		case errors.Is(err, cluster.ErrNotLeader):
-			s.notLeader(ctx, w, r, body, err)
+			s.notLeader(ctx, w, r, body, err, st)
 		case err != nil:
 			s.fail(w, r, err)
 		default:
