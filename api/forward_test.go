@@ -150,12 +150,7 @@ const testLeaderWait = 100 * time.Millisecond
 func TestFollowerHoldsWriteUntilLeaderKnown(t *testing.T) {
 	l := startLeader(t)
 	f := newFollower("n2", "n1", "")
-	s, err := NewServer(ServerConfig{Cluster: f, Token: []byte(testToken), LeaderWait: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
+	ts := holding(t, f)
 	learn := time.AfterFunc(3*leaderPoll, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -176,12 +171,7 @@ func TestFollowerHoldsWriteUntilLeaderKnown(t *testing.T) {
 // health report, sent through its own API as it starts, takes that path.
 func TestWriteHeldUntilThisNodeLeads(t *testing.T) {
 	f := newFollower("n1", "", "")
-	s, err := NewServer(ServerConfig{Cluster: f, Token: []byte(testToken), LeaderWait: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s.Handler())
-	t.Cleanup(ts.Close)
+	ts := holding(t, f)
 	elected := time.AfterFunc(3*leaderPoll, func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -196,4 +186,16 @@ func TestWriteHeldUntilThisNodeLeads(t *testing.T) {
 	if got := f.Calls(); len(got) != 2 {
 		t.Fatalf("calls %q, want the leave refused, then applied here", got)
 	}
+}
+
+// holding serves f with a hold long enough for any test's election.
+func holding(t *testing.T, f *fakeCluster) *httptest.Server {
+	t.Helper()
+	s, err := NewServer(ServerConfig{Cluster: f, Token: []byte(testToken), LeaderWait: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts
 }
