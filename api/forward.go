@@ -47,11 +47,7 @@ func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.R
 // leaderPoll is how often a held write looks for a leader again.
 const leaderPoll = 10 * time.Millisecond
 
-// leaderState is cluster.Status.State of a leader.
-const leaderState = "Leader"
-
-// awaitLeader returns the node's status once this node leads (State
-// leaderState) or it names another node as leader, with that leader's API
+// awaitLeader returns the node's status once this node leads or it names another node as leader, with that leader's API
 // address, or as it is when s.leaderWait has passed or ctx ended; then
 // LeaderAPIAddr is "" if no leader can be forwarded to. Holding the write
 // there is what makes `raftvip leave` or `vip add`, sent to a follower just
@@ -64,7 +60,7 @@ func (s *Server) awaitLeader(ctx context.Context) cluster.Status {
 	defer t.Stop()
 	for {
 		st := s.cluster.Status()
-		if st.State == leaderState {
+		if st.State == cluster.RoleLeader {
 			return st
 		}
 		if st.LeaderID != "" && st.LeaderID == st.ID {

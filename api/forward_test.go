@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftvip/raftvip/cluster"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/raftvip/raftvip/fsm"
 )
@@ -176,7 +178,7 @@ func TestWriteHeldUntilThisNodeLeads(t *testing.T) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.leader = true
-		f.status.State, f.status.LeaderID = leaderState, "n1"
+		f.status.State, f.status.LeaderID = cluster.RoleLeader, "n1"
 	})
 	t.Cleanup(func() { elected.Stop() })
 	a := call(t, ts.URL, "POST", "/v1/leave", testToken, `{"id":"n3"}`)

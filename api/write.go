@@ -104,7 +104,7 @@ func (s *Server) writeResult(parse resultParser) http.HandlerFunc {
 			// During an election: wait for a leader. If it is this node,
 			// the write is done here after all (a node's own health report
 			// at start goes through its own API).
-			if st = s.awaitLeader(ctx); st.State == leaderState {
+			if st = s.awaitLeader(ctx); st.State == cluster.RoleLeader {
 				ans, err = act(ctx)
 			}
 		}
