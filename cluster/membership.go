@@ -25,14 +25,8 @@ func (n *Node) Apply(ctx context.Context, c fsm.Command) error {
 	if err := n.requireLeader(op); err != nil {
 		return err
 	}
-	if c.Type == fsm.TypeAddVIP || c.Type == fsm.TypeSeedVIPs {
-		cf := n.raft.GetConfiguration()
-		if err := cf.Error(); err != nil {
-			return wrapRaft(op, err)
-		}
-		if err := checkVIPCommand(c, cf.Configuration(), n.fsm.Members()); err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
+	if err := n.checkVIPAddrs(op, c); err != nil {
+		return err
 	}
 	b, err := c.Encode()
 	if err != nil {
@@ -45,6 +39,22 @@ func (n *Node) Apply(ctx context.Context, c fsm.Command) error {
 	}
 	n.counters.commit(time.Since(start))
 	if err, ok := f.Response().(error); ok {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// checkVIPAddrs refuses, for op, a command that would make a member's own
+// address a VIP (checkVIPCommand), judged by the latest configuration.
+func (n *Node) checkVIPAddrs(op string, c fsm.Command) error {
+	if c.Type != fsm.TypeAddVIP && c.Type != fsm.TypeSeedVIPs {
+		return nil
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return wrapRaft(op, err)
+	}
+	if err := checkVIPCommand(c, cf.Configuration(), n.fsm.Members()); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil

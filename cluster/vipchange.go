@@ -83,12 +83,10 @@ func (n *Node) checkInUse(ctx context.Context, v fsm.VIP, vips []fsm.VIP) error 
 	if n.cfg.InUse == nil || slices.ContainsFunc(vips, func(o fsm.VIP) bool { return o.Prefix.Addr() == v.Prefix.Addr() }) {
 		return nil
 	}
-	cf := n.raft.GetConfiguration()
-	if err := cf.Error(); err != nil {
-		return wrapRaft("add VIP "+v.Prefix.String(), err)
-	}
-	if err := checkVIPCommand(fsm.AddVIP(v), cf.Configuration(), n.fsm.Members()); err != nil {
-		return fmt.Errorf("add VIP %s: %w", v.Prefix, err)
+	// Apply checks this again; asked first here, the operator hears which
+	// member the address is rather than only its MAC.
+	if err := n.checkVIPAddrs("add VIP "+v.Prefix.String(), fsm.AddVIP(v)); err != nil {
+		return err
 	}
 	who, err := n.cfg.InUse(ctx, v)
 	switch {
