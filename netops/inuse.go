@@ -27,7 +27,9 @@ func InUse(ctx context.Context, b Binder, p Prober, v fsm.VIP) (string, error) {
 	ip := v.Prefix.Addr()
 	for link, fs := range kernel {
 		for _, f := range fs {
-			if f.Prefix.Addr() == ip && !f.Ours {
+			// Legacy: a VIP bound by a release from before the mark,
+			// raftvip's all the same.
+			if f.Prefix.Addr() == ip && !f.Ours && !f.Legacy {
 				return fmt.Sprintf("%s is an address of the leader's own host, on %s, not one raftvip added", ip, link), nil
 			}
 		}

@@ -45,6 +45,11 @@ func TestInUse(t *testing.T) {
 				k.Put("eth0", netops.Found{Addr: netops.Addr{Prefix: netip.MustParsePrefix("192.0.2.101/24")}, Ours: true}, 0)
 			},
 			probe: "probe 192.0.2.101 eth0"},
+		{name: "a VIP of an older raftvip here is no conflict", v: vip101,
+			setup: func(k *netopstest.Fake, _ *netopstest.Hosts) {
+				k.Put("eth0", netops.Found{Addr: netops.Addr{Prefix: netip.MustParsePrefix("192.0.2.101/24")}, Legacy: true}, 0)
+			},
+			probe: "probe 192.0.2.101 eth0"},
 		{name: "no link for the VIP here", v: fsm.VIP{Prefix: netip.MustParsePrefix("203.0.113.5/24")}, failed: true},
 		{name: "the probe fails", v: vip101,
 			setup: func(_ *netopstest.Fake, h *netopstest.Hosts) { h.Fail(errors.New("no raw socket")) },
