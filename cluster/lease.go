@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,6 +185,7 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 	defer timer.Stop()
 	var started time.Time
 	var kind proof
+	var tr keeperTrace
 	open := false
 	var lapsed time.Time // when the gate last lapsed, until it opens again
 	for {
@@ -199,10 +201,13 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 		}
 		if s := n.lease.standing(term, now, window); (s == standing{}) != open {
 			open = !open
-			lapsed = n.logLease(term, now, lapsed, s, kind)
+			tr.pending, tr.kind = pending != nil, kind
+			tr.started = started
+			lapsed = n.logLease(term, now, lapsed, s, kind, &tr, every)
 			n.changed()
 		}
-		timer.Reset(n.leaseWake(term, now, idle && pending == nil, started, every, window))
+		wait := n.leaseWake(term, now, idle && pending == nil, started, every, window)
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -211,11 +216,53 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 			if err == nil {
 				n.lease.confirm(term, started)
 			} else {
+				tr.failed = fmt.Errorf("%s at %s: %w", kind, started.Format("15:04:05.000"), err)
 				n.log.Debug("quorum proof failed", "term", term, "proof", kind, "err", err)
 			}
-		case <-timer.C:
+		case fired := <-timer.C:
+			tr.woke(now.Add(wait), fired)
 		}
 	}
+}
+
+// keeperTrace is what keepLease saw while the lease ran out, so that the
+// lapse's log line tells the causes apart: a proof still waiting for a
+// quorum (peers or the network slow), a proof refused, or the keeper itself
+// not running (the process stalled: its timer fired much later than asked).
+type keeperTrace struct {
+	pending bool // a proof was in flight at the lapse
+	kind    proof
+	started time.Time
+	failed  error // the last proof that failed, if any
+	late    time.Duration
+	lateAt  time.Time // when the keeper last woke late, and by how much
+}
+
+// woke records a timer that was due at due and fired at fired.
+func (tr *keeperTrace) woke(due, fired time.Time) {
+	if late := fired.Sub(due); late > time.Millisecond {
+		tr.late, tr.lateAt = late, fired
+	}
+}
+
+// describe says what the keeper saw in the window before now; a late wake
+// counts when it was at least half a proof interval late.
+func (tr *keeperTrace) describe(now time.Time, window, every time.Duration) string {
+	var parts []string
+	if tr.pending {
+		parts = append(parts, fmt.Sprintf("%s in flight for %s", tr.kind, now.Sub(tr.started).Round(time.Millisecond)))
+	}
+	if tr.failed != nil {
+		parts = append(parts, "last failed proof: "+tr.failed.Error())
+	}
+	if tr.late >= every/2 && now.Sub(tr.lateAt) < window {
+		parts = append(parts, fmt.Sprintf("this process stalled: the keeper woke %s late %s ago",
+			tr.late.Round(time.Millisecond), now.Sub(tr.lateAt).Round(time.Millisecond)))
+	}
+	if len(parts) == 0 {
+		return "no proof in flight, none failed, the keeper on time"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // prove starts a proof of the given kind.
@@ -248,14 +295,15 @@ func (n *Node) leaseWake(term uint64, now time.Time, mayProve bool, started time
 // logLease says when the gate lapses and when it opens again after a lapse,
 // and returns when the current lapse began (zero when open). The reconciler
 // logs the drop itself, with the reason, if VIPs were held.
-func (n *Node) logLease(term uint64, now, lapsed time.Time, s standing, kind proof) time.Time {
+func (n *Node) logLease(term uint64, now, lapsed time.Time, s standing, kind proof, tr *keeperTrace, every time.Duration) time.Time {
 	switch {
 	case (s == standing{}) && !lapsed.IsZero():
 		n.log.Info("quorum lease held again", "term", term, "proof", kind,
 			"lapsed_for", now.Sub(lapsed).Round(time.Millisecond))
 		return time.Time{}
 	case s.lapsed:
-		n.log.Info("quorum lease lapsed; proving leadership again", "term", term, "why", s.why)
+		n.log.Info("quorum lease lapsed; proving leadership again", "term", term, "why", s.why,
+			"seen", tr.describe(now, n.cfg.Timing.LeaderLease, every))
 		return now
 	}
 	return time.Time{}

@@ -114,6 +114,30 @@ func TestProofFor(t *testing.T) {
 	}
 }
 
+func TestKeeperTrace(t *testing.T) {
+	t0 := time.Now()
+	window, every := 150*time.Millisecond, 50*time.Millisecond
+	var tr keeperTrace
+	if got := tr.describe(t0, window, every); !strings.Contains(got, "on time") {
+		t.Errorf("nothing seen: %q", got)
+	}
+	tr.woke(t0, t0.Add(99*time.Millisecond))
+	tr.pending, tr.kind, tr.started = true, barrier, t0.Add(99*time.Millisecond)
+	got := tr.describe(t0.Add(100*time.Millisecond), window, every)
+	for _, want := range []string{"barrier in flight for 1ms", "stalled: the keeper woke 99ms late"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("after a stall: %q, want it to say %q", got, want)
+		}
+	}
+	if got := tr.describe(t0.Add(time.Second), window, every); strings.Contains(got, "stalled") {
+		t.Errorf("a stall older than the lease is still reported: %q", got)
+	}
+	tr.woke(t0, t0.Add(5*time.Millisecond))
+	if got := tr.describe(t0.Add(10*time.Millisecond), window, every); strings.Contains(got, "stalled") {
+		t.Errorf("a 5 ms late wake (lease %s) is reported as a stall: %q", window, got)
+	}
+}
+
 func TestQuorumLeaseStanding(t *testing.T) {
 	t0 := time.Now()
 	window := 150 * time.Millisecond
@@ -244,6 +268,9 @@ func TestLapseReprovedInTheSameTerm(t *testing.T) {
 		}
 		if g := during[dropped]; !g.Lapsed || !strings.Contains(g.Why, "lapsed") {
 			t.Errorf("drop reported as %+v, want a lapse", g)
+		}
+		if logs := c.logs.String(); !strings.Contains(logs, "quorum lease lapsed") || !strings.Contains(logs, " in flight for ") {
+			t.Errorf("the lapse's log does not say that a proof was waiting for the cut-off quorum:\n%s", logs)
 		}
 		last := after[len(after)-1]
 		if len(others)+len(more) > 0 || last.Term != g0.Term {

@@ -110,6 +110,33 @@ func TestAddedVIPIsProbed(t *testing.T) {
 	})
 }
 
+// A VIP dropped because the quorum lease lapsed is bound again at once when
+// the lease is proved again in the same term: a probe would only lengthen the
+// outage. In a later term the cluster's first claim is probed as before.
+func TestLapseInTheSameTermIsNotProbedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hosts := netopstest.NewHosts()
+		h := guarded(t, held(2, vip100), hosts).start()
+		sleep(time.Second)
+		want(t, "bound after the first probe", []netip.Prefix{vip100.Prefix}, h.fake.Bound())
+		want(t, "probes", 1, len(hosts.Probes()))
+
+		h.set(lapsed(2))
+		want(t, "bound while lapsed", []netip.Prefix(nil), h.fake.Bound())
+		h.set(held(2, vip100))
+		want(t, "bound again at once", []netip.Prefix{vip100.Prefix}, h.fake.Bound())
+		want(t, "probes after the lapse", 1, len(hosts.Probes()))
+
+		h.set(lapsed(2))
+		want(t, "bound while lapsed again", []netip.Prefix(nil), h.fake.Bound())
+		h.set(held(3, vip100))
+		sleep(time.Second)
+		want(t, "probes in the new term", 2, len(hosts.Probes()))
+		want(t, "bound in the new term", []netip.Prefix{vip100.Prefix}, h.fake.Bound())
+		h.stop()
+	})
+}
+
 // A probe that fails is retried, and the VIP is not bound meanwhile.
 func TestProbeFailureDoesNotBind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
