@@ -219,8 +219,10 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 				tr.failed = fmt.Errorf("%s at %s: %w", kind, started.Format("15:04:05.000"), err)
 				n.log.Debug("quorum proof failed", "term", term, "proof", kind, "err", err)
 			}
-		case fired := <-timer.C:
-			tr.woke(now.Add(wait), fired)
+		case <-timer.C:
+			// The clock, not the channel's value: since Go 1.23 a timer
+			// sends the time it was due, however late it ran.
+			tr.woke(now.Add(wait), time.Now())
 		}
 	}
 }
