@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -202,14 +203,12 @@ type lanGuard struct {
 	watcher Watcher
 	log     *slog.Logger
 
-	holding   bool
-	term      uint64
+	holding bool
+	term    uint64
+	// inherited are the VIPs bound without a probe in term: those of a
+	// previous owner, and those this node has bound in term, so that holding
+	// again after a lapse of the quorum lease (same term) probes nothing.
 	inherited map[netip.Addr]bool
-	// bound has the VIPs screen let through in term boundTerm: a lapse of the
-	// quorum lease ends the holding episode but not the term, and these are
-	// inherited when holding resumes in it.
-	bound     map[netip.Addr]bool
-	boundTerm uint64
 	probing   map[netip.Addr]bool
 	cleared   map[netip.Addr]bool
 	inUse     map[netip.Addr]*inUse
@@ -230,7 +229,7 @@ type lanGuard struct {
 func newLANGuard(node string, p Prober, w Watcher, log *slog.Logger) *lanGuard {
 	return &lanGuard{
 		node: node, prober: p, watcher: w, log: log,
-		probing: map[netip.Addr]bool{}, cleared: map[netip.Addr]bool{}, bound: map[netip.Addr]bool{},
+		inherited: map[netip.Addr]bool{}, probing: map[netip.Addr]bool{}, cleared: map[netip.Addr]bool{},
 		inUse: map[netip.Addr]*inUse{}, rogues: map[netip.Addr]*rogue{}, watches: map[watchKey]*watch{},
 		results: make(chan probeResult, maxProbes), seen: make(chan Sighting, 64),
 	}
@@ -250,7 +249,7 @@ func (g *lanGuard) screen(ctx context.Context, binds []ResolvedVIP, v View, want
 		switch nextProbeStep(g.inherited[a], g.cleared[a], g.probing[a], g.inUse[a], now) {
 		case stepBind:
 			delete(g.cleared, a)
-			g.bound[a] = true
+			g.inherited[a] = true
 			out = append(out, d)
 		case stepProbe:
 			// Past the bound the VIP waits for a later pass: every result
@@ -270,40 +269,34 @@ func (g *lanGuard) screen(ctx context.Context, binds []ResolvedVIP, v View, want
 	return out
 }
 
-// follow tracks the holding episode: the inherited VIPs when it begins, and
-// the records that lose their meaning when it ends or another node owns the
-// VIPs.
+// follow tracks the holding episodes: the inherited VIPs when one begins
+// (kept for the rest of the term), and the records that lose their meaning
+// when it ends or another node owns the VIPs.
 func (g *lanGuard) follow(v View, want []fsm.VIP) {
 	if o := v.State.Owner.Node; o != "" && o != g.node {
 		// Another node owns the VIPs and binds them without a probe.
 		g.forgetInUse("another node owns the VIPs")
 	}
+	inSet := func(a netip.Addr) bool {
+		return slices.ContainsFunc(v.State.VIPs, func(x fsm.VIP) bool { return x.Prefix.Addr() == a })
+	}
 	for a, u := range g.inUse {
-		if !slices.ContainsFunc(v.State.VIPs, func(x fsm.VIP) bool { return x.Prefix.Addr() == a }) {
+		if !inSet(a) {
 			g.log.Info("VIP no longer in the set: no longer probed", "vip", u.vip.Prefix)
 			delete(g.inUse, a)
 		}
 	}
-	if v.Term != g.boundTerm {
-		g.bound, g.boundTerm = map[netip.Addr]bool{}, v.Term
+	if v.Term != g.term {
+		g.inherited = map[netip.Addr]bool{}
 	}
-	for a := range g.bound {
-		if !slices.ContainsFunc(v.State.VIPs, func(x fsm.VIP) bool { return x.Prefix.Addr() == a }) {
-			delete(g.bound, a)
-		}
-	}
+	// A VIP that leaves the set and comes back enters it anew: probed.
+	maps.DeleteFunc(g.inherited, func(a netip.Addr, _ bool) bool { return !inSet(a) })
 	holding := len(want) > 0
 	switch {
 	case !holding:
-		g.inherited, g.cleared = nil, map[netip.Addr]bool{}
+		g.cleared = map[netip.Addr]bool{}
 	case !g.holding || g.term != v.Term:
-		g.inherited = inheritedVIPs(v.State.Owner, want)
-		for a := range g.bound {
-			if g.inherited == nil {
-				g.inherited = map[netip.Addr]bool{}
-			}
-			g.inherited[a] = true
-		}
+		maps.Copy(g.inherited, inheritedVIPs(v.State.Owner, want))
 	}
 	g.holding, g.term = holding, v.Term
 }
