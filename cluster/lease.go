@@ -185,7 +185,7 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 	defer timer.Stop()
 	var started time.Time
 	var kind proof
-	var tr keeperTrace
+	tr := keeperTrace{window: window, stall: every / 2}
 	open := false
 	var lapsed time.Time // when the gate last lapsed, until it opens again
 	for {
@@ -201,9 +201,7 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 		}
 		if s := n.lease.standing(term, now, window); (s == standing{}) != open {
 			open = !open
-			tr.pending, tr.kind = pending != nil, kind
-			tr.started = started
-			lapsed = n.logLease(term, now, lapsed, s, kind, &tr, every)
+			lapsed = n.logLease(term, now, lapsed, s, kind, tr.describe(now, pending != nil, kind, started))
 			n.changed()
 		}
 		wait := n.leaseWake(term, now, idle && pending == nil, started, every, window)
@@ -216,7 +214,7 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 			if err == nil {
 				n.lease.confirm(term, started)
 			} else {
-				tr.failed = fmt.Errorf("%s at %s: %w", kind, started.Format("15:04:05.000"), err)
+				tr.failed, tr.failedAt = fmt.Errorf("%s: %w", kind, err), started
 				n.log.Debug("quorum proof failed", "term", term, "proof", kind, "err", err)
 			}
 		case <-timer.C:
@@ -227,37 +225,37 @@ func (n *Node) keepLease(ctx context.Context, term uint64) {
 	}
 }
 
-// keeperTrace is what keepLease saw while the lease ran out, so that the
+// keeperTrace is what keepLease saw of the last lease window, so that the
 // lapse's log line tells the causes apart: a proof still waiting for a
 // quorum (peers or the network slow), a proof refused, or the keeper itself
 // not running (the process stalled: its timer fired much later than asked).
 type keeperTrace struct {
-	pending bool // a proof was in flight at the lapse
-	kind    proof
-	started time.Time
-	failed  error // the last proof that failed, if any
-	late    time.Duration
-	lateAt  time.Time // when the keeper last woke late, and by how much
+	window, stall time.Duration // the lease; the lateness that counts as a stall
+	failed        error         // the last proof that failed
+	failedAt      time.Time     // when it began
+	late          time.Duration // the last stall
+	lateAt        time.Time     // when the keeper woke from it
 }
 
-// woke records a timer that was due at due and fired at fired.
+// woke records a timer that was due at due and fired at fired, if that late
+// is a stall: a wake a little late does not hide an earlier stall.
 func (tr *keeperTrace) woke(due, fired time.Time) {
-	if late := fired.Sub(due); late > time.Millisecond {
+	if late := fired.Sub(due); late >= tr.stall {
 		tr.late, tr.lateAt = late, fired
 	}
 }
 
-// describe says what the keeper saw in the window before now; a late wake
-// counts when it was at least half a proof interval late.
-func (tr *keeperTrace) describe(now time.Time, window, every time.Duration) string {
+// describe says what the keeper saw within the lease window before now,
+// with the proof in flight (pending, of kind, begun at started).
+func (tr *keeperTrace) describe(now time.Time, pending bool, kind proof, started time.Time) string {
 	var parts []string
-	if tr.pending {
-		parts = append(parts, fmt.Sprintf("%s in flight for %s", tr.kind, now.Sub(tr.started).Round(time.Millisecond)))
+	if pending {
+		parts = append(parts, fmt.Sprintf("%s in flight for %s", kind, now.Sub(started).Round(time.Millisecond)))
 	}
-	if tr.failed != nil {
-		parts = append(parts, "last failed proof: "+tr.failed.Error())
+	if tr.failed != nil && now.Sub(tr.failedAt) < tr.window {
+		parts = append(parts, fmt.Sprintf("%s ago a proof failed: %v", now.Sub(tr.failedAt).Round(time.Millisecond), tr.failed))
 	}
-	if tr.late >= every/2 && now.Sub(tr.lateAt) < window {
+	if tr.late > 0 && now.Sub(tr.lateAt) < tr.window {
 		parts = append(parts, fmt.Sprintf("this process stalled: the keeper woke %s late %s ago",
 			tr.late.Round(time.Millisecond), now.Sub(tr.lateAt).Round(time.Millisecond)))
 	}
@@ -297,7 +295,7 @@ func (n *Node) leaseWake(term uint64, now time.Time, mayProve bool, started time
 // logLease says when the gate lapses and when it opens again after a lapse,
 // and returns when the current lapse began (zero when open). The reconciler
 // logs the drop itself, with the reason, if VIPs were held.
-func (n *Node) logLease(term uint64, now, lapsed time.Time, s standing, kind proof, tr *keeperTrace, every time.Duration) time.Time {
+func (n *Node) logLease(term uint64, now, lapsed time.Time, s standing, kind proof, seen string) time.Time {
 	switch {
 	case (s == standing{}) && !lapsed.IsZero():
 		n.log.Info("quorum lease held again", "term", term, "proof", kind,
@@ -305,7 +303,7 @@ func (n *Node) logLease(term uint64, now, lapsed time.Time, s standing, kind pro
 		return time.Time{}
 	case s.lapsed:
 		n.log.Info("quorum lease lapsed; proving leadership again", "term", term, "why", s.why,
-			"seen", tr.describe(now, n.cfg.Timing.LeaderLease, every))
+			"seen", seen)
 		return now
 	}
 	return time.Time{}

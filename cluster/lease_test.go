@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -116,25 +117,25 @@ func TestProofFor(t *testing.T) {
 
 func TestKeeperTrace(t *testing.T) {
 	t0 := time.Now()
-	window, every := 150*time.Millisecond, 50*time.Millisecond
-	var tr keeperTrace
-	if got := tr.describe(t0, window, every); !strings.Contains(got, "on time") {
+	ms := time.Millisecond
+	tr := keeperTrace{window: 150 * ms, stall: 25 * ms}
+	if got := tr.describe(t0, false, verify, time.Time{}); !strings.Contains(got, "on time") {
 		t.Errorf("nothing seen: %q", got)
 	}
-	tr.woke(t0, t0.Add(99*time.Millisecond))
-	tr.pending, tr.kind, tr.started = true, barrier, t0.Add(99*time.Millisecond)
-	got := tr.describe(t0.Add(100*time.Millisecond), window, every)
-	for _, want := range []string{"barrier in flight for 1ms", "stalled: the keeper woke 99ms late"} {
+	tr.woke(t0, t0.Add(99*ms))
+	tr.woke(t0.Add(100*ms), t0.Add(102*ms)) // a little late: not a stall
+	got := tr.describe(t0.Add(110*ms), true, barrier, t0.Add(99*ms))
+	for _, want := range []string{"barrier in flight for 11ms", "stalled: the keeper woke 99ms late 11ms ago"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("after a stall: %q, want it to say %q", got, want)
 		}
 	}
-	if got := tr.describe(t0.Add(time.Second), window, every); strings.Contains(got, "stalled") {
-		t.Errorf("a stall older than the lease is still reported: %q", got)
+	tr.failed, tr.failedAt = errors.New("leadership lost"), t0.Add(120*ms)
+	if got := tr.describe(t0.Add(130*ms), false, verify, time.Time{}); !strings.Contains(got, "10ms ago a proof failed: leadership lost") {
+		t.Errorf("after a failed proof: %q", got)
 	}
-	tr.woke(t0, t0.Add(5*time.Millisecond))
-	if got := tr.describe(t0.Add(10*time.Millisecond), window, every); strings.Contains(got, "stalled") {
-		t.Errorf("a 5 ms late wake (lease %s) is reported as a stall: %q", window, got)
+	if got := tr.describe(t0.Add(time.Second), false, verify, time.Time{}); strings.Contains(got, "stalled") || strings.Contains(got, "a proof failed") {
+		t.Errorf("what is older than the lease is still reported: %q", got)
 	}
 }
 
