@@ -21,6 +21,7 @@ const maxRelay = 1 << 20
 // with st from awaitLeader: forward it to the leader once, or say where the
 // leader is.
 func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, err error, st cluster.Status) {
+	st = forwardable(st)
 	if st.LeaderAPIAddr == "" {
 		msg := "not applied: no leader"
 		if st.LeaderID != "" {
@@ -47,12 +48,11 @@ func (s *Server) notLeader(ctx context.Context, w http.ResponseWriter, r *http.R
 // leaderPoll is how often a held write looks for a leader again.
 const leaderPoll = 10 * time.Millisecond
 
-// awaitLeader returns the node's status once this node leads or it names another node as leader, with that leader's API
-// address, or as it is when s.leaderWait has passed or ctx ended; then
-// LeaderAPIAddr is "" if no leader can be forwarded to. Holding the write
-// there is what makes `raftvip leave` or `vip add`, sent to a follower just
-// after a failover, succeed instead of failing for a few hundred
-// milliseconds.
+// awaitLeader returns the node's status once this node leads, or once it
+// names another node as leader with that leader's API address, or as it is
+// when s.leaderWait has passed or ctx ended. Holding the write there is what
+// makes `raftvip leave` or `vip add`, sent to a follower just after a
+// failover, succeed instead of failing for a few hundred milliseconds.
 func (s *Server) awaitLeader(ctx context.Context) cluster.Status {
 	ctx, cancel := context.WithTimeout(ctx, s.leaderWait)
 	defer cancel()
@@ -63,13 +63,7 @@ func (s *Server) awaitLeader(ctx context.Context) cluster.Status {
 		if st.State == cluster.RoleLeader {
 			return st
 		}
-		if st.LeaderID != "" && st.LeaderID == st.ID {
-			// Our own view still names us, though the node just refused:
-			// leadership is being handed over (Leave of the leader does
-			// that). Forwarding to ourselves would only trip the loop guard.
-			st.LeaderID, st.LeaderAPIAddr = "", ""
-		}
-		if st.LeaderAPIAddr != "" {
+		if forwardable(st).LeaderAPIAddr != "" {
 			return st
 		}
 		select {
@@ -78,6 +72,17 @@ func (s *Server) awaitLeader(ctx context.Context) cluster.Status {
 		case <-t.C:
 		}
 	}
+}
+
+// forwardable is st without a leader when it names this node: the node has
+// just refused the write, so leadership is being handed over (Leave of the
+// leader does that) or was lost while the write ran, and forwarding to
+// ourselves would only trip the loop guard.
+func forwardable(st cluster.Status) cluster.Status {
+	if st.LeaderID != "" && st.LeaderID == st.ID {
+		st.LeaderID, st.LeaderAPIAddr = "", ""
+	}
+	return st
 }
 
 // forwardOutcome says what a forward that got no answer means for the change:

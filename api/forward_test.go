@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/raftvip/raftvip/cluster"
-
 	"github.com/google/go-cmp/cmp"
+	"github.com/raftvip/raftvip/cluster"
 	"github.com/raftvip/raftvip/fsm"
 )
 
@@ -200,4 +199,23 @@ func holding(t *testing.T, f *fakeCluster) *httptest.Server {
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return ts
+}
+
+// A node that still reports itself leader when the write it re-ran is
+// refused (leadership lost meanwhile) answers 503; it never forwards the
+// write to itself.
+func TestWriteNotForwardedToItself(t *testing.T) {
+	f := newFollower("n1", "n1", "")
+	f.status.State = cluster.RoleLeader
+	_, ts := serve(t, f, nil)
+	f.mu.Lock()
+	f.status.LeaderAPIAddr = strings.TrimPrefix(ts.URL, "http://")
+	f.mu.Unlock()
+	a := call(t, ts.URL, "POST", "/v1/leave", testToken, `{"id":"n3"}`)
+	if a.code != 503 {
+		t.Fatalf("answer %d %q, want 503", a.code, a.errMsg())
+	}
+	if got := f.Calls(); len(got) != 2 {
+		t.Fatalf("calls %q, want the leave refused, re-run once, and not forwarded here", got)
+	}
 }
