@@ -556,6 +556,12 @@ func (r *Reconciler) guardLAN(ctx context.Context, now time.Time) {
 }
 
 // sighted answers another host announcing a held VIP by announcing it again.
+// The sighting can be the first thing a thawed leader reads: like every other
+// announcement it goes by the view read now, and a VIP the view no longer
+// gives this node is left to the pass that follows, which drops it.
 func (r *Reconciler) sighted(ctx context.Context, s Sighting) {
+	if v := r.view(); !v.State.HeldBy(r.node, v.Leader, v.Term) {
+		return
+	}
 	r.lan.sighted(s, r.held[s.IP], time.Now(), func(h *hold) { r.announce(ctx, h) })
 }

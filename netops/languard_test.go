@@ -137,6 +137,28 @@ func TestLapseInTheSameTermIsNotProbedAgain(t *testing.T) {
 	})
 }
 
+// A leader thawed after a freeze may hear the new holder's announcement
+// before its next pass: it must not answer it on the strength of the hold it
+// had before, the view read now says it no longer holds.
+func TestSightingAfterLosingTheLeadIsNotAnswered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hosts := netopstest.NewHosts()
+		h := guarded(t, takenOver(4, vip100), hosts).start()
+		sleep(3 * time.Second)
+		h.fake.Reset()
+		// The view changes without a poke, as a thaw finds it.
+		h.mu.Lock()
+		h.view = following(vip100)
+		h.mu.Unlock()
+		if !hosts.Announce("eth0", vip100.Prefix.Addr(), otherMAC) {
+			t.Fatal("nobody heard the announcement")
+		}
+		synctest.Wait()
+		want(t, "announcements after losing the lead", 0, count(h.fake.Events(), announce100))
+		h.stop()
+	})
+}
+
 // A probe that fails is retried, and the VIP is not bound meanwhile.
 func TestProbeFailureDoesNotBind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
