@@ -96,6 +96,17 @@ func (b *benchRun) measure(ctx context.Context, l *lab.Lab, s spec, sc scenario,
 	fill(r, rep, faultAt)
 	b.say("  %s run %d: outage windows after the fault (offset:length): %s", sc.name, r.Index,
 		formatWindows(bench.OutagesAfter(rep, faultAt)))
+	if !recovered.IsZero() {
+		at := recovered.Sub(rep.Start)
+		outages, switches := bench.AfterRecovery(rep, at)
+		r.Recovery, r.RecoveryMs, r.AfterRecoverySwitches = sc.recovery, bench.MS(recovered.Sub(fault)), switches
+		r.AfterRecoveryOutages = len(outages)
+		for _, w := range outages {
+			r.AfterRecoveryLongestMs = max(r.AfterRecoveryLongestMs, bench.MS(w.Length))
+		}
+		b.say("  %s run %d: after the recovery (%s at %+.0f ms): outages %s, answering node changes %d", sc.name, r.Index,
+			sc.recovery, r.RecoveryMs, formatWindows(outages), switches)
+	}
 	if n := lab.NodeIndex(r.Taker); n > 0 {
 		r.Daemon = daemonTimes(ctx, sys, n, fault, len(vips))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"syscall"
@@ -31,6 +32,7 @@ type scenario struct {
 type env struct {
 	lab interface {
 		HostDown(context.Context, int) error
+		HostUp(context.Context, int) error
 		Partition(context.Context, int) error
 		PartitionAll(context.Context, int) error
 		RoutedWitness() int
@@ -50,9 +52,39 @@ func (e env) cutOff(ctx context.Context, v int) error {
 	return e.lab.Partition(ctx, v)
 }
 
+// startAgain starts node v's stopped daemon again once it has exited, as
+// systemd does, and waits until it is back among its peers.
+func (e env) startAgain(ctx context.Context, v int) error {
+	r, ok := e.sys.(restarter)
+	if !ok {
+		return errors.New("this system cannot start a daemon again")
+	}
+	if err := r.restart(ctx, v); err != nil {
+		return err
+	}
+	return e.rejoined(ctx, v)
+}
+
+// rejoined waits until node v is back among its peers where the system can
+// tell (a raftvip agent follows a leader again), so that the run watches
+// the client while it rejoins, not only while it starts.
+func (e env) rejoined(ctx context.Context, v int) error {
+	if r, ok := e.sys.(rejoiner); ok {
+		return r.rejoined(ctx, v)
+	}
+	return nil
+}
+
 var scenarios = []scenario{
-	{name: "hostdown", about: "the leader's host loses the LAN (its bridge port goes down)", vips: 1,
-		fault: func(ctx context.Context, e env, v int) error { return e.lab.HostDown(ctx, v) }},
+	{name: "hostdown", about: "the leader's host loses the LAN (its bridge port goes down); back at the end", vips: 1,
+		fault: func(ctx context.Context, e env, v int) error { return e.lab.HostDown(ctx, v) },
+		recover: func(ctx context.Context, e env, v int) error {
+			if err := e.lab.HostUp(ctx, v); err != nil {
+				return err
+			}
+			return e.rejoined(ctx, v)
+		},
+		recovery: "host up"},
 	{name: "partition", about: "the leader is cut off from its peers (a witness included), the client still reaches it; healed at the end", vips: 1,
 		fault:    func(ctx context.Context, e env, v int) error { return e.cutOff(ctx, v) },
 		recover:  func(ctx context.Context, e env, _ int) error { return e.lab.Heal(ctx) },
@@ -63,8 +95,10 @@ var scenarios = []scenario{
 		fault:    func(_ context.Context, e env, v int) error { return signalAll(e.sys.pids(v), syscall.SIGSTOP) },
 		recover:  func(_ context.Context, e env, v int) error { return signalAll(e.sys.pids(v), syscall.SIGCONT) },
 		recovery: "SIGCONT"},
-	{name: "sigterm", about: "the leader's daemon is stopped gracefully with SIGTERM", vips: 1,
-		fault: func(_ context.Context, e env, v int) error { return e.sys.stop(v) }},
+	{name: "sigterm", about: "the leader's daemon is stopped gracefully with SIGTERM; started again at the end", vips: 1,
+		fault:    func(_ context.Context, e env, v int) error { return e.sys.stop(v) },
+		recover:  func(ctx context.Context, e env, v int) error { return e.startAgain(ctx, v) },
+		recovery: "restart"},
 	moveScenario(1), moveScenario(16), moveScenario(256),
 }
 

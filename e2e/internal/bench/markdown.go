@@ -16,6 +16,7 @@ func WriteMarkdown(w io.Writer, res Results) error {
 		res.Started.Format("2006-01-02 15:04 MST"), res.Command, res.Machine.CPUs, res.Machine.Kernel, res.Machine.Keepalived, res.Machine.ProbeMs)
 	failoverTable(&b, res.Summary)
 	ratioTable(&b, res.Ratios)
+	recoveryTable(&b, res.Summary)
 	daemonTable(&b, res.Summary)
 	allVIPsTable(&b, res.Runs)
 	resourceTable(&b, res.Resources)
@@ -93,6 +94,26 @@ func ratioTable(b *strings.Builder, ratios []Ratio) {
 			"median of those ratios [min..max] (pairs). Below 1 means raftvip was faster. "+
 			"Pairs where keepalived's figure was 0 have no ratio.",
 		[]string{"scenario", "raftvip profile / keepalived profile", "outage ratio", "takeover ratio"}, lines)
+}
+
+// recoveryTable says what the client saw after each fault that ends had
+// ended: the old holder back on the LAN, healed, thawed or started again.
+func recoveryTable(b *strings.Builder, rows []Row) {
+	var lines []string
+	for _, r := range rows {
+		if r.RecoveryRuns == 0 {
+			continue
+		}
+		lines = append(lines, row(r.Scenario, r.System, r.Profile, r.Recovery, fmt.Sprint(r.RecoveryRuns),
+			fmt.Sprint(r.AfterRecoveryRuns), num(r.AfterRecoveryLongestMs), fmt.Sprint(r.AfterRecoverySwitches)))
+	}
+	table(b, "After the recovery",
+		"Once the fault ended (the old holder's host back on the LAN, the partition healed, its daemon thawed with SIGCONT or "+
+			"started again after SIGTERM), nobody should notice: runs with an outage that began after the recovery, the longest "+
+			"of them in ms, and the most changes of the answering node in one run (a VIP moving back, as keepalived's preemption "+
+			"does, is one).",
+		[]string{"scenario", "system", "profile", "recovery", "runs", "runs with an outage after it", "longest, ms", "answering node changes, max"},
+		lines)
 }
 
 func daemonTable(b *strings.Builder, rows []Row) {

@@ -44,6 +44,17 @@ type Run struct {
 	WindowMs float64 `json:"window_ms"`
 	// VIPs is how many VIPs the cluster held.
 	VIPs int `json:"vips,omitempty"`
+	// Recovery names what ended the fault ("heal", "SIGCONT", "host up",
+	// "restart"; "" for a fault that does not end) and RecoveryMs its time
+	// after the fault. Once the old holder is back nothing should happen to
+	// the client: AfterRecoveryOutages counts the outages that began after
+	// the recovery (AfterRecoveryLongestMs the longest), and
+	// AfterRecoverySwitches the changes of the answering node after it.
+	Recovery               string  `json:"recovery,omitempty"`
+	RecoveryMs             float64 `json:"recovery_ms,omitempty"`
+	AfterRecoveryOutages   int     `json:"after_recovery_outages,omitempty"`
+	AfterRecoveryLongestMs float64 `json:"after_recovery_longest_ms,omitempty"`
+	AfterRecoverySwitches  int     `json:"after_recovery_switches,omitempty"`
 	// Daemon holds the figures read from the new leader's log (raftvip only).
 	Daemon *DaemonTimes `json:"daemon,omitempty"`
 	Err    string       `json:"error,omitempty"`

@@ -31,6 +31,15 @@ type Row struct {
 	ClaimToLastAnnounced Stat `json:"claim_to_last_announced_ms"`
 	ElectedToLastBound   Stat `json:"elected_to_last_bound_ms"`
 	VIPs                 int  `json:"vips,omitempty"`
+	// After the fault ended (Run.Recovery) in RecoveryRuns runs:
+	// AfterRecoveryRuns had an outage that began after it, the longest of
+	// them AfterRecoveryLongestMs, and one run at most AfterRecoverySwitches
+	// changes of the answering node.
+	Recovery               string  `json:"recovery,omitempty"`
+	RecoveryRuns           int     `json:"recovery_runs,omitempty"`
+	AfterRecoveryRuns      int     `json:"after_recovery_runs,omitempty"`
+	AfterRecoveryLongestMs float64 `json:"after_recovery_longest_ms,omitempty"`
+	AfterRecoverySwitches  int     `json:"after_recovery_switches,omitempty"`
 }
 
 // Summarise groups runs by Key, in the order the keys first appear.
@@ -74,6 +83,15 @@ func summariseGroup(k Key, runs []Run) Row {
 		}
 		if r.Daemon != nil {
 			row.VIPs = max(row.VIPs, r.Daemon.Bound)
+		}
+		if r.Recovery != "" {
+			row.Recovery = r.Recovery
+			row.RecoveryRuns++
+			if r.AfterRecoveryOutages > 0 {
+				row.AfterRecoveryRuns++
+			}
+			row.AfterRecoveryLongestMs = max(row.AfterRecoveryLongestMs, r.AfterRecoveryLongestMs)
+			row.AfterRecoverySwitches = max(row.AfterRecoverySwitches, r.AfterRecoverySwitches)
 		}
 	}
 	row.Outage = Summarize(f.outage)

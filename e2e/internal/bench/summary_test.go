@@ -173,3 +173,43 @@ func TestWriteMarkdownDisturbance(t *testing.T) {
 		"- raftvip lan: outage of 30.2 ms at +41.20 s (1.20 s after the freeze of n3), 2 failed dials, VIP held by n1 throughout",
 	)
 }
+
+// recoveredRun is a run whose fault ended: outages after the recovery, the
+// longest of them, and changes of the answering node.
+func recoveredRun(system, profile, scenario string, idx, outages int, longest float64, switches int) Run {
+	r := run(system, profile, scenario, idx, 300, 300, 0)
+	r.Recovery, r.RecoveryMs = "host up", 1200
+	r.AfterRecoveryOutages, r.AfterRecoveryLongestMs, r.AfterRecoverySwitches = outages, longest, switches
+	return r
+}
+
+// One outage after the recovery in any run of a profile fails its recovery
+// target; keepalived's moves back do not count against raftvip, and the
+// table shows them.
+func TestRecoveryTarget(t *testing.T) {
+	runs := []Run{
+		recoveredRun(Raftvip, "lan", "hostdown", 0, 0, 0, 0),
+		recoveredRun(Raftvip, "lan", "hostdown", 1, 0, 0, 0),
+		recoveredRun(Raftvip, "fast", "hostdown", 0, 0, 0, 0),
+		recoveredRun(Raftvip, "fast", "sigterm", 0, 1, 35, 1),
+		recoveredRun(Keepalived, "default", "hostdown", 0, 1, 20, 1),
+		run(Raftvip, "lan", "sigkill", 0, 0, 300, 700), // no recovery: not judged
+	}
+	rows := Summarise(runs)
+	got := map[string]Verdict{}
+	for _, v := range Evaluate(rows, nil, nil) {
+		got[v.Target] = v
+	}
+	lan := got["recovery, lan profile: no outage once the old holder is back, in every run"]
+	if lan.Met != "yes" || !strings.HasPrefix(lan.Measured, "0 of 2 runs") {
+		t.Errorf("lan verdict %+v, want met on 0 of 2 runs", lan)
+	}
+	fast := got["recovery, fast profile: no outage once the old holder is back, in every run"]
+	if fast.Met != "no" || !strings.HasPrefix(fast.Measured, "1 of 2 runs") || !strings.Contains(fast.Measured, "longest 35 ms") {
+		t.Errorf("fast verdict %+v, want not met on 1 of 2 runs, longest 35 ms", fast)
+	}
+	markdownHas(t, Results{Runs: runs, Summary: rows},
+		"| hostdown | raftvip | lan | host up | 2 | 0 | 0 | 0 |",
+		"| sigterm | raftvip | fast | host up | 1 | 1 | 35 | 1 |",
+		"| hostdown | keepalived | default | host up | 1 | 1 | 20 | 1 |")
+}

@@ -1,6 +1,9 @@
 package bench
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Verdict says whether one target of docs/benchmarks.md ("Targets") was met.
 type Verdict struct {
@@ -69,8 +72,35 @@ func Evaluate(rows []Row, res []Resource, stab []Stability) []Verdict {
 	for _, p := range []string{"lan", "fast"} {
 		check(p, "move256", "256 VIPs, "+p+" profile: all bound and announced ≤ 100 ms after the claim commits", announced)
 	}
+	for _, p := range []string{"lan", "fast"} {
+		out = append(out, recovered(rows, p))
+	}
 	out = append(out, idle(res), stable(stab))
 	return out
+}
+
+// recovered judges raftvip's profile p on every run whose fault ended: the
+// old holder coming back must cost the client nothing.
+func recovered(rows []Row, p string) Verdict {
+	v := Verdict{Target: "recovery, " + p + " profile: no outage once the old holder is back, in every run", Met: notMeasured}
+	runs, bad, longest, switches := 0, 0, 0.0, 0
+	var scenarios []string
+	for _, r := range rows {
+		if r.System != Raftvip || r.Profile != p || r.RecoveryRuns == 0 {
+			continue
+		}
+		scenarios = append(scenarios, r.Scenario)
+		runs += r.RecoveryRuns
+		bad += r.AfterRecoveryRuns
+		longest = max(longest, r.AfterRecoveryLongestMs)
+		switches = max(switches, r.AfterRecoverySwitches)
+	}
+	if runs > 0 {
+		v.Measured = fmt.Sprintf("%d of %d runs with an outage after the recovery (longest %s ms), answering node changes at most %d (%s)",
+			bad, runs, num(longest), switches, strings.Join(scenarios, ", "))
+		v.Met = yes(bad == 0)
+	}
+	return v
 }
 
 func idle(res []Resource) Verdict {

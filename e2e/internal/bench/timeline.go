@@ -126,3 +126,40 @@ func OutagesAfter(r probe.Report, at time.Duration) []probe.Window {
 	}
 	return out
 }
+
+// AfterRecovery is what the client saw once the fault ended at at: the
+// outages whose first failed dial began at or after at (From counted from
+// at, so it can be a probe interval negative: an outage starts at the last
+// answer before it), and the changes of the answering node among the
+// answers from at on, counted from the last answer before at (the node that
+// took over). An outage already under way at at belongs to the failover.
+func AfterRecovery(r probe.Report, at time.Duration) (outages []probe.Window, switches int) {
+	for _, w := range r.Windows() {
+		if w.From+w.Length <= at || failedBetween(r.Dials, w.From, at) {
+			continue
+		}
+		w.From -= at
+		outages = append(outages, w)
+	}
+	last := ""
+	for _, d := range r.Dials {
+		if d.Err != "" {
+			continue
+		}
+		if d.At >= at && last != "" && d.Node != last {
+			switches++
+		}
+		last = d.Node
+	}
+	return outages, switches
+}
+
+// failedBetween reports whether a dial that began in [from, to) failed.
+func failedBetween(dials []probe.Dial, from, to time.Duration) bool {
+	for _, d := range dials {
+		if d.Err != "" && d.At >= from && d.At < to {
+			return true
+		}
+	}
+	return false
+}

@@ -156,3 +156,39 @@ func TestWriteSVGLabels(t *testing.T) {
 		t.Error("SVG still speaks of a fault")
 	}
 }
+
+// recoveryReport is failoverReport followed by the old holder's return at
+// 70 ms: the client fails once at 80 ms and is then answered by n1 again,
+// as keepalived's preemption does.
+func recoveryReport() probe.Report {
+	r := failoverReport()
+	for i, n := range []string{"n2", "", "n1", "n1"} {
+		d := probe.Dial{At: time.Duration(7+i) * 10 * ms, Node: n}
+		if n == "" {
+			d.Err = "timeout"
+		}
+		r.Dials = append(r.Dials, d)
+	}
+	r.Duration = 110 * ms
+	return r
+}
+
+func TestAfterRecovery(t *testing.T) {
+	// The outage runs from the last answer (70 ms), before the recovery.
+	outages, switches := AfterRecovery(recoveryReport(), 75*ms)
+	want := []probe.Window{{From: -5 * ms, Length: 20 * ms}}
+	if diff := cmp.Diff(want, outages); diff != "" {
+		t.Errorf("outages after the recovery at 75ms (-want +got):\n%s", diff)
+	}
+	if switches != 1 {
+		t.Errorf("switches after the recovery = %d, want 1 (n2 back to n1)", switches)
+	}
+	// An outage under way at the recovery (failed dials at 30 and 40 ms)
+	// is the failover's, not the recovery's.
+	if outages, _ := AfterRecovery(failoverReport(), 35*ms); len(outages) != 0 {
+		t.Errorf("AfterRecovery(failover, 35ms) = %v, want no outage", outages)
+	}
+	if outages, switches := AfterRecovery(failoverReport(), 55*ms); len(outages) != 0 || switches != 0 {
+		t.Errorf("AfterRecovery(failover, 55ms) = %v, %d switches; want none", outages, switches)
+	}
+}
