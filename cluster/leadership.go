@@ -77,6 +77,7 @@ func (n *Node) Run(ctx context.Context) error {
 	pctx, stopPeers := context.WithCancel(ctx)
 	defer stopPeers()
 	peers.Go(func() { n.watchPeers(pctx, n.peerEvents) })
+	peers.Go(func() { watchContact(pctx, n.raft, n.cfg.Timing, n.log) })
 	if n.warm != nil {
 		peers.Go(func() { n.warm.keep(pctx, n.peerAddrs) })
 	}

@@ -224,8 +224,10 @@ func Open(cfg Config) (*Node, error) {
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.ID)
-	rc.HeartbeatTimeout = cfg.Timing.Heartbeat
-	rc.ElectionTimeout = cfg.Timing.Election
+	// A millisecond over the profile's, so that a follower can ask raft to
+	// check its contact (detect.go).
+	rc.HeartbeatTimeout = cfg.Timing.raftHeartbeat()
+	rc.ElectionTimeout = cfg.Timing.raftElection()
 	// Raft's step-down only ends leadership; the quorum lease drops the VIPs
 	// (Timing.RaftLease).
 	rc.LeaderLeaseTimeout = cfg.Timing.RaftLease()

@@ -41,9 +41,10 @@ func profileNames() []string { return []string{"fast", "lan", "wan"} }
 // ms), "fast" (100/100/75 ms, a quiet LAN) or "wan" (1000/1000/750 ms, raft's
 // own heartbeat and election timeouts). Each lease is the heartbeat minus the
 // margin: the longest Validate allows. Elections after a leader crash took 386 ms (200 ms timings)
-// and 222 ms (100 ms) (docs/design.md, "Raft timings"); the project's benchmark
-// measured client outages after losing the leader's host of 375 ms (lan) and
-// 224 ms (fast), medians of 10 runs (docs/benchmarks.md).
+// and 222 ms (100 ms) (docs/design.md, "Raft timings"); with the followers'
+// contact watch (detect.go) the project's benchmark measured client outages
+// after losing the leader's host of 245 ms (lan) and 134 ms (fast), medians
+// of 10 runs (docs/benchmarks.md).
 func Profile(name string) (Timing, error) {
 	ms := time.Millisecond
 	switch name {
