@@ -29,7 +29,19 @@ type contactRaft interface {
 	LastContact() time.Time
 	ReloadableConfig() raft.ReloadableConfig
 	ReloadConfig(raft.ReloadableConfig) error
+	GetConfiguration() raft.ConfigurationFuture
 }
+
+// maxWatchedVoters is the largest cluster whose followers poke raft's
+// check. With three voters the first follower to check is refused (the
+// other still has the leader) and the second wins, so no two campaign at
+// once. With five or seven, once a majority has let the leader go every
+// further follower that checks wins its pre-vote too, and several
+// followers checking within one election round trip split the votes:
+// measured at seven nodes, elections then took an election timeout more
+// (docs/benchmarks.md, "Failure detection"). Raft's own timer, spread over
+// two heartbeat timeouts, keeps them apart there.
+const maxWatchedVoters = 3
 
 // raftHeartbeat is the heartbeat timeout raft is configured with: a
 // millisecond over the profile's, so that lowering it to the profile's
@@ -53,8 +65,8 @@ func (t Timing) detectSpread() time.Duration { return max(t.Heartbeat/4, time.Mi
 // Only a follower with a contact at least hb old is poked; otherwise the
 // wait ends at the contact plus hb plus spread, when a leader that is still
 // alive will have been heard from again.
-func nextCheck(state raft.RaftState, contact, now time.Time, hb, spread time.Duration) (wait time.Duration, poke bool) {
-	if state != raft.Follower || contact.IsZero() {
+func nextCheck(state raft.RaftState, voters int, contact, now time.Time, hb, spread time.Duration) (wait time.Duration, poke bool) {
+	if state != raft.Follower || contact.IsZero() || voters > maxWatchedVoters {
 		return hb, false
 	}
 	since := now.Sub(contact)
@@ -76,7 +88,12 @@ func watchContact(ctx context.Context, r contactRaft, t Timing, log *slog.Logger
 		case <-timer.C:
 		}
 		spread := rand.N(t.detectSpread())
-		wait, poke := nextCheck(r.State(), r.LastContact(), time.Now(), hb, spread)
+		state := r.State()
+		voters := 0
+		if state == raft.Follower {
+			voters = countVoters(r)
+		}
+		wait, poke := nextCheck(state, voters, r.LastContact(), time.Now(), hb, spread)
 		if poke {
 			if err := pokeCheck(r, t.Heartbeat); err != nil {
 				log.Warn("could not ask raft to check the leader's contact", "err", err)
@@ -97,4 +114,20 @@ func pokeCheck(r contactRaft, low time.Duration) error {
 	}
 	rc.HeartbeatTimeout = hb
 	return r.ReloadConfig(rc)
+}
+
+// countVoters is the number of voters in raft's latest configuration; 0
+// when raft cannot say, which nextCheck treats as small.
+func countVoters(r contactRaft) int {
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			n++
+		}
+	}
+	return n
 }

@@ -18,19 +18,22 @@ func TestNextCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		state   raft.RaftState
+		voters  int
 		contact time.Time
 		wait    time.Duration
 		poke    bool
 	}{
-		{"a leader is never poked", raft.Leader, now.Add(-time.Second), hb, false},
-		{"a candidate is already checking", raft.Candidate, now.Add(-time.Second), hb, false},
-		{"no contact yet: raft's own timer decides", raft.Follower, time.Time{}, hb, false},
-		{"a fresh contact: look again after the timeout and the spread", raft.Follower, now.Add(-50 * time.Millisecond), 181 * time.Millisecond, false},
-		{"just under the timeout: not yet", raft.Follower, now.Add(-hb + time.Millisecond), time.Millisecond + spread, false},
-		{"the timeout reached: poke", raft.Follower, now.Add(-hb), hb, true},
-		{"long silent: poke", raft.Follower, now.Add(-time.Second), hb, true},
+		{"a leader is never poked", raft.Leader, 3, now.Add(-time.Second), hb, false},
+		{"a candidate is already checking", raft.Candidate, 3, now.Add(-time.Second), hb, false},
+		{"no contact yet: raft's own timer decides", raft.Follower, 3, time.Time{}, hb, false},
+		{"a fresh contact: look again after the timeout and the spread", raft.Follower, 3, now.Add(-50 * time.Millisecond), 181 * time.Millisecond, false},
+		{"just under the timeout: not yet", raft.Follower, 3, now.Add(-hb + time.Millisecond), time.Millisecond + spread, false},
+		{"the timeout reached: poke", raft.Follower, 3, now.Add(-hb), hb, true},
+		{"long silent: poke", raft.Follower, 3, now.Add(-time.Second), hb, true},
+		{"voters unknown: poke", raft.Follower, 0, now.Add(-time.Second), hb, true},
+		{"five voters: raft's own timer keeps candidates apart", raft.Follower, 5, now.Add(-time.Second), hb, false},
 	} {
-		wait, poke := nextCheck(tc.state, tc.contact, now, hb, spread)
+		wait, poke := nextCheck(tc.state, tc.voters, tc.contact, now, hb, spread)
 		if wait != tc.wait || poke != tc.poke {
 			t.Errorf("%s: nextCheck = %v, %v; want %v, %v", tc.name, wait, poke, tc.wait, tc.poke)
 		}
@@ -116,7 +119,8 @@ func TestWatchContactEnds(t *testing.T) {
 
 type fakeContact struct{}
 
-func (fakeContact) State() raft.RaftState                    { return raft.Leader }
-func (fakeContact) LastContact() time.Time                   { return time.Time{} }
-func (fakeContact) ReloadableConfig() raft.ReloadableConfig  { return raft.ReloadableConfig{} }
-func (fakeContact) ReloadConfig(raft.ReloadableConfig) error { return nil }
+func (fakeContact) State() raft.RaftState                      { return raft.Leader }
+func (fakeContact) LastContact() time.Time                     { return time.Time{} }
+func (fakeContact) ReloadableConfig() raft.ReloadableConfig    { return raft.ReloadableConfig{} }
+func (fakeContact) ReloadConfig(raft.ReloadableConfig) error   { return nil }
+func (fakeContact) GetConfiguration() raft.ConfigurationFuture { return nil }
