@@ -17,11 +17,12 @@ import (
 // refuses votes while it still has a leader, an election waits for the later
 // of two such checks. watchContact makes each follower look at its last
 // contact plus one heartbeat timeout plus a random delay (detectSpread)
-// instead: it asks raft to check at once by lowering raft's heartbeat
-// timeout for a moment (ReloadConfig wakes the follower's check when the
-// timeout goes down). The check's threshold never drops below the profile's
-// heartbeat timeout, so the quorum lease's argument (Timing.Validate) holds
-// as before; only the wait after the threshold is shorter.
+// instead, in clusters of up to three voters (maxWatchedVoters): it asks
+// raft to check at once by lowering raft's heartbeat timeout for a moment
+// (ReloadConfig wakes the follower's check when the timeout goes down). The
+// check's threshold never drops below the profile's heartbeat timeout, so
+// the quorum lease's argument (Timing.Validate) holds as before; only the
+// wait after the threshold is shorter.
 
 // contactRaft is what watchContact needs of raft.
 type contactRaft interface {
@@ -34,8 +35,9 @@ type contactRaft interface {
 
 // maxWatchedVoters is the largest cluster whose followers poke raft's
 // check. With three voters the first follower to check is refused (the
-// other still has the leader) and the second wins, so no two campaign at
-// once. With five or seven, once a majority has let the leader go every
+// other still has the leader) and the second wins; only two checks within
+// one round trip of each other could both campaign. With five or seven,
+// once a majority has let the leader go every
 // further follower that checks wins its pre-vote too, and several
 // followers checking within one election round trip split the votes:
 // measured at seven nodes, elections then took an election timeout more
@@ -65,8 +67,8 @@ func (t Timing) detectSpread() time.Duration { return max(t.Heartbeat/4, time.Mi
 // Only a follower with a contact at least hb old is poked; otherwise the
 // wait ends at the contact plus hb plus spread, when a leader that is still
 // alive will have been heard from again.
-func nextCheck(state raft.RaftState, voters int, contact, now time.Time, hb, spread time.Duration) (wait time.Duration, poke bool) {
-	if state != raft.Follower || contact.IsZero() || voters > maxWatchedVoters {
+func nextCheck(state raft.RaftState, contact, now time.Time, hb, spread time.Duration) (wait time.Duration, poke bool) {
+	if state != raft.Follower || contact.IsZero() {
 		return hb, false
 	}
 	since := now.Sub(contact)
@@ -87,14 +89,10 @@ func watchContact(ctx context.Context, r contactRaft, t Timing, log *slog.Logger
 			return
 		case <-timer.C:
 		}
-		spread := rand.N(t.detectSpread())
-		state := r.State()
-		voters := 0
-		if state == raft.Follower {
-			voters = countVoters(r)
-		}
-		wait, poke := nextCheck(state, voters, r.LastContact(), time.Now(), hb, spread)
-		if poke {
+		wait, poke := nextCheck(r.State(), r.LastContact(), time.Now(), hb, rand.N(t.detectSpread()))
+		// The configuration is read only when a poke is due, not on every
+		// wake of every follower.
+		if poke && watched(r) {
 			if err := pokeCheck(r, t.Heartbeat); err != nil {
 				log.Warn("could not ask raft to check the leader's contact", "err", err)
 			}
@@ -116,18 +114,10 @@ func pokeCheck(r contactRaft, low time.Duration) error {
 	return r.ReloadConfig(rc)
 }
 
-// countVoters is the number of voters in raft's latest configuration; 0
-// when raft cannot say, which nextCheck treats as small.
-func countVoters(r contactRaft) int {
+// watched reports whether raft's latest configuration has at most
+// maxWatchedVoters voters. One raft cannot give is taken as small: a poke
+// there costs nothing.
+func watched(r contactRaft) bool {
 	f := r.GetConfiguration()
-	if f.Error() != nil {
-		return 0
-	}
-	n := 0
-	for _, s := range f.Configuration().Servers {
-		if s.Suffrage == raft.Voter {
-			n++
-		}
-	}
-	return n
+	return f.Error() != nil || len(voterIDs(f.Configuration())) <= maxWatchedVoters
 }

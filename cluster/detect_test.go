@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -18,22 +19,19 @@ func TestNextCheck(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		state   raft.RaftState
-		voters  int
 		contact time.Time
 		wait    time.Duration
 		poke    bool
 	}{
-		{"a leader is never poked", raft.Leader, 3, now.Add(-time.Second), hb, false},
-		{"a candidate is already checking", raft.Candidate, 3, now.Add(-time.Second), hb, false},
-		{"no contact yet: raft's own timer decides", raft.Follower, 3, time.Time{}, hb, false},
-		{"a fresh contact: look again after the timeout and the spread", raft.Follower, 3, now.Add(-50 * time.Millisecond), 181 * time.Millisecond, false},
-		{"just under the timeout: not yet", raft.Follower, 3, now.Add(-hb + time.Millisecond), time.Millisecond + spread, false},
-		{"the timeout reached: poke", raft.Follower, 3, now.Add(-hb), hb, true},
-		{"long silent: poke", raft.Follower, 3, now.Add(-time.Second), hb, true},
-		{"voters unknown: poke", raft.Follower, 0, now.Add(-time.Second), hb, true},
-		{"five voters: raft's own timer keeps candidates apart", raft.Follower, 5, now.Add(-time.Second), hb, false},
+		{"a leader is never poked", raft.Leader, now.Add(-time.Second), hb, false},
+		{"a candidate is already checking", raft.Candidate, now.Add(-time.Second), hb, false},
+		{"no contact yet: raft's own timer decides", raft.Follower, time.Time{}, hb, false},
+		{"a fresh contact: look again after the timeout and the spread", raft.Follower, now.Add(-50 * time.Millisecond), 181 * time.Millisecond, false},
+		{"just under the timeout: not yet", raft.Follower, now.Add(-hb + time.Millisecond), time.Millisecond + spread, false},
+		{"the timeout reached: poke", raft.Follower, now.Add(-hb), hb, true},
+		{"long silent: poke", raft.Follower, now.Add(-time.Second), hb, true},
 	} {
-		wait, poke := nextCheck(tc.state, tc.voters, tc.contact, now, hb, spread)
+		wait, poke := nextCheck(tc.state, tc.contact, now, hb, spread)
 		if wait != tc.wait || poke != tc.poke {
 			t.Errorf("%s: nextCheck = %v, %v; want %v, %v", tc.name, wait, poke, tc.wait, tc.poke)
 		}
@@ -117,10 +115,51 @@ func TestWatchContactEnds(t *testing.T) {
 	<-done
 }
 
-type fakeContact struct{}
+// Only clusters of up to three voters are watched; a configuration raft
+// cannot give counts as small.
+func TestWatchedOnlySmallClusters(t *testing.T) {
+	t.Parallel()
+	members := func(voters, nonvoters int) raft.Configuration {
+		var c raft.Configuration
+		for i := range voters + nonvoters {
+			s := raft.Server{ID: raft.ServerID(fmt.Sprintf("n%d", i+1)), Suffrage: raft.Voter}
+			if i >= voters {
+				s.Suffrage = raft.Nonvoter
+			}
+			c.Servers = append(c.Servers, s)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		f    fakeConfig
+		want bool
+	}{
+		{"a pair and its witness", fakeConfig{conf: members(3, 0)}, true},
+		{"three voters and a non-voter", fakeConfig{conf: members(3, 1)}, true},
+		{"five voters: raft's own timer keeps candidates apart", fakeConfig{conf: members(5, 0)}, false},
+		{"no configuration", fakeConfig{err: raft.ErrRaftShutdown}, true},
+	} {
+		if got := watched(fakeContact{conf: tc.f}); got != tc.want {
+			t.Errorf("%s: watched = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
 
-func (fakeContact) State() raft.RaftState                      { return raft.Leader }
-func (fakeContact) LastContact() time.Time                     { return time.Time{} }
-func (fakeContact) ReloadableConfig() raft.ReloadableConfig    { return raft.ReloadableConfig{} }
-func (fakeContact) ReloadConfig(raft.ReloadableConfig) error   { return nil }
-func (fakeContact) GetConfiguration() raft.ConfigurationFuture { return nil }
+type fakeContact struct{ conf fakeConfig }
+
+func (fakeContact) State() raft.RaftState                        { return raft.Leader }
+func (fakeContact) LastContact() time.Time                       { return time.Time{} }
+func (fakeContact) ReloadableConfig() raft.ReloadableConfig      { return raft.ReloadableConfig{} }
+func (fakeContact) ReloadConfig(raft.ReloadableConfig) error     { return nil }
+func (f fakeContact) GetConfiguration() raft.ConfigurationFuture { return f.conf }
+
+// fakeConfig is a configuration future already resolved.
+type fakeConfig struct {
+	conf raft.Configuration
+	err  error
+}
+
+func (f fakeConfig) Error() error                      { return f.err }
+func (fakeConfig) Index() uint64                       { return 0 }
+func (f fakeConfig) Configuration() raft.Configuration { return f.conf }
